@@ -1,0 +1,195 @@
+"""The alarm points of the installation and every change to them.
+
+One writer owns this object (the pipeline's serial executor), so there are no locks: limit
+transitions, operator commands and shelving expiry all arrive through the same queue. Every change
+is journaled in the caller's transaction together with whatever else that transaction holds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from hazwatch.alarms import states
+from hazwatch.alarms.models import Alarm, AlarmJournal
+from hazwatch.catalog.index import SensorIndex
+from hazwatch.detect.rules.limits import Transitions
+from hazwatch.domain.batch import US
+from hazwatch.domain.limits import CONDITIONS, Priority
+
+_A = Alarm.__table__
+_J = AlarmJournal.__table__
+SYSTEM = "system"
+
+
+class AlarmCommandError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass
+class AlarmPoint:
+    id: int
+    sensor_id: int
+    condition: str
+    priority: int
+    active: bool = False
+    acknowledged: bool = True
+    shelved_until: int | None = None
+    suppressed: bool = False
+    out_of_service: bool = False
+    raised_at: int | None = None
+    cleared_at: int | None = None
+    value: float | None = None
+    changed_at: int = 0
+
+    @property
+    def state(self) -> str:
+        return states.state_name(self.active, self.acknowledged, self.shelved_until is not None,
+                                 self.suppressed, self.out_of_service)
+
+    def row(self) -> dict:
+        return {k: getattr(self, k) for k in (
+            "priority", "active", "acknowledged", "shelved_until", "suppressed", "out_of_service",
+            "raised_at", "cleared_at", "value", "changed_at")}
+
+
+def iso(us: int | None) -> str | None:
+    if us is None:
+        return None
+    return datetime.fromtimestamp(us / US, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def public(p: AlarmPoint, index: SensorIndex) -> dict:
+    info = index.info.get(p.sensor_id, {})
+    return {
+        "id": p.id, "sensor": info.get("tag"), "sensor_name": info.get("name"),
+        "enterprise": info.get("enterprise"), "condition": p.condition,
+        "priority": Priority(p.priority).label, "state": p.state, "active": p.active,
+        "acknowledged": p.acknowledged, "raised_at": iso(p.raised_at), "cleared_at": iso(p.cleared_at),
+        "value": p.value, "unit": info.get("unit"),
+        "limit": (info.get("limits") or {}).get(p.condition),
+        "shelved_until": iso(p.shelved_until), "suppressed": p.suppressed, "out_of_service": p.out_of_service,
+    }
+
+
+@dataclass(frozen=True)
+class Change:
+    point: AlarmPoint
+    event: str
+
+
+class AlarmManager:
+    def __init__(self, engine: Engine) -> None:
+        self.points: dict[tuple[int, str], AlarmPoint] = {}
+        self.by_id: dict[int, AlarmPoint] = {}
+        with engine.connect() as conn:
+            for r in conn.execute(select(_A)).mappings():
+                self._keep(AlarmPoint(**dict(r)))
+
+    def _keep(self, p: AlarmPoint) -> None:
+        self.points[(p.sensor_id, p.condition)] = p
+        self.by_id[p.id] = p
+
+    def _journal(self, conn: Connection, p: AlarmPoint, event: str, ts: int, now: int, actor: str,
+                 comment: str | None = None) -> Change:
+        conn.execute(insert(_J).values(alarm_id=p.id, ts=ts, recorded_at=now, event=event, actor=actor,
+                                       comment=comment, value=p.value, state=p.state))
+        return Change(p, event)
+
+    def _save(self, conn: Connection, p: AlarmPoint) -> None:
+        conn.execute(update(_A).where(_A.c.id == p.id).values(**p.row()))
+
+    def apply(self, conn: Connection, tr: Transitions, index: SensorIndex, now: int) -> list[Change]:
+        """Turn limit transitions into alarm state changes (transitions are few; a loop is fine)."""
+        changes: list[Change] = []
+        for s, k, ts, value, on in zip(tr.sensor.tolist(), tr.cond.tolist(), tr.ts.tolist(),
+                                       tr.value.tolist(), tr.active.tolist(), strict=True):
+            cond = CONDITIONS[k]
+            p = self.points.get((s, cond))
+            value = None if value != value else value
+            if p is None:
+                if not on:
+                    continue
+                prio = int(index.priority[s, k]) if s < index.size else int(Priority.MEDIUM)
+                new = AlarmPoint(id=0, sensor_id=s, condition=cond, priority=prio, changed_at=now)
+                row = new.row()
+                new.id = conn.execute(insert(_A).values(sensor_id=s, condition=cond, **row)).inserted_primary_key[0]
+                p = new
+                self._keep(p)
+            if on:
+                if p.active:
+                    continue
+                p.active, p.acknowledged, p.raised_at, p.cleared_at, p.value = True, False, ts, None, value
+                if s < index.size:
+                    p.priority = int(index.priority[s, k])
+                event = "raised"
+            else:
+                if not p.active:
+                    continue
+                p.active, p.cleared_at, p.value = False, ts, value
+                event = "cleared"
+            p.changed_at = now
+            self._save(conn, p)
+            changes.append(self._journal(conn, p, event, ts, now, SYSTEM))
+        return changes
+
+    def get(self, alarm_id: int) -> AlarmPoint:
+        p = self.by_id.get(alarm_id)
+        if p is None:
+            raise AlarmCommandError(404, f"alarm {alarm_id} not found")
+        return p
+
+    def command(self, conn: Connection, alarm_id: int, action: str, actor: str, now: int,
+                comment: str | None = None, minutes: float | None = None, max_minutes: float = 1440) -> Change:
+        p = self.get(alarm_id)
+        if action == "ack":
+            if p.acknowledged:
+                raise AlarmCommandError(409, f"alarm {alarm_id} is already acknowledged")
+            p.acknowledged = True
+            event = "acknowledged"
+        elif action == "shelve":
+            if minutes is None or not 0 < minutes <= max_minutes:
+                raise AlarmCommandError(422, f"minutes must be above 0 and at most {max_minutes:g}")
+            if p.out_of_service:
+                raise AlarmCommandError(409, f"alarm {alarm_id} is out of service")
+            p.shelved_until = now + int(minutes * 60 * US)
+            event = "shelved"
+        elif action == "unshelve":
+            if p.shelved_until is None:
+                raise AlarmCommandError(409, f"alarm {alarm_id} is not shelved")
+            p.shelved_until = None
+            event = "unshelved"
+        elif action in ("suppress", "unsuppress"):
+            if p.suppressed == (action == "suppress"):
+                raise AlarmCommandError(409, f"alarm {alarm_id} is already {'un' * (action != 'suppress')}suppressed")
+            p.suppressed = action == "suppress"
+            event = "suppressed" if p.suppressed else "unsuppressed"
+        elif action in ("remove_from_service", "return_to_service"):
+            out = action == "remove_from_service"
+            if p.out_of_service == out:
+                raise AlarmCommandError(409, f"alarm {alarm_id} is already {'out of' if out else 'in'} service")
+            p.out_of_service = out
+            event = "out_of_service" if out else "in_service"
+        else:
+            raise AlarmCommandError(422, f"unknown action {action!r}")
+        p.changed_at = now
+        self._save(conn, p)
+        return self._journal(conn, p, event, now, now, actor, comment)
+
+    def expire_shelving(self, conn: Connection, now: int) -> list[Change]:
+        changes = []
+        for p in self.by_id.values():
+            if p.shelved_until is not None and p.shelved_until <= now:
+                expired_at = p.shelved_until
+                p.shelved_until, p.changed_at = None, now
+                self._save(conn, p)
+                changes.append(self._journal(conn, p, "shelve_expired", expired_at, now, SYSTEM))
+        return changes
+
+    def active_sensors(self) -> np.ndarray:
+        return np.array(sorted({p.sensor_id for p in self.by_id.values() if p.active}), np.int32)

@@ -1,0 +1,42 @@
+"""Alarm points (one per sensor and condition) and their append-only journal."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hazwatch.db import Base
+
+
+class Alarm(Base):
+    __tablename__ = "alarms"
+    __table_args__ = (UniqueConstraint("sensor_id", "condition"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"))
+    condition: Mapped[str] = mapped_column(String(8))
+    priority: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    acknowledged: Mapped[bool] = mapped_column(Boolean, default=True)
+    shelved_until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    suppressed: Mapped[bool] = mapped_column(Boolean, default=False)
+    out_of_service: Mapped[bool] = mapped_column(Boolean, default=False)
+    raised_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    cleared_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    changed_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AlarmJournal(Base):
+    """Append-only: rows are inserted, never updated or deleted."""
+
+    __tablename__ = "alarm_journal"
+    __table_args__ = (Index("ix_alarm_journal_alarm", "alarm_id", "id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"))
+    ts: Mapped[int] = mapped_column(BigInteger)  # when it happened (reading time for process events)
+    recorded_at: Mapped[int] = mapped_column(BigInteger)
+    event: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(100))
+    comment: Mapped[str | None] = mapped_column(String(2000), nullable=True)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    state: Mapped[str] = mapped_column(String(30))  # the alarm's state after the event

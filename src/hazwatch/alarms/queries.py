@@ -1,0 +1,37 @@
+"""Read side of alarms for the API: straight from the database, so any API process can answer."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, select
+
+from hazwatch.alarms import states
+from hazwatch.alarms.manager import AlarmPoint, iso
+from hazwatch.alarms.models import Alarm, AlarmJournal
+
+_A = Alarm.__table__
+_J = AlarmJournal.__table__
+
+
+class AlarmQueries:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def list(self, filter_: str) -> list[AlarmPoint]:
+        with self.engine.connect() as conn:
+            points = [AlarmPoint(**dict(r)) for r in conn.execute(select(_A)).mappings()]
+        out = [p for p in points if states.matches(filter_, p.state)]
+        # The console's order: highest priority first, then newest.
+        out.sort(key=lambda p: (-p.priority, -(p.raised_at or 0), p.id))
+        return out
+
+    def get(self, alarm_id: int) -> AlarmPoint | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(_A).where(_A.c.id == alarm_id)).mappings().first()
+        return AlarmPoint(**dict(r)) if r else None
+
+    def journal(self, alarm_id: int) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(_J).where(_J.c.alarm_id == alarm_id).order_by(_J.c.id)).mappings().all()
+        return [{"id": r["id"], "ts": iso(r["ts"]), "recorded_at": iso(r["recorded_at"]), "event": r["event"],
+                 "actor": r["actor"], "comment": r["comment"], "value": r["value"], "state": r["state"]}
+                for r in rows]

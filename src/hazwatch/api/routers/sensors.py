@@ -1,0 +1,83 @@
+"""Sensors with their limits and current values, and each sensor's raw or downsampled series."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Query
+
+from hazwatch.api.deps import CurrentUser, ScopeDep, ServicesDep
+from hazwatch.api.responses import JSON
+from hazwatch.api.timeparse import parse_step, parse_time
+from hazwatch.domain.batch import US
+
+router = APIRouter(tags=["sensors"])
+
+
+def _sensor_public(services, sid: int) -> dict:
+    info = dict(services.index.info[sid])
+    st = services.pipeline.evaluator.state
+    if sid < len(st.last_ts) and st.last_ts[sid] > 0:
+        info["last_ts"] = int(st.last_ts[sid]) / US
+        info["last_value"] = float(st.last_value[sid])
+    else:
+        info["last_ts"] = info["last_value"] = None
+    return info
+
+
+def _resolve(services, scope, tag: str) -> int:
+    sid = services.index.tag_to_id.get(tag)
+    if sid is None or not scope.allows(int(services.index.org_id[sid])):
+        raise HTTPException(404, f"sensor {tag!r} not found")
+    return sid
+
+
+@router.get("/sensors", summary="Sensors in scope with their limits and latest values")
+def list_sensors(services: ServicesDep, scope: ScopeDep, user: CurrentUser,
+                 enterprise: str | None = None, kind: str | None = None) -> JSON:
+    idx = services.index
+    items = []
+    for sid in np.flatnonzero(idx.exists).tolist():
+        if not scope.allows(int(idx.org_id[sid])):
+            continue
+        info = idx.info[sid]
+        if (enterprise and info["enterprise"] != enterprise) or (kind and info["kind"] != kind):
+            continue
+        items.append(_sensor_public(services, sid))
+    return JSON({"items": items, "count": len(items)})
+
+
+@router.get("/sensors/{tag}", summary="One sensor")
+def get_sensor(tag: str, services: ServicesDep, scope: ScopeDep, user: CurrentUser) -> JSON:
+    return JSON(_sensor_public(services, _resolve(services, scope, tag)))
+
+
+@router.get(
+    "/sensors/{tag}/series",
+    summary="Raw or downsampled series",
+    description="Without `step`: raw readings `{ts, value, quality}`. With `step`: one row per bucket "
+                "`{ts, min, avg, max, last, count}` (bad-quality readings left out). `ts` values are epoch "
+                "seconds; a bucket's ts is its start.",
+)
+def series(tag: str, services: ServicesDep, scope: ScopeDep, user: CurrentUser,
+           start: str | None = Query(None, description="ISO 8601 or epoch seconds; default end - 1 h"),
+           end: str | None = Query(None, description="ISO 8601 or epoch seconds; default now"),
+           step: str | None = Query(None, description="bucket width: seconds or 10s, 1m, 1h, 1d"),
+           limit: int = Query(100_000, ge=1, le=1_000_000)) -> JSON:
+    sid = _resolve(services, scope, tag)
+    end_us = parse_time(end, "end") if end else time.time_ns() // 1000
+    start_us = parse_time(start, "start") if start else end_us - 3600 * US
+    if start_us >= end_us:
+        raise HTTPException(422, "`start` must be before `end`")
+    step_us = parse_step(step) if step else None
+    frame = services.store.series(sid, start_us, end_us, step_us, limit)
+    out: dict = {"sensor": tag, "unit": services.index.info[sid]["unit"]}
+    for name, col in frame.columns.items():
+        if name == "ts":
+            out[name] = (col / US).tolist()
+        elif name == "quality":
+            out[name] = [("good", "uncertain", "bad")[q] for q in col.tolist()]
+        else:
+            out[name] = col.tolist()
+    return JSON(out)

@@ -1,0 +1,79 @@
+"""WebSocket /api/v1/stream: live alarm changes and sensor values.
+
+Messages: {"type": "alarm", "event": "raised", "alarm": {...}} and
+{"type": "values", "sensor": [...], "ts": [...], "value": [...]} (the newest reading of each sensor
+in a stored batch). The token comes in the Authorization header or as `?token=` for browsers.
+A client that cannot keep up loses value messages, never the connection of others."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from hazwatch.api.deps import Scope, authenticate
+from hazwatch.domain.batch import US
+from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged, ReadingsStored
+
+router = APIRouter(tags=["stream"])
+QUEUE_SIZE = 1000
+
+
+@router.websocket("/stream")
+async def stream(ws: WebSocket) -> None:
+    services = ws.app.state.services
+    header = ws.headers.get("authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else ws.query_params.get("token")
+    try:
+        user = authenticate(services, token)
+    except Exception:
+        await ws.close(code=4401, reason="missing or invalid API token")
+        return
+    scope = Scope(None) if user.org_id is None else Scope(services.org_subtree(user.org_id))
+    await ws.accept()
+    loop = asyncio.get_running_loop()
+    q: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_SIZE)
+    def offer(msg: bytes) -> None:
+        with contextlib.suppress(asyncio.QueueFull):
+            q.put_nowait(msg)
+
+    def on_event(subject: str, event) -> None:  # runs on the writer thread
+        index = services.index
+        if isinstance(event, AlarmChanged):
+            sid = index.tag_to_id.get(event.alarm.get("sensor") or "")
+            if sid is not None and scope.allows(int(index.org_id[sid])):
+                msg = orjson.dumps({"type": "alarm", "event": event.event, "alarm": event.alarm})
+                loop.call_soon_threadsafe(offer, msg)
+        elif isinstance(event, ReadingsStored):
+            b = event.batch
+            last = np.ones(len(b), bool)
+            last[:-1] = b.sensor[1:] != b.sensor[:-1]
+            s = b.sensor[last]
+            if scope.org_ids is not None:
+                keep = np.isin(index.org_id[s], list(scope.org_ids))
+                last[np.flatnonzero(last)[~keep]] = False
+                s = b.sensor[last]
+            if len(s):
+                msg = orjson.dumps({"type": "values", "sensor": index.tags[s].tolist(),
+                                    "ts": (b.ts[last] / US).tolist(), "value": b.value[last].tolist()})
+                loop.call_soon_threadsafe(offer, msg)
+
+    unsubs = [services.bus.subscribe(ALARM_CHANGED, on_event), services.bus.subscribe(READINGS_STORED, on_event)]
+
+    async def pump() -> None:
+        while True:
+            await ws.send_text((await q.get()).decode())
+
+    sender = asyncio.create_task(pump())
+    try:
+        while True:
+            await ws.receive_text()  # clients may ping; the stream is one-way
+    except WebSocketDisconnect:
+        pass
+    finally:
+        for u in unsubs:
+            u()
+        sender.cancel()

@@ -1,0 +1,80 @@
+"""POST /api/v1/telemetry: the raw body goes straight to the columnar decoder (no Pydantic per reading)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, HTTPException, Request
+
+from hazwatch.api.deps import CurrentUser, ServicesDep
+from hazwatch.api.responses import JSON
+from hazwatch.ingest.payload import PayloadError, decode
+
+router = APIRouter(tags=["telemetry"])
+
+_READING = {
+    "type": "object", "required": ["sensor", "ts", "value"], "additionalProperties": False,
+    "properties": {
+        "sensor": {"type": "string", "description": "tag number"},
+        "ts": {"oneOf": [{"type": "number", "description": "epoch seconds"},
+                         {"type": "string", "format": "date-time", "description": "ISO 8601, naive = UTC"}]},
+        "value": {"type": ["number", "null"]},
+        "quality": {"enum": ["good", "uncertain", "bad"], "default": "good"},
+    },
+}
+_BODY = {
+    "oneOf": [
+        {"title": "Rows", "type": "object", "required": ["readings"], "additionalProperties": False,
+         "properties": {"readings": {"type": "array", "items": _READING}}},
+        {"title": "Columns", "type": "object", "required": ["sensor", "ts", "value"], "additionalProperties": False,
+         "properties": {
+             "sensor": {"type": "array", "items": {"type": "string"}},
+             "ts": {"type": "array", "items": _READING["properties"]["ts"]},
+             "value": {"type": "array", "items": {"type": ["number", "null"]}},
+             "quality": {"type": "array", "items": {"enum": ["good", "uncertain", "bad"]}}}},
+    ]
+}
+_ANSWER = {
+    "type": "object", "required": ["accepted", "rejected"],
+    "properties": {
+        "accepted": {"type": "integer"},
+        "rejected": {"type": "array", "items": {
+            "type": "object", "required": ["index", "sensor", "reason"],
+            "properties": {"index": {"type": "integer"}, "sensor": {"type": "string"},
+                           "reason": {"type": "string"}}}},
+    },
+}
+
+
+@router.post(
+    "/telemetry",
+    summary="Ingest readings (row or columnar form)",
+    description="Accepted readings are durable before the answer. Readings that fail a check are listed in "
+                "`rejected` with their position and reason; the rest of the batch is stored.",
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": _BODY}}},
+        "responses": {
+            "200": {"description": "stored", "content": {"application/json": {"schema": _ANSWER}}},
+            "400": {"description": "malformed JSON"},
+            "413": {"description": "batch larger than the configured limit"},
+            "422": {"description": "a field has the wrong type or is missing; the message names it"},
+        },
+    },
+)
+async def ingest(request: Request, services: ServicesDep, user: CurrentUser) -> JSON:
+    limit = services.settings.max_body_bytes
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise HTTPException(413, f"body of {length} bytes; the limit is {limit}")
+    body = await request.body()
+    if len(body) > limit:
+        raise HTTPException(413, f"body of {len(body)} bytes; the limit is {limit}")
+    try:
+        raw = decode(body, services.index, services.settings.max_batch_readings)
+    except PayloadError as e:
+        raise HTTPException(e.status, e.message) from None
+    result = await asyncio.wrap_future(services.pipeline.ingest(raw))
+    return JSON({
+        "accepted": result.accepted,
+        "rejected": [{"index": r.index, "sensor": r.sensor, "reason": r.reason} for r in result.rejected],
+    })

@@ -1,0 +1,97 @@
+"""Composition root: every service built from settings, in one screen.
+
+    settings ─► relational engine (SQLite | PostgreSQL) ─► migrations ─► catalog, auth, alarms
+             └► telemetry store (DuckDB | PostgreSQL) ─► pipeline (normalize ► store ► limits ► alarms ► bus)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import uvicorn
+from fastapi import FastAPI
+
+from hazwatch.alarms.queries import AlarmQueries
+from hazwatch.api import create_api
+from hazwatch.auth import AuthService
+from hazwatch.bus import InProcessBus
+from hazwatch.catalog import CatalogRepository
+from hazwatch.db import make_engine
+from hazwatch.domain import SystemClock
+from hazwatch.migrations.runner import upgrade
+from hazwatch.pipeline import Pipeline
+from hazwatch.services import Services
+from hazwatch.settings import Settings
+from hazwatch.store import open_store
+
+log = logging.getLogger("hazwatch")
+
+
+def open_database(settings: Settings):
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.relational_url)
+    upgrade(engine)
+    return engine
+
+
+def build(settings: Settings) -> Services:
+    engine = open_database(settings)
+    store = open_store(settings.store_url)
+    bus = InProcessBus()
+    catalog = CatalogRepository(engine)
+    pipeline = Pipeline(engine, store, catalog, bus, SystemClock(),
+                        future_tolerance_s=settings.future_tolerance_s,
+                        tick_interval_s=settings.tick_interval_s,
+                        checkpoint_interval_s=settings.checkpoint_interval_s)
+    return Services(settings=settings, engine=engine, store=store, catalog=catalog, pipeline=pipeline,
+                    auth=AuthService(engine), alarm_queries=AlarmQueries(engine), bus=bus)
+
+
+def make_api(services: Services, background: Callable[[Services], Awaitable[None]] | None = None) -> FastAPI:
+    """The API with a lifespan that runs the writer thread (and an optional background task, such as
+    the demo's simulator) for as long as the server runs."""
+    api = create_api(services)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        services.pipeline.start()
+        task = asyncio.create_task(background(services)) if background else None
+        try:
+            yield
+        finally:
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            services.pipeline.stop()
+            services.store.close()
+
+    api.router.lifespan_context = lifespan
+    return api
+
+
+def serve(services: Services, host: str, port: int,
+          background: Callable[[Services], Awaitable[None]] | None = None,
+          duration_s: float | None = None) -> None:
+    """Run the server until interrupted, or for `duration_s` seconds."""
+    server: uvicorn.Server
+
+    async def run_background(s: Services) -> None:
+        tasks = [asyncio.create_task(background(s))] if background else []
+        try:
+            if duration_s is not None:
+                await asyncio.sleep(duration_s)
+                server.should_exit = True
+            await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+
+    api = make_api(services, run_background if (background or duration_s is not None) else None)
+    server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="warning", access_log=False,
+                                           http="httptools", loop="uvloop", ws="websockets-sansio"))
+    server.run()

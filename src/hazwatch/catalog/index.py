@@ -1,0 +1,92 @@
+"""The catalog as arrays indexed by sensor id: what the hot path needs, looked up with numpy."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from hazwatch.catalog.models import CatalogMeta, Device, Org, Sensor
+from hazwatch.domain.batch import US
+from hazwatch.domain.limits import CONDITIONS, Priority
+
+
+@dataclass(frozen=True)
+class SensorIndex:
+    """Immutable snapshot; a catalog change builds a new one and swaps the reference."""
+
+    revision: int
+    tag_to_id: dict[str, int]
+    tags: np.ndarray  # object array: tag by id ("" where no sensor has that id)
+    exists: np.ndarray  # bool
+    range_low: np.ndarray
+    range_high: np.ndarray
+    limits: np.ndarray  # (n, 4) float64 in CONDITIONS order, NaN where not set
+    priority: np.ndarray  # (n, 4) int8 Priority
+    deadband: np.ndarray
+    on_delay_us: np.ndarray  # int64
+    off_delay_us: np.ndarray
+    in_use: np.ndarray  # bool
+    org_id: np.ndarray  # int32, the enterprise of the sensor's device (scope checks)
+    info: dict[int, dict]  # per-sensor descriptive fields for the API (not the hot path)
+
+    @property
+    def size(self) -> int:
+        return len(self.exists)
+
+    def lookup(self, tags: list[str]) -> np.ndarray:
+        """Sensor id per tag, -1 where unknown."""
+        get = self.tag_to_id.get
+        return np.fromiter((get(t, -1) for t in tags), np.int32, len(tags))
+
+    @classmethod
+    def load(cls, engine: Engine) -> SensorIndex:
+        with Session(engine) as s:
+            meta = s.get(CatalogMeta, 1)
+            rows = list(s.scalars(select(Sensor).order_by(Sensor.id)))
+            devices = {d.id: d for d in s.scalars(select(Device))}
+            orgs = {o.id: o for o in s.scalars(select(Org))}
+            n = (max((r.id for r in rows), default=0)) + 1
+            idx = cls(
+                revision=meta.revision if meta else 0,
+                tag_to_id={r.tag: r.id for r in rows},
+                tags=np.full(n, "", dtype=object),
+                exists=np.zeros(n, bool),
+                range_low=np.full(n, np.nan),
+                range_high=np.full(n, np.nan),
+                limits=np.full((n, 4), np.nan),
+                priority=np.zeros((n, 4), np.int8),
+                deadband=np.zeros(n),
+                on_delay_us=np.zeros(n, np.int64),
+                off_delay_us=np.zeros(n, np.int64),
+                in_use=np.zeros(n, bool),
+                org_id=np.full(n, -1, np.int32),
+                info={},
+            )
+            for r in rows:
+                i = r.id
+                dev = devices[r.device_id]
+                idx.tags[i] = r.tag
+                idx.exists[i] = True
+                idx.range_low[i], idx.range_high[i] = r.range_low, r.range_high
+                for k, cond in enumerate(CONDITIONS):
+                    lim = getattr(r, cond.lower())
+                    idx.limits[i, k] = np.nan if lim is None else lim
+                    idx.priority[i, k] = Priority.parse(getattr(r, f"priority_{cond.lower()}"))
+                idx.deadband[i] = r.deadband
+                idx.on_delay_us[i] = round(r.on_delay_s * US)
+                idx.off_delay_us[i] = round(r.off_delay_s * US)
+                idx.in_use[i] = r.in_use
+                idx.org_id[i] = dev.org_id
+                idx.info[i] = {
+                    "tag": r.tag, "name": r.name, "kind": r.kind, "unit": r.unit,
+                    "device": dev.code, "enterprise": orgs[dev.org_id].code,
+                    "range_low": r.range_low, "range_high": r.range_high,
+                    "limits": {c: getattr(r, c.lower()) for c in CONDITIONS},
+                    "priorities": {c: getattr(r, f"priority_{c.lower()}") for c in CONDITIONS},
+                    "deadband": r.deadband, "on_delay_s": r.on_delay_s, "off_delay_s": r.off_delay_s,
+                    "longitude": r.longitude, "latitude": r.latitude, "in_use": r.in_use,
+                }
+            return idx

@@ -1,0 +1,129 @@
+"""The catalog exchange document: one Pydantic model family is both the validator and the
+published JSON Schema (docs/schema/catalog.schema.json), so the two cannot drift apart."""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+PriorityName = Literal["low", "medium", "high", "urgent"]
+SensorKind = Literal[
+    "temperature", "pressure", "level", "flow", "combustible_gas", "toxic_gas", "oxygen",
+    "state", "vibration", "current", "concentration", "other",
+]
+
+
+class _Item(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrgDoc(_Item):
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["regulator", "park", "enterprise"]
+    parent: str | None = Field(None, description="code of the org above (regulator ▸ park ▸ enterprise)")
+
+
+class SiteDoc(_Item):
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    org: str = Field(description="code of the enterprise that owns the site")
+    longitude: float | None = Field(None, ge=-180, le=180)
+    latitude: float | None = Field(None, ge=-90, le=90)
+
+
+class SubstanceDoc(_Item):
+    name: str = Field(min_length=1)
+    cas: str | None = None
+    quantity_t: float = Field(ge=0, description="actual quantity in tonnes")
+
+
+class HazardSourceDoc(_Item):
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    org: str
+    site: str | None = None
+    kind: str = Field("unit", description="storage tank area, warehouse, production unit, ...")
+    substances: list[SubstanceDoc] = []
+    exposed_people: int = Field(0, ge=0, description="people outside the plant within 500 m")
+
+
+class DeviceDoc(_Item):
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    kind: str = "instrument"
+    org: str = Field(description="code of the enterprise the device belongs to")
+    site: str | None = None
+    hazard_source: str | None = None
+
+
+class SensorDoc(_Item):
+    tag: str = Field(min_length=1, max_length=64, pattern=r"^[^\s/]+$",
+                     description="tag number (位号), unique in the installation")
+    name: str = Field(min_length=1, max_length=200)
+    kind: SensorKind
+    unit: str = Field(max_length=20)
+    device: str
+    hazard_source: str | None = None
+    range_low: float
+    range_high: float
+    ll: float | None = None
+    l: float | None = None  # noqa: E741 - the standard's name
+    h: float | None = None
+    hh: float | None = None
+    priority_ll: PriorityName = "high"
+    priority_l: PriorityName = "medium"
+    priority_h: PriorityName = "medium"
+    priority_hh: PriorityName = "high"
+    deadband: float = Field(0.0, ge=0, description="hysteresis in engineering units")
+    on_delay_s: float = Field(0.0, ge=0, le=86400)
+    off_delay_s: float = Field(0.0, ge=0, le=86400)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    latitude: float | None = Field(None, ge=-90, le=90)
+    in_use: bool = True
+
+    @model_validator(mode="after")
+    def _limits_ordered(self) -> SensorDoc:
+        values = [self.range_low, self.range_high, self.ll, self.l, self.h, self.hh, self.deadband]
+        if any(v is not None and not math.isfinite(v) for v in values):
+            raise ValueError("numbers must be finite")
+        if self.range_low >= self.range_high:
+            raise ValueError(f"range_low {self.range_low} must be below range_high {self.range_high}")
+        named = [(n, getattr(self, n)) for n in ("ll", "l", "h", "hh") if getattr(self, n) is not None]
+        for (n1, v1), (n2, v2) in zip(named, named[1:], strict=False):
+            if v1 > v2:
+                raise ValueError(f"limits out of order: {n1}={v1} is above {n2}={v2}")
+        for n, v in named:
+            if not self.range_low <= v <= self.range_high:
+                raise ValueError(f"limit {n}={v} lies outside the range {self.range_low}..{self.range_high}")
+        return self
+
+
+class CatalogDoc(_Item):
+    """A catalog document; every list is optional so a file may carry only part of a catalog."""
+
+    version: Literal[1] = 1
+    orgs: list[OrgDoc] = []
+    sites: list[SiteDoc] = []
+    hazard_sources: list[HazardSourceDoc] = []
+    devices: list[DeviceDoc] = []
+    sensors: list[SensorDoc] = []
+
+
+# Columns of the sensor CSV: the fields provincial reporting systems carry, plus alarm settings.
+CSV_COLUMNS = [
+    "tag", "name", "kind", "unit", "range_low", "range_high", "ll", "l", "h", "hh",
+    "device", "hazard_source", "longitude", "latitude", "in_use",
+    "deadband", "on_delay_s", "off_delay_s", "priority_ll", "priority_l", "priority_h", "priority_hh",
+]
+
+
+def json_schema() -> dict:
+    schema = CatalogDoc.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://hazwatch.dev/schema/catalog.schema.json"
+    schema["title"] = "Hazwatch catalog document"
+    return schema

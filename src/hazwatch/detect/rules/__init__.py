@@ -1,0 +1,3 @@
+from hazwatch.detect.rules.limits import LimitEvaluator, LimitState, Transitions
+
+__all__ = ["LimitEvaluator", "LimitState", "Transitions"]

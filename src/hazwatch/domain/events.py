@@ -1,0 +1,22 @@
+"""Events the stages publish on the bus; subjects are stable names a remote bus can reuse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hazwatch.domain.batch import ReadingBatch
+
+READINGS_STORED = "readings.stored"
+ALARM_CHANGED = "alarm.changed"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingsStored:
+    batch: ReadingBatch
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmChanged:
+    alarm: dict[str, Any]  # the alarm's public form after the change
+    event: str  # raised, cleared, acknowledged, shelved, ...

@@ -1,0 +1,1 @@
+"""Protocol adapters. Each turns its wire format into a RawBatch for the normalize stage."""

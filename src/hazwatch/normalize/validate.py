@@ -1,0 +1,124 @@
+"""Validation as array masks: every rule is one vectorized test over the whole batch, and a
+reason string is built only for the readings that fail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from hazwatch.catalog.index import SensorIndex
+from hazwatch.domain.batch import SENSOR_DTYPE, TS_DTYPE, US, ReadingBatch
+from hazwatch.store.base import TelemetryStore
+
+EARLIEST_US = 946_684_800 * US  # 2000-01-01: anything older is a broken clock, not data
+NO_TS = np.iinfo(np.int64).min
+
+
+@dataclass(slots=True)
+class RawBatch:
+    """Parsed but unchecked readings: sensor ids (-1 unknown) with the tags as sent."""
+
+    tags: list[str]
+    sensor: np.ndarray
+    ts: np.ndarray
+    value: np.ndarray
+    quality: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.tags)
+
+    @staticmethod
+    def concat(raws: list[RawBatch]) -> RawBatch:
+        if len(raws) == 1:
+            return raws[0]
+        tags: list[str] = []
+        for r in raws:
+            tags.extend(r.tags)
+        return RawBatch(tags, *(np.concatenate([getattr(r, c) for r in raws])
+                                for c in ("sensor", "ts", "value", "quality")))
+
+
+def _iso(ts_us: int) -> str:
+    return datetime.fromtimestamp(ts_us / US, UTC).isoformat().replace("+00:00", "Z")
+
+
+class Normalizer:
+    """Holds the newest stored ts of every sensor, so duplicates are found without a store
+    query except for readings that arrive out of order."""
+
+    def __init__(self, store: TelemetryStore, future_tolerance_s: float) -> None:
+        self.store = store
+        self.future_us = int(future_tolerance_s * US)
+        self.last_ts = np.full(0, NO_TS, TS_DTYPE)
+        sensors, ts = store.last_ts()
+        self._grow(int(sensors.max()) + 1 if len(sensors) else 0)
+        self.last_ts[sensors] = ts
+
+    def _grow(self, size: int) -> None:
+        if size > len(self.last_ts):
+            grown = np.full(size, NO_TS, TS_DTYPE)
+            grown[: len(self.last_ts)] = self.last_ts
+            self.last_ts = grown
+
+    def validate(self, raw: RawBatch, index: SensorIndex, now_us: int) -> tuple[ReadingBatch, dict[int, str]]:
+        """Return the accepted readings sorted by (sensor, ts) and a reason per refused position."""
+        self._grow(index.size)
+        n = len(raw)
+        reasons: dict[int, str] = {}
+        sensor = raw.sensor.astype(SENSOR_DTYPE, copy=False)
+        known = (sensor >= 0) & (sensor < index.size)
+        known[known] = index.exists[sensor[known]]
+        sid = np.where(known, sensor, 0)
+        finite = np.isfinite(raw.value)
+        lo, hi = index.range_low[sid], index.range_high[sid]
+        in_range = (raw.value >= lo) & (raw.value <= hi)
+        not_future = raw.ts <= now_us + self.future_us
+        not_ancient = raw.ts >= EARLIEST_US
+
+        def refuse(mask: np.ndarray, reason) -> None:
+            for i in np.flatnonzero(mask).tolist():
+                if i not in reasons:
+                    reasons[i] = reason(i)
+
+        ok = known & finite & in_range & not_future & not_ancient
+        if not ok.all():
+            refuse(~known, lambda i: "unknown sensor")
+            refuse(~finite, lambda i: "value is not a finite number")
+            refuse(~in_range, lambda i: f"value {raw.value[i]:g} outside the instrument range "
+                                        f"{lo[i]:g}..{hi[i]:g}")
+            refuse(~not_future, lambda i: f"timestamp {_iso(int(raw.ts[i]))} is more than "
+                                          f"{self.future_us / US:g} s in the future")
+            refuse(~not_ancient, lambda i: f"timestamp {_iso(int(raw.ts[i]))} is before 2000-01-01")
+
+        pos = np.flatnonzero(ok)
+        order = pos[np.lexsort((raw.ts[pos], sensor[pos]))]
+        s, t = sensor[order], raw.ts[order]
+        dup = np.zeros(len(order), bool)
+        if len(order) > 1:
+            dup[1:] = (s[1:] == s[:-1]) & (t[1:] == t[:-1])
+        refuse_pos = order[dup]
+        for i in refuse_pos.tolist():
+            reasons[i] = "duplicate (sensor, ts) in this batch"
+        keep = ~dup
+        maybe_stored = keep & (t <= self.last_ts[s])
+        if maybe_stored.any():
+            idx = np.flatnonzero(maybe_stored)
+            stored = self.store.existing(s[idx], t[idx])
+            for i in order[idx[stored]].tolist():
+                reasons[i] = "duplicate (sensor, ts): already stored"
+            keep[idx[stored]] = False
+        accepted = order[keep]
+        batch = ReadingBatch(sensor[accepted], raw.ts[accepted], raw.value[accepted], raw.quality[accepted])
+        assert len(accepted) + len(reasons) == n
+        return batch, reasons
+
+    def stored(self, batch: ReadingBatch) -> None:
+        """Advance the watermarks once a batch is durable (batch sorted by sensor, ts)."""
+        if not len(batch):
+            return
+        last = np.ones(len(batch), bool)
+        last[:-1] = batch.sensor[1:] != batch.sensor[:-1]
+        s, t = batch.sensor[last], batch.ts[last]
+        self.last_ts[s] = np.maximum(self.last_ts[s], t)

@@ -1,0 +1,236 @@
+"""The hot path, owned by one writer thread:
+
+    raw batch ─► normalize ─► store (durable) ─► limits ─► alarms (+ state checkpoint) ─► bus ─► ack
+
+Requests that arrive while the writer is busy are merged into one batch (group commit): one
+validation pass, one store transaction and one evaluation for all of them, then each caller gets
+its own answer. Operator commands and timers go through the same queue, so alarm state has a
+single writer and needs no locks.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine
+
+from hazwatch.alarms import AlarmManager, Change, public
+from hazwatch.catalog import CatalogRepository, SensorIndex
+from hazwatch.detect import checkpoint
+from hazwatch.detect.rules import LimitEvaluator, Transitions
+from hazwatch.domain import Clock, Rejection
+from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged, ReadingsStored
+from hazwatch.normalize import Normalizer, RawBatch
+from hazwatch.normalize.validate import EARLIEST_US
+from hazwatch.store import TelemetryStore
+
+log = logging.getLogger(__name__)
+MAX_GROUP_READINGS = 200_000
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    rejected: list[Rejection]
+
+
+@dataclass
+class _Job:
+    kind: str  # "ingest" | "call" | "stop"
+    future: Future
+    raw: RawBatch | None = None
+    fn: Callable[[], Any] | None = None
+
+
+class Pipeline:
+    def __init__(self, engine: Engine, store: TelemetryStore, catalog: CatalogRepository, bus, clock: Clock,
+                 future_tolerance_s: float = 300.0, tick_interval_s: float = 1.0,
+                 checkpoint_interval_s: float = 2.0) -> None:
+        self.engine, self.store, self.catalog, self.bus, self.clock = engine, store, catalog, bus, clock
+        self.tick_interval_s = tick_interval_s
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self.index = SensorIndex.load(engine)
+        self.normalizer = Normalizer(store, future_tolerance_s)
+        self.evaluator = LimitEvaluator(self.index.size)
+        self.alarms: AlarmManager
+        self._queue: queue.Queue[_Job] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._recover()
+
+    # -- recovery ----------------------------------------------------------------------------------
+    def _recover(self) -> None:
+        """Load the last checkpoint, then re-evaluate whatever was stored after it: readings are
+        durable before alarm state is, so the store is the log that alarm state is rebuilt from."""
+        self.evaluator = LimitEvaluator(self.index.size)
+        checkpoint.load(self.engine, self.evaluator.state)
+        self.evaluator.state.grow(self.index.size)
+        self.alarms = AlarmManager(self.engine)
+        sensors = np.flatnonzero(self.index.exists).astype(np.int32)
+        after = np.maximum(self.evaluator.state.last_ts[sensors], EARLIEST_US - 1)
+        replay = self.store.readings_after(sensors, after)
+        if len(replay):
+            log.info("re-evaluating %d readings stored after the last checkpoint", len(replay))
+            self._commit_alarms(self.evaluator.evaluate(replay, self.index), self.clock.now_us())
+        self._checkpoint(force=True)
+
+    def reload_catalog(self) -> None:
+        """Swap in a fresh SensorIndex (a single reference assignment, safe for readers)."""
+        self.index = SensorIndex.load(self.engine)
+        self.evaluator.state.grow(self.index.size)
+        log.info("catalog revision %d loaded (%d sensors)", self.index.revision, len(self.index.tag_to_id))
+
+    # -- public, thread-safe -----------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="hazwatch-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        fut: Future = Future()
+        self._queue.put(_Job("stop", fut))
+        self._thread.join()
+        self._thread = None
+
+    def ingest(self, raw: RawBatch) -> Future:
+        fut: Future = Future()
+        self._queue.put(_Job("ingest", fut, raw=raw))
+        return fut
+
+    def call(self, fn: Callable[[], Any]) -> Future:
+        """Run fn on the writer thread (alarm commands), after everything queued before it."""
+        fut: Future = Future()
+        self._queue.put(_Job("call", fut, fn=fn))
+        return fut
+
+    # -- the writer thread -------------------------------------------------------------------------
+    def _run(self) -> None:
+        next_tick = time.monotonic() + self.tick_interval_s
+        next_ckpt = time.monotonic() + self.checkpoint_interval_s
+        while True:
+            timeout = max(0.0, next_tick - time.monotonic())
+            try:
+                job = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                job = None
+            if job is not None:
+                group = [job]
+                size = len(job.raw) if job.raw is not None else 0
+                while job.kind == "ingest" and size < MAX_GROUP_READINGS:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    group.append(nxt)
+                    if nxt.kind != "ingest":
+                        break
+                    size += len(nxt.raw)
+                ingests = [j for j in group if j.kind == "ingest"]
+                if ingests:
+                    self._ingest(ingests)
+                for j in group:
+                    if j.kind == "call":
+                        self._call(j)
+                    elif j.kind == "stop":
+                        self._checkpoint(force=True)
+                        j.future.set_result(None)
+                        return
+            mono = time.monotonic()
+            if mono >= next_tick:
+                next_tick = mono + self.tick_interval_s
+                self._guard(self._tick)
+            if mono >= next_ckpt:
+                next_ckpt = mono + self.checkpoint_interval_s
+                self._guard(self._checkpoint)
+
+    @staticmethod
+    def _guard(fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("writer task %s failed", getattr(fn, "__name__", fn))
+
+    def _call(self, job: _Job) -> None:
+        try:
+            job.future.set_result(job.fn())
+        except Exception as e:
+            job.future.set_exception(e)
+
+    def _ingest(self, jobs: list[_Job]) -> None:
+        raws = [j.raw for j in jobs]
+        try:
+            merged = RawBatch.concat(raws)
+            now = self.clock.now_us()
+            batch, reasons = self.normalizer.validate(merged, self.index, now)
+            self.store.append(batch)
+            self.normalizer.stored(batch)
+        except Exception as e:
+            log.exception("ingest failed; %d requests refused", len(jobs))
+            for j in jobs:
+                j.future.set_exception(e)
+            return
+        try:
+            self._commit_alarms(self.evaluator.evaluate(batch, self.index), now)
+            if len(batch) and self.bus.has_subscribers(READINGS_STORED):
+                self.bus.publish(READINGS_STORED, ReadingsStored(batch))
+        except Exception:
+            # The readings are durable; alarm state is rebuilt from them.
+            log.exception("alarm evaluation failed; recovering from the last checkpoint")
+            self._guard(self._recover)
+        offset = 0
+        for j in jobs:
+            n = len(j.raw)
+            rejected = [Rejection(i - offset, merged.tags[i], reasons[i])
+                        for i in sorted(k for k in reasons if offset <= k < offset + n)]
+            j.future.set_result(IngestResult(n - len(rejected), rejected))
+            offset += n
+
+    def _commit_alarms(self, tr: Transitions, now: int, extra: Callable | None = None) -> None:
+        if not len(tr) and extra is None:
+            return
+        with self.engine.begin() as conn:
+            changes: list[Change] = self.alarms.apply(conn, tr, self.index, now) if len(tr) else []
+            if extra is not None:
+                changes += extra(conn)
+            checkpoint.save(conn, self.evaluator.state, tr.sensor)
+        self._publish(changes)
+
+    def _publish(self, changes: list[Change]) -> None:
+        for c in changes:
+            self.bus.publish(ALARM_CHANGED, AlarmChanged(public(c.point, self.index), c.event))
+
+    def _tick(self) -> None:
+        now = self.clock.now_us()
+        if self.catalog.revision() != self.index.revision:
+            self.reload_catalog()
+        tr = self.evaluator.tick(now, self.index)
+        due = any(p.shelved_until is not None and p.shelved_until <= now for p in self.alarms.by_id.values())
+        if len(tr) or due:
+            self._commit_alarms(tr, now, extra=lambda conn: self.alarms.expire_shelving(conn, now))
+
+    def _checkpoint(self, force: bool = False) -> None:
+        dirty = np.flatnonzero(self.evaluator.state.dirty)
+        if len(dirty) or force:
+            with self.engine.begin() as conn:
+                checkpoint.save(conn, self.evaluator.state, dirty)
+
+    # -- commands run on the writer thread ---------------------------------------------------------
+    def alarm_command(self, alarm_id: int, action: str, actor: str, comment: str | None = None,
+                      minutes: float | None = None, max_minutes: float = 1440) -> Future:
+
+        def run() -> dict:
+            now = self.clock.now_us()
+            with self.engine.begin() as conn:
+                change = self.alarms.command(conn, alarm_id, action, actor, now, comment, minutes, max_minutes)
+            self._publish([change])
+            return public(change.point, self.index)
+
+        return self.call(run)

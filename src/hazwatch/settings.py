@@ -1,0 +1,51 @@
+"""All configuration in one place, read from HAZWATCH_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HAZWATCH_", extra="ignore")
+
+    data_dir: Path = Field(Path(".hazwatch/data"), description="Embedded mode keeps its files here")
+    database_url: str | None = Field(
+        None,
+        description="One setting picks the backend: unset = embedded (SQLite + DuckDB in data_dir); "
+        "postgresql://... = PostgreSQL for relational state and telemetry",
+    )
+    telemetry_url: str | None = Field(None, description="Override the telemetry store only (duckdb:///file or postgresql://...)")
+    admin_token: str | None = Field(None, description="API token of the first admin, for automation")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_batch_readings: int = Field(100_000, description="A telemetry request with more readings answers 413")
+    max_body_bytes: int = Field(64 * 1024 * 1024, description="A telemetry body larger than this answers 413")
+    future_tolerance_s: float = Field(300.0, description="Readings further than this in the future are rejected")
+    max_shelve_minutes: int = Field(24 * 60, description="Longest shelving an operator may ask for")
+    checkpoint_interval_s: float = Field(2.0, description="How often per-sensor alarm state is checkpointed")
+    tick_interval_s: float = Field(1.0, description="How often timers (delays, shelving expiry) are checked")
+
+    @property
+    def relational_url(self) -> str:
+        if self.database_url:
+            return _sqlalchemy_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'hazwatch.db').resolve()}"
+
+    @property
+    def store_url(self) -> str:
+        if self.telemetry_url:
+            return self.telemetry_url
+        if self.database_url:
+            return self.database_url
+        return f"duckdb:///{(self.data_dir / 'telemetry.duckdb').resolve()}"
+
+
+def _sqlalchemy_url(url: str) -> str:
+    """Accept a plain libpq URL and choose the psycopg 3 driver for it."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

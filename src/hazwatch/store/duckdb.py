@@ -1,0 +1,111 @@
+"""Embedded columnar store on DuckDB: batches go in as numpy columns through a replacement scan,
+one transaction per batch (DuckDB's commit flushes its write-ahead log)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import duckdb
+import numpy as np
+
+from hazwatch.domain.batch import QUALITY_DTYPE, SENSOR_DTYPE, TS_DTYPE, VALUE_DTYPE, Quality, ReadingBatch
+from hazwatch.store.base import SeriesFrame
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (
+    sensor INTEGER NOT NULL,
+    ts BIGINT NOT NULL,          -- µs since the Unix epoch, UTC
+    value DOUBLE NOT NULL,
+    quality TINYINT NOT NULL
+)
+"""
+
+
+class DuckDBStore:
+    def __init__(self, path: str) -> None:
+        if path not in (":memory:", ""):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self.path = path or ":memory:"
+        self._con = duckdb.connect(self.path)
+        self._con.execute(SCHEMA)
+        # Appends and queries come from different threads; DuckDB wants a cursor per thread.
+        self._local = threading.local()
+        self._lock = threading.Lock()
+
+    def _cur(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cur", None)
+        if cur is None:
+            cur = self._local.cur = self._con.cursor()
+        return cur
+
+    def append(self, batch: ReadingBatch) -> None:
+        if not len(batch):
+            return
+        frame = {  # noqa: F841 - read by DuckDB's replacement scan
+            "sensor": batch.sensor, "ts": batch.ts, "value": batch.value, "quality": batch.quality,
+        }
+        with self._lock:
+            self._cur().execute("INSERT INTO readings SELECT sensor, ts, value, quality FROM frame")
+
+    def series(self, sensor: int, start: int, end: int, step: int | None, limit: int = 100_000) -> SeriesFrame:
+        cur = self._cur()
+        if step is None:
+            rel = cur.execute(
+                "SELECT ts, value, quality FROM readings WHERE sensor = ? AND ts >= ? AND ts < ? "
+                "ORDER BY ts LIMIT ?", [sensor, start, end, limit])
+            cols = rel.fetchnumpy()
+            return SeriesFrame({
+                "ts": np.asarray(cols["ts"], TS_DTYPE), "value": np.asarray(cols["value"], VALUE_DTYPE),
+                "quality": np.asarray(cols["quality"], QUALITY_DTYPE)})
+        rel = cur.execute(
+            "SELECT (ts - ?) // ? * ? + ? AS b, min(value), avg(value), max(value), arg_max(value, ts), count(*) "
+            "FROM readings WHERE sensor = ? AND ts >= ? AND ts < ? AND quality < ? "
+            "GROUP BY b ORDER BY b LIMIT ?",
+            [start, step, step, start, sensor, start, end, int(Quality.BAD), limit])
+        return _aggregate_frame(rel.fetchnumpy())
+
+    def last_ts(self) -> tuple[np.ndarray, np.ndarray]:
+        cols = self._cur().execute("SELECT sensor, max(ts) FROM readings GROUP BY sensor").fetchnumpy()
+        keys = list(cols)
+        return np.asarray(cols[keys[0]], SENSOR_DTYPE), np.asarray(cols[keys[1]], TS_DTYPE)
+
+    def existing(self, sensor: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        if not len(sensor):
+            return np.zeros(0, bool)
+        probe = {"i": np.arange(len(sensor), dtype=np.int64), "sensor": sensor, "ts": ts}  # noqa: F841
+        cur = self._cur()
+        found = cur.execute(
+            "SELECT DISTINCT p.i FROM probe p JOIN readings r ON r.sensor = p.sensor AND r.ts = p.ts "
+            "WHERE r.ts BETWEEN ? AND ?", [int(ts.min()), int(ts.max())]).fetchnumpy()
+        out = np.zeros(len(sensor), bool)
+        out[np.asarray(found["i"], np.int64)] = True
+        return out
+
+    def readings_after(self, sensor: np.ndarray, after_ts: np.ndarray) -> ReadingBatch:
+        if not len(sensor):
+            return ReadingBatch.empty()
+        marks = {"sensor": sensor, "after": after_ts}  # noqa: F841
+        cols = self._cur().execute(
+            "SELECT r.sensor, r.ts, r.value, r.quality FROM readings r JOIN marks m ON r.sensor = m.sensor "
+            "WHERE r.ts > m.after AND r.ts > ? ORDER BY r.sensor, r.ts", [int(after_ts.min())]).fetchnumpy()
+        return ReadingBatch.of(cols["sensor"], cols["ts"], cols["value"], cols["quality"])
+
+    def count(self) -> int:
+        return self._cur().execute("SELECT count(*) FROM readings").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+
+def _aggregate_frame(cols: dict) -> SeriesFrame:
+    names = list(cols)
+    return SeriesFrame({
+        "ts": np.asarray(cols[names[0]], TS_DTYPE),
+        "min": np.asarray(cols[names[1]], VALUE_DTYPE),
+        "avg": np.asarray(cols[names[2]], VALUE_DTYPE),
+        "max": np.asarray(cols[names[3]], VALUE_DTYPE),
+        "last": np.asarray(cols[names[4]], VALUE_DTYPE),
+        "count": np.asarray(cols[names[5]], np.int64),
+    })

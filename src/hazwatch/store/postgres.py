@@ -1,0 +1,144 @@
+"""PostgreSQL store: binary COPY built straight from the numpy columns (no per-row Python),
+a table partitioned by day, one transaction per batch."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import psycopg
+
+from hazwatch.domain.batch import QUALITY_DTYPE, TS_DTYPE, VALUE_DTYPE, Quality, ReadingBatch
+from hazwatch.store.base import SeriesFrame
+
+PG_EPOCH_US = 946_684_800 * 1_000_000  # PostgreSQL timestamps count from 2000-01-01
+DAY_US = 86_400 * 1_000_000
+_HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+_TRAILER = b"\xff\xff"
+_ROW = np.dtype([("n", ">i2"), ("l1", ">i4"), ("sensor", ">i4"), ("l2", ">i4"), ("ts", ">i8"),
+                 ("l3", ">i4"), ("value", ">f8"), ("l4", ">i4"), ("quality", ">i2")])
+_US = "(extract(epoch from ts) * 1000000)::bigint"
+_TS = "(timestamptz 'epoch' + %s::bigint * interval '1 microsecond')"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS readings (
+    sensor integer NOT NULL,
+    ts timestamptz NOT NULL,
+    value double precision NOT NULL,
+    quality smallint NOT NULL
+) PARTITION BY RANGE (ts);
+CREATE INDEX IF NOT EXISTS readings_sensor_ts ON readings (sensor, ts);
+"""
+
+
+def copy_payload(batch: ReadingBatch) -> bytes:
+    rows = np.empty(len(batch), _ROW)
+    rows["n"] = 4
+    rows["l1"], rows["l2"], rows["l3"], rows["l4"] = 4, 8, 8, 2
+    rows["sensor"] = batch.sensor
+    rows["ts"] = batch.ts - PG_EPOCH_US
+    rows["value"] = batch.value
+    rows["quality"] = batch.quality
+    return _HEADER + rows.tobytes() + _TRAILER
+
+
+class PostgresStore:
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+        self._writer = psycopg.connect(dsn)
+        with self._writer.transaction():
+            self._writer.execute(SCHEMA)
+        self._days: set[int] = set()
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _reader(self) -> psycopg.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None or con.closed:
+            con = self._local.con = psycopg.connect(self.dsn, autocommit=True)
+        return con
+
+    def _ensure_partitions(self, ts: np.ndarray) -> None:
+        for day in np.unique(ts // DAY_US).tolist():
+            if day in self._days:
+                continue
+            name = f"readings_d{day}"
+            lo, hi = day * DAY_US, (day + 1) * DAY_US
+            self._writer.execute(
+                f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF readings FOR VALUES "
+                f"FROM ({_TS % lo}) TO ({_TS % hi})")
+            self._days.add(day)
+
+    def append(self, batch: ReadingBatch) -> None:
+        if not len(batch):
+            return
+        payload = copy_payload(batch)
+        with self._lock, self._writer.transaction():
+            self._ensure_partitions(batch.ts)
+            with self._writer.cursor().copy(
+                    "COPY readings (sensor, ts, value, quality) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(payload)
+
+    def series(self, sensor: int, start: int, end: int, step: int | None, limit: int = 100_000) -> SeriesFrame:
+        con = self._reader()
+        if step is None:
+            rows = con.execute(
+                f"SELECT {_US}, value, quality FROM readings WHERE sensor = %s AND ts >= {_TS} AND ts < {_TS} "
+                "ORDER BY ts LIMIT %s", [sensor, start, end, limit]).fetchall()
+            cols = list(zip(*rows, strict=True)) if rows else [(), (), ()]
+            return SeriesFrame({"ts": np.asarray(cols[0], TS_DTYPE), "value": np.asarray(cols[1], VALUE_DTYPE),
+                                "quality": np.asarray(cols[2], QUALITY_DTYPE)})
+        rows = con.execute(
+            f"SELECT ({_US} - %s) / %s * %s + %s AS b, min(value), avg(value), max(value), "
+            "(array_agg(value ORDER BY ts DESC))[1], count(*) "
+            f"FROM readings WHERE sensor = %s AND ts >= {_TS} AND ts < {_TS} AND quality < %s "
+            "GROUP BY b ORDER BY b LIMIT %s",
+            [start, step, step, start, sensor, start, end, int(Quality.BAD), limit]).fetchall()
+        cols = list(zip(*rows, strict=True)) if rows else [()] * 6
+        return SeriesFrame({
+            "ts": np.asarray(cols[0], TS_DTYPE), "min": np.asarray(cols[1], VALUE_DTYPE),
+            "avg": np.asarray(cols[2], VALUE_DTYPE), "max": np.asarray(cols[3], VALUE_DTYPE),
+            "last": np.asarray(cols[4], VALUE_DTYPE), "count": np.asarray(cols[5], np.int64)})
+
+    def last_ts(self) -> tuple[np.ndarray, np.ndarray]:
+        rows = self._reader().execute(f"SELECT sensor, max({_US}) FROM readings GROUP BY sensor").fetchall()
+        if not rows:
+            return np.zeros(0, np.int32), np.zeros(0, TS_DTYPE)
+        s, t = zip(*rows, strict=True)
+        return np.asarray(s, np.int32), np.asarray(t, TS_DTYPE)
+
+    def existing(self, sensor: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(sensor), bool)
+        if not len(sensor):
+            return out
+        rows = self._reader().execute(
+            "SELECT p.i FROM unnest(%s::int[], %s::bigint[]) WITH ORDINALITY AS p(sensor, us, i) "
+            "JOIN readings r ON r.sensor = p.sensor "
+            "AND r.ts = timestamptz 'epoch' + p.us * interval '1 microsecond'",
+            [sensor.tolist(), ts.tolist()]).fetchall()
+        if rows:
+            out[np.asarray([r[0] for r in rows], np.int64) - 1] = True
+        return out
+
+    def readings_after(self, sensor: np.ndarray, after_ts: np.ndarray) -> ReadingBatch:
+        if not len(sensor):
+            return ReadingBatch.empty()
+        rows = self._reader().execute(
+            f"SELECT r.sensor, {_US.replace('ts', 'r.ts')}, r.value, r.quality "
+            "FROM unnest(%s::int[], %s::bigint[]) AS m(sensor, after) "
+            "JOIN readings r ON r.sensor = m.sensor "
+            "AND r.ts > timestamptz 'epoch' + m.after * interval '1 microsecond' ORDER BY r.sensor, r.ts",
+            [sensor.tolist(), after_ts.tolist()]).fetchall()
+        if not rows:
+            return ReadingBatch.empty()
+        s, t, v, q = zip(*rows, strict=True)
+        return ReadingBatch.of(s, t, v, q)
+
+    def count(self) -> int:
+        return self._reader().execute("SELECT count(*) FROM readings").fetchone()[0]
+
+    def close(self) -> None:
+        self._writer.close()
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
