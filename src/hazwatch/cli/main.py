@@ -20,7 +20,7 @@ catalog_app = typer.Typer(help="Import and export the catalog (orgs, sites, haza
                           no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 console = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Embedded mode's files (default from "
                                                                    "HAZWATCH_DATA_DIR or .hazwatch/data)")]

@@ -1,0 +1,64 @@
+"""Series queries (raw and downsampled) and the live WebSocket stream."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+import pytest
+
+T = float(int(time.time()) // 3600 * 3600 - 7200)  # an hour boundary two hours ago
+
+
+def test_downsampled_series_min_avg_max_last_count(client):
+    values = [float(i % 10) for i in range(120)]
+    client.post("/api/v1/telemetry", json={"sensor": ["GT2"] * 120, "ts": [T + i for i in range(120)],
+                                           "value": values,
+                                           "quality": ["good"] * 119 + ["bad"]})
+    r = client.get("/api/v1/sensors/GT2/series", params={"start": T, "end": T + 120, "step": "1m"})
+    assert r.status_code == 200
+    s = r.json()
+    assert s["ts"] == [T, T + 60]
+    assert s["min"] == [0, 0] and s["max"] == [9, 9]
+    assert s["count"] == [60, 59]  # the bad reading is left out of aggregates
+    assert s["avg"][0] == pytest.approx(4.5)
+    assert s["last"] == [9.0, 8.0]
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(T))
+    r2 = client.get("/api/v1/sensors/GT2/series", params={"start": iso + "Z", "end": T + 120, "step": 60})
+    assert r2.json()["count"] == s["count"]
+    raw = client.get("/api/v1/sensors/GT2/series", params={"start": T, "end": T + 5}).json()
+    assert raw["value"] == [0, 1, 2, 3, 4] and raw["ts"][0] == T and "min" not in raw
+
+
+@pytest.mark.parametrize(("params", "needle"), [
+    ({"start": "soon"}, "`start`"),
+    ({"step": "fast"}, "`step`"),
+    ({"step": "0"}, "`step`"),
+    ({"start": 200, "end": 100}, "before"),
+])
+def test_bad_series_parameters_are_422(client, params, needle):
+    r = client.get("/api/v1/sensors/GT2/series", params=params)
+    assert r.status_code == 422 and needle in r.json()["detail"]
+
+
+def test_stream_pushes_values_and_alarm_changes(client):
+    from tests.conftest import TOKEN
+
+    with client.websocket_connect(f"/api/v1/stream?token={TOKEN}") as ws:
+        now = time.time()
+        client.post("/api/v1/telemetry", json={"sensor": ["TK1-LT", "TK1-LT"], "ts": [now - 1, now],
+                                               "value": [10.0, 17.5]})
+        seen = [orjson.loads(ws.receive_text()) for _ in range(2)]
+    kinds = {m["type"]: m for m in seen}
+    assert kinds["values"]["sensor"] == ["TK1-LT"] and kinds["values"]["value"] == [17.5]
+    assert kinds["alarm"]["event"] == "raised"
+    assert kinds["alarm"]["alarm"]["sensor"] == "TK1-LT" and kinds["alarm"]["alarm"]["condition"] == "H"
+
+
+def test_stream_refuses_without_token(client):
+    from starlette.websockets import WebSocketDisconnect
+
+    with pytest.raises(WebSocketDisconnect) as e, \
+            client.websocket_connect("/api/v1/stream", headers={"Authorization": ""}) as ws:
+        ws.receive_text()
+    assert e.value.code == 4401

@@ -1,0 +1,75 @@
+"""Shared fixtures. Tests that need PostgreSQL, Mosquitto or NATS skip when the service is absent,
+except when HAZWATCH_REQUIRE_SERVICES=1 (CI), where an absent service fails the run."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from hazwatch.app import build, make_api
+from hazwatch.catalog.io import load_file
+from hazwatch.services import Services
+from hazwatch.settings import Settings
+
+DATA = Path(__file__).parent / "data"
+TOKEN = "test-admin-token-3b1f"
+PG_ADMIN_DSN = os.environ.get("HAZWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def require_service(name: str, port: int) -> None:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+    except OSError:
+        msg = f"{name} is not running on 127.0.0.1:{port}"
+        if os.environ.get("HAZWATCH_REQUIRE_SERVICES") == "1":
+            pytest.fail(msg + " (HAZWATCH_REQUIRE_SERVICES=1)")
+        pytest.skip(msg)
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards; yields its URL."""
+    require_service("PostgreSQL", 5432)
+    import psycopg
+
+    name = f"hz_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as con:
+        con.execute(f"CREATE DATABASE {name}")
+    url = PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name
+    try:
+        yield url
+    finally:
+        with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as con:
+            con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def make_settings(tmp_path: Path, **kw) -> Settings:
+    return Settings(data_dir=tmp_path / "data", admin_token=TOKEN, tick_interval_s=0.05,
+                    checkpoint_interval_s=0.2, **kw)
+
+
+def build_services(settings: Settings, catalog: Path | None = DATA / "catalog.yaml") -> Services:
+    services = build(settings)
+    if catalog is not None:
+        services.catalog.apply(load_file(catalog), str(catalog))
+        services.pipeline.reload_catalog()
+    services.auth.ensure_admin(settings.admin_token)
+    return services
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Services:
+    return build_services(make_settings(tmp_path))
+
+
+@pytest.fixture
+def client(services: Services) -> Iterator[TestClient]:
+    with TestClient(make_api(services), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        yield c
