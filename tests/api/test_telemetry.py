@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from tests.conftest import make_settings, build_services  # noqa: F401
+from tests.conftest import build_services, make_settings
 
 NOW = time.time()
 

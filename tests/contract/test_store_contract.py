@@ -1,0 +1,92 @@
+"""One suite, every TelemetryStore backend: embedded DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from hazwatch.domain.batch import US, Quality, ReadingBatch
+from hazwatch.store import TelemetryStore, open_store
+
+T0 = 1_800_000_000 * US  # 2027-01-15
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def store(request, tmp_path) -> Iterator[TelemetryStore]:
+    if request.param == "duckdb":
+        s = open_store(f"duckdb:///{tmp_path / 't.duckdb'}")
+    else:
+        url = request.getfixturevalue("pg_database")
+        s = open_store(url)
+    yield s
+    s.close()
+
+
+def batch(sensor, ts, value, quality=None) -> ReadingBatch:
+    return ReadingBatch.of(sensor, ts, value, quality)
+
+
+def test_append_then_raw_range(store):
+    store.append(batch([1, 1, 2, 1], [T0, T0 + US, T0, T0 + 2 * US], [1.0, 2.0, 9.0, 3.0], [0, 1, 0, 2]))
+    f = store.series(1, T0, T0 + 10 * US, None)
+    assert f.columns["ts"].tolist() == [T0, T0 + US, T0 + 2 * US]
+    assert f.columns["value"].tolist() == [1.0, 2.0, 3.0]
+    assert f.columns["quality"].tolist() == [0, 1, 2]
+    # end is exclusive, start inclusive; limit caps rows
+    assert store.series(1, T0 + US, T0 + 2 * US, None).columns["value"].tolist() == [2.0]
+    assert len(store.series(1, T0, T0 + 10 * US, None, limit=2)) == 2
+    assert store.count() == 4
+
+
+def test_downsampling_aggregates_per_bucket_without_bad_readings(store):
+    n = 600
+    ts = T0 + np.arange(n) * US
+    v = np.arange(n, dtype=float)
+    q = np.where(np.arange(n) == 599, int(Quality.BAD), 0)
+    store.append(batch(np.full(n, 3), ts, v, q))
+    f = store.series(3, T0, T0 + n * US, 60 * US)
+    c = f.columns
+    assert c["ts"].tolist() == [T0 + k * 60 * US for k in range(10)]
+    assert c["min"].tolist() == [k * 60.0 for k in range(10)]
+    assert c["max"].tolist()[:9] == [k * 60.0 + 59 for k in range(9)] and c["max"][9] == 598.0
+    assert c["count"].tolist() == [60] * 9 + [59]
+    assert c["avg"][0] == pytest.approx(29.5)
+    assert c["last"].tolist()[:2] == [59.0, 119.0] and c["last"][9] == 598.0
+    # buckets are aligned to `start`
+    g = store.series(3, T0 + 30 * US, T0 + 150 * US, 60 * US).columns
+    assert g["ts"].tolist() == [T0 + 30 * US, T0 + 90 * US] and g["count"].tolist() == [60, 60]
+
+
+def test_last_ts_existing_and_readings_after(store):
+    store.append(batch([1, 1, 2, 5], [T0, T0 + 5 * US, T0 + US, T0 + 86_400 * US], [1, 2, 3, 4]))
+    s, t = store.last_ts()
+    assert dict(zip(s.tolist(), t.tolist(), strict=True)) == {1: T0 + 5 * US, 2: T0 + US, 5: T0 + 86_400 * US}
+    got = store.existing(np.array([1, 1, 2, 9], np.int32), np.array([T0, T0 + US, T0 + US, T0], np.int64))
+    assert got.tolist() == [True, False, True, False]
+    r = store.readings_after(np.array([1, 2, 5], np.int32), np.array([T0, T0 + US, T0], np.int64))
+    assert list(zip(r.sensor.tolist(), r.ts.tolist(), strict=True)) == [(1, T0 + 5 * US), (5, T0 + 86_400 * US)]
+
+
+def test_empty_store_answers_empty(store):
+    assert len(store.series(1, T0, T0 + US, None)) == 0
+    assert len(store.series(1, T0, T0 + US, US)) == 0
+    assert len(store.last_ts()[0]) == 0
+    assert store.existing(np.zeros(0, np.int32), np.zeros(0, np.int64)).tolist() == []
+    store.append(ReadingBatch.empty())
+    assert store.count() == 0
+
+
+def test_batch_is_durable_when_append_returns(store, tmp_path):
+    """A second connection (another process after a crash) sees the batch at once."""
+    store.append(batch([7] * 1000, T0 + np.arange(1000) * US, np.ones(1000)))
+    if hasattr(store, "dsn"):
+        other = open_store(store.dsn)
+        assert other.count() == 1000
+        other.close()
+    else:
+        store.close()
+        reopened = open_store(f"duckdb:///{store.path}")
+        assert reopened.count() == 1000
+        reopened.close()
