@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from hazwatch.alarms import states
 from hazwatch.alarms.models import Alarm, AlarmJournal
@@ -95,18 +95,29 @@ class AlarmManager:
         self.points[(p.sensor_id, p.condition)] = p
         self.by_id[p.id] = p
 
+    @staticmethod
+    def _entry(p: AlarmPoint, event: str, ts: int, now: int, actor: str, comment: str | None = None) -> dict:
+        return {"alarm_id": p.id, "ts": ts, "recorded_at": now, "event": event, "actor": actor,
+                "comment": comment, "value": p.value, "state": p.state}
+
+    @staticmethod
+    def _write(conn: Connection, points: list[AlarmPoint], entries: list[dict]) -> None:
+        """One executemany for the points and one for the journal, however large an alarm flood."""
+        if points:
+            conn.execute(update(_A).where(_A.c.id == bindparam("_id")),
+                         [{"_id": p.id, **p.row()} for p in points])
+        if entries:
+            conn.execute(insert(_J), entries)
+
     def _journal(self, conn: Connection, p: AlarmPoint, event: str, ts: int, now: int, actor: str,
                  comment: str | None = None) -> Change:
-        conn.execute(insert(_J).values(alarm_id=p.id, ts=ts, recorded_at=now, event=event, actor=actor,
-                                       comment=comment, value=p.value, state=p.state))
+        self._write(conn, [p], [self._entry(p, event, ts, now, actor, comment)])
         return Change(p, event)
-
-    def _save(self, conn: Connection, p: AlarmPoint) -> None:
-        conn.execute(update(_A).where(_A.c.id == p.id).values(**p.row()))
 
     def apply(self, conn: Connection, tr: Transitions, index: SensorIndex, now: int) -> list[Change]:
         """Turn limit transitions into alarm state changes (transitions are few; a loop is fine)."""
         changes: list[Change] = []
+        entries: list[dict] = []
         for s, k, ts, value, on in zip(tr.sensor.tolist(), tr.cond.tolist(), tr.ts.tolist(),
                                        tr.value.tolist(), tr.active.tolist(), strict=True):
             cond = CONDITIONS[k]
@@ -134,8 +145,10 @@ class AlarmManager:
                 p.active, p.cleared_at, p.value = False, ts, value
                 event = "cleared"
             p.changed_at = now
-            self._save(conn, p)
-            changes.append(self._journal(conn, p, event, ts, now, SYSTEM))
+            entries.append(self._entry(p, event, ts, now, SYSTEM))
+            changes.append(Change(p, event))
+        # A point can change twice in one batch: its final row is what counts.
+        self._write(conn, list({c.point.id: c.point for c in changes}.values()), entries)
         return changes
 
     def get(self, alarm_id: int) -> AlarmPoint:
@@ -178,7 +191,6 @@ class AlarmManager:
         else:
             raise AlarmCommandError(422, f"unknown action {action!r}")
         p.changed_at = now
-        self._save(conn, p)
         return self._journal(conn, p, event, now, now, actor, comment)
 
     def expire_shelving(self, conn: Connection, now: int) -> list[Change]:
@@ -187,7 +199,6 @@ class AlarmManager:
             if p.shelved_until is not None and p.shelved_until <= now:
                 expired_at = p.shelved_until
                 p.shelved_until, p.changed_at = None, now
-                self._save(conn, p)
                 changes.append(self._journal(conn, p, "shelve_expired", expired_at, now, SYSTEM))
         return changes
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import repeat
 
 import numpy as np
 from sqlalchemy import Engine, select
@@ -38,8 +39,7 @@ class SensorIndex:
 
     def lookup(self, tags: list[str]) -> np.ndarray:
         """Sensor id per tag, -1 where unknown."""
-        get = self.tag_to_id.get
-        return np.fromiter((get(t, -1) for t in tags), np.int32, len(tags))
+        return np.fromiter(map(self.tag_to_id.get, tags, repeat(-1, len(tags))), np.int32, len(tags))
 
     @classmethod
     def load(cls, engine: Engine) -> SensorIndex:
