@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import numpy as np
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from hazwatch.alarms import states
@@ -201,6 +200,3 @@ class AlarmManager:
                 p.shelved_until, p.changed_at = None, now
                 changes.append(self._journal(conn, p, "shelve_expired", expired_at, now, SYSTEM))
         return changes
-
-    def active_sensors(self) -> np.ndarray:
-        return np.array(sorted({p.sensor_id for p in self.by_id.values() if p.active}), np.int32)

@@ -7,8 +7,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from hazwatch.db import Base
 
-ORG_KINDS = ("regulator", "park", "enterprise")
-
 
 class Org(Base):
     __tablename__ = "orgs"

@@ -82,16 +82,3 @@ class ReadingBatch:
         """Order by (sensor, ts): clusters rows for the store and groups them for evaluation."""
         order = np.lexsort((self.ts, self.sensor))
         return self.take(order)
-
-    @staticmethod
-    def concat(batches: list[ReadingBatch]) -> ReadingBatch:
-        if not batches:
-            return ReadingBatch.empty()
-        if len(batches) == 1:
-            return batches[0]
-        return ReadingBatch(
-            np.concatenate([b.sensor for b in batches]),
-            np.concatenate([b.ts for b in batches]),
-            np.concatenate([b.value for b in batches]),
-            np.concatenate([b.quality for b in batches]),
-        )

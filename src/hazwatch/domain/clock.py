@@ -1,4 +1,4 @@
-"""Time source as a dependency, so timers (delays, shelving expiry) can be tested without sleeping."""
+"""Time source as a dependency: the pipeline asks it for "now" (timers, future checks), never the OS directly."""
 
 from __future__ import annotations
 
@@ -13,16 +13,3 @@ class Clock(Protocol):
 class SystemClock:
     def now_us(self) -> int:
         return time.time_ns() // 1000
-
-
-class ManualClock:
-    """A clock the caller moves by hand."""
-
-    def __init__(self, start_us: int = 1_700_000_000_000_000) -> None:
-        self.t = start_us
-
-    def now_us(self) -> int:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += int(seconds * 1_000_000)

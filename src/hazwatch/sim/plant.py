@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from hazwatch.catalog.schema import CatalogDoc
-from hazwatch.domain.batch import QUALITY_DTYPE, TS_DTYPE, US, Quality
+from hazwatch.domain.batch import QUALITY_DTYPE, TS_DTYPE, Quality
 
 COMM_LOSS = ("GT321", "GT322", "GT323", "GT324", "GT325")
 
@@ -102,9 +102,3 @@ class ParkSimulator:
         idx = np.flatnonzero(keep)
         tags = [self.tags[i] for i in idx.tolist()]
         return tags, np.full(len(idx), now_us, TS_DTYPE), v[idx], q[idx]
-
-
-def run_seconds(sim: ParkSimulator, start_us: int, seconds: int):
-    """Yield (tags, ts, values, quality) for `seconds` one-second steps from start_us (tests, replay)."""
-    for k in range(seconds):
-        yield sim.step(float(k), start_us + k * US)

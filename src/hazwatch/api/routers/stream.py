@@ -49,16 +49,14 @@ async def stream(ws: WebSocket) -> None:
                 loop.call_soon_threadsafe(offer, msg)
         elif isinstance(event, ReadingsStored):
             b = event.batch
-            last = np.ones(len(b), bool)
-            last[:-1] = b.sensor[1:] != b.sensor[:-1]
-            s = b.sensor[last]
+            newest = np.ones(len(b), bool)  # the batch is sorted by (sensor, ts)
+            newest[:-1] = b.sensor[1:] != b.sensor[:-1]
+            rows = np.flatnonzero(newest)
             if scope.org_ids is not None:
-                keep = np.isin(index.org_id[s], list(scope.org_ids))
-                last[np.flatnonzero(last)[~keep]] = False
-                s = b.sensor[last]
-            if len(s):
-                msg = orjson.dumps({"type": "values", "sensor": index.tags[s].tolist(),
-                                    "ts": (b.ts[last] / US).tolist(), "value": b.value[last].tolist()})
+                rows = rows[np.isin(index.org_id[b.sensor[rows]], list(scope.org_ids))]
+            if len(rows):
+                msg = orjson.dumps({"type": "values", "sensor": index.tags[b.sensor[rows]].tolist(),
+                                    "ts": (b.ts[rows] / US).tolist(), "value": b.value[rows].tolist()})
                 loop.call_soon_threadsafe(offer, msg)
 
     unsubs = [services.bus.subscribe(ALARM_CHANGED, on_event), services.bus.subscribe(READINGS_STORED, on_event)]
