@@ -78,6 +78,12 @@ class ReadingBatch:
     def take(self, index: np.ndarray) -> ReadingBatch:
         return ReadingBatch(self.sensor[index], self.ts[index], self.value[index], self.quality[index])
 
+    def newest_per_sensor(self) -> np.ndarray:
+        """Row index of each sensor's last reading; the batch must be sorted by (sensor, ts)."""
+        last = np.ones(len(self), bool)
+        last[:-1] = self.sensor[1:] != self.sensor[:-1]
+        return np.flatnonzero(last)
+
     def sorted(self) -> ReadingBatch:
         """Order by (sensor, ts): clusters rows for the store and groups them for evaluation."""
         order = np.lexsort((self.ts, self.sensor))

@@ -118,7 +118,6 @@ class Normalizer:
         """Advance the watermarks once a batch is durable (batch sorted by sensor, ts)."""
         if not len(batch):
             return
-        last = np.ones(len(batch), bool)
-        last[:-1] = batch.sensor[1:] != batch.sensor[:-1]
+        last = batch.newest_per_sensor()
         s, t = batch.sensor[last], batch.ts[last]
         self.last_ts[s] = np.maximum(self.last_ts[s], t)

@@ -14,7 +14,8 @@ import numpy as np
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from hazwatch.api.deps import Scope, authenticate
+from hazwatch.api.deps import authenticate
+from hazwatch.api.deps import scope as scope_of
 from hazwatch.domain.batch import US
 from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged, ReadingsStored
 
@@ -32,7 +33,7 @@ async def stream(ws: WebSocket) -> None:
     except Exception:
         await ws.close(code=4401, reason="missing or invalid API token")
         return
-    scope = Scope(None) if user.org_id is None else Scope(services.org_subtree(user.org_id))
+    scope = scope_of(services, user)
     await ws.accept()
     loop = asyncio.get_running_loop()
     q: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_SIZE)
@@ -49,9 +50,7 @@ async def stream(ws: WebSocket) -> None:
                 loop.call_soon_threadsafe(offer, msg)
         elif isinstance(event, ReadingsStored):
             b = event.batch
-            newest = np.ones(len(b), bool)  # the batch is sorted by (sensor, ts)
-            newest[:-1] = b.sensor[1:] != b.sensor[:-1]
-            rows = np.flatnonzero(newest)
+            rows = b.newest_per_sensor()
             if scope.org_ids is not None:
                 rows = rows[np.isin(index.org_id[b.sensor[rows]], list(scope.org_ids))]
             if len(rows):
