@@ -60,7 +60,7 @@ def build_services(settings: Settings, catalog: Path | None = DATA / "catalog.ya
     if catalog is not None:
         services.catalog.apply(load_file(catalog), str(catalog))
         services.pipeline.reload_catalog()
-    services.auth.ensure_admin(settings.admin_token)
+    services.auth.ensure_admin(TOKEN)
     return services
 
 

@@ -16,7 +16,8 @@ from fastapi import FastAPI
 
 from hazwatch.alarms.queries import AlarmQueries
 from hazwatch.api import create_api
-from hazwatch.auth import AuthService
+from hazwatch.auth import AuditLog, AuthService, DeviceCredentials, OrgTrees, UserDirectory
+from hazwatch.auth.throttle import LoginThrottle
 from hazwatch.bus import InProcessBus
 from hazwatch.catalog import CatalogRepository
 from hazwatch.db import make_engine
@@ -47,8 +48,21 @@ def build(settings: Settings) -> Services:
                         future_tolerance_s=settings.future_tolerance_s,
                         tick_interval_s=settings.tick_interval_s,
                         checkpoint_interval_s=settings.checkpoint_interval_s)
+    auth, users, devices = build_auth(engine, settings, lambda: pipeline.index.revision)
     return Services(settings=settings, engine=engine, store=store, catalog=catalog, pipeline=pipeline,
-                    auth=AuthService(engine), alarm_queries=AlarmQueries(engine), bus=bus)
+                    auth=auth, alarm_queries=AlarmQueries(engine), bus=bus, audit=auth.audit, orgs=users.orgs,
+                    users=users, device_credentials=devices)
+
+
+def build_auth(engine, settings: Settings, revision: Callable[[], int]
+               ) -> tuple[AuthService, UserDirectory, DeviceCredentials]:
+    """The security services alone, for the CLI's user and broker commands (no pipeline needed).
+    `revision` tells the org-tree cache when the catalog moved (-1: reload every time)."""
+    audit = AuditLog(engine)
+    auth = AuthService(engine, audit, LoginThrottle(settings.login_free_failures, settings.login_lock_s),
+                       access_ttl_s=settings.access_token_ttl_s, refresh_ttl_s=settings.refresh_token_ttl_s)
+    orgs = OrgTrees(engine, revision)
+    return auth, UserDirectory(engine, audit, auth, orgs), DeviceCredentials(engine, audit, auth)
 
 
 def make_api(services: Services, background: Callable[[Services], Awaitable[None]] | None = None) -> FastAPI:

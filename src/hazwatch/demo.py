@@ -20,7 +20,7 @@ from hazwatch.sim import ParkSimulator, park_catalog
 def _demo_token(settings: Settings) -> str:
     """HAZWATCH_ADMIN_TOKEN if set; otherwise one kept in the demo's data dir, so a rerun shows it again."""
     if settings.admin_token:
-        return settings.admin_token
+        return settings.admin_token.get_secret_value()
     path = settings.data_dir / "demo-token"
     if path.exists():
         return path.read_text().strip()

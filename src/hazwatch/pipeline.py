@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from hazwatch.alarms import AlarmManager, Change, public
 from hazwatch.catalog import CatalogRepository, SensorIndex
@@ -224,13 +224,20 @@ class Pipeline:
 
     # -- commands run on the writer thread ---------------------------------------------------------
     def alarm_command(self, alarm_id: int, action: str, actor: str, comment: str | None = None,
-                      minutes: float | None = None, max_minutes: float = 1440) -> Future:
+                      minutes: float | None = None, max_minutes: float = 1440,
+                      audit: Callable[[Connection, dict, dict], None] | None = None) -> Future:
+        """Run an operator's command; `audit(conn, before, after)` records it in the same transaction."""
 
         def run() -> dict:
             now = self.clock.now_us()
+            before = public(self.alarms.get(alarm_id), self.index)
             with self.engine.begin() as conn:
                 change = self.alarms.command(conn, alarm_id, action, actor, now, comment, minutes, max_minutes)
-            self._publish([change])
-            return public(change.point, self.index)
+                after = public(change.point, self.index)
+                if audit is not None:
+                    audit(conn, before, after)
+            if change.event != "commented":
+                self._publish([change])
+            return after
 
         return self.call(run)

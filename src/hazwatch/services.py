@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from hazwatch.alarms.queries import AlarmQueries
-from hazwatch.auth import AuthService
+from hazwatch.auth import AuditLog, AuthService, DeviceCredentials, OrgTrees, UserDirectory
 from hazwatch.bus import Bus
 from hazwatch.catalog import CatalogRepository, SensorIndex
-from hazwatch.catalog.models import Org
 from hazwatch.pipeline import Pipeline
 from hazwatch.settings import Settings
 from hazwatch.store import TelemetryStore
@@ -26,20 +25,16 @@ class Services:
     auth: AuthService
     alarm_queries: AlarmQueries
     bus: Bus
+    audit: AuditLog
+    orgs: OrgTrees
+    users: UserDirectory
+    device_credentials: DeviceCredentials
 
     @property
     def index(self) -> SensorIndex:
         return self.pipeline.index
 
-    def org_subtree(self, org_id: int) -> frozenset[int]:
-        with self.engine.connect() as conn:
-            parent = dict(conn.execute(select(Org.id, Org.parent_id)).all())
-        out = set()
-        for oid in parent:
-            cur: int | None = oid
-            while cur is not None:
-                if cur == org_id:
-                    out.add(oid)
-                    break
-                cur = parent.get(cur)
-        return frozenset(out)
+    def catalog_changed(self) -> None:
+        """After a catalog write on this process: the next request sees it at once."""
+        self.pipeline.reload_catalog()
+        self.orgs.invalidate()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -18,7 +18,7 @@ class Settings(BaseSettings):
         "postgresql://... = PostgreSQL for relational state and telemetry",
     )
     telemetry_url: str | None = Field(None, description="Override the telemetry store only (duckdb:///file or postgresql://...)")
-    admin_token: str | None = Field(None, description="API token of the first admin, for automation")
+    admin_token: SecretStr | None = Field(None, description="API token of the first admin, for automation")
     host: str = "127.0.0.1"
     port: int = 8000
     max_batch_readings: int = Field(100_000, description="A telemetry request with more readings answers 413")
@@ -27,6 +27,23 @@ class Settings(BaseSettings):
     max_shelve_minutes: int = Field(24 * 60, description="Longest shelving an operator may ask for")
     checkpoint_interval_s: float = Field(2.0, description="How often per-sensor alarm state is checkpointed")
     tick_interval_s: float = Field(1.0, description="How often timers (delays, shelving expiry) are checked")
+    # -- security ------------------------------------------------------------------------------------
+    access_token_ttl_s: int = Field(900, ge=30, description="Lifetime of a login's access token")
+    refresh_token_ttl_s: int = Field(7 * 86400, ge=60, description="Lifetime of a login's refresh token")
+    login_free_failures: int = Field(5, ge=1, description="Failed logins in a row before back-off starts")
+    login_lock_s: float = Field(30.0, ge=0, description="First back-off after repeated failed logins; "
+                                "it doubles with each further failure, up to 15 minutes")
+    rate_limit_rps: float = Field(500.0, ge=0, description="Requests per second per credential (or per client "
+                                  "address when unauthenticated); 0 turns the limit off")
+    rate_limit_burst: int = Field(1000, ge=1, description="Requests a credential may send at once before "
+                                  "the rate limit applies")
+    max_request_bytes: int = Field(4 * 1024 * 1024, description="Largest body of any request other than "
+                                   "telemetry and catalog uploads (413 above it)")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from "
+                                    "a browser (JSON list); empty = CORS closed")
+    tls_certfile: Path | None = Field(None, description="Serve HTTPS with this certificate (PEM)")
+    tls_keyfile: Path | None = Field(None, description="Private key for tls_certfile (PEM)")
+    mqtt_url: str | None = Field(None, description="mqtt://user:password@host:port of the broker to read")
 
     @property
     def relational_url(self) -> str:

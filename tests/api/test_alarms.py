@@ -136,25 +136,3 @@ def test_sensors_list_limits_and_latest_value(client):
     assert tk["enterprise"] == "E-T" and tk["device"] == "DCS-T"
     assert tk["last_value"] == 4.0
     assert client.get("/api/v1/sensors/NOPE").status_code == 404
-
-
-def test_scoped_user_sees_only_its_enterprise(client, services):
-    from sqlalchemy import insert, select
-
-    from hazwatch.auth.models import ApiToken, User
-    from hazwatch.auth.service import _digest
-    from hazwatch.catalog.models import Org
-
-    with services.engine.begin() as conn:
-        org = conn.scalar(select(Org.id).where(Org.code == "E-OTHER"))
-        uid = conn.execute(insert(User).values(name="op", role="operator", org_id=org, created_at=0)
-                           ).inserted_primary_key[0]
-        conn.execute(insert(ApiToken).values(user_id=uid, token_sha256=_digest("op-token"), label="t", created_at=0))
-    send(client, "TK1-LT", [19.0])
-    (hh, _h) = alarms(client)
-    op = {"Authorization": "Bearer op-token"}
-    assert [s["tag"] for s in client.get("/api/v1/sensors", headers=op).json()["items"]] == ["OTHER-PT"]
-    assert client.get("/api/v1/alarms", headers=op).json()["items"] == []
-    assert client.get(f"/api/v1/alarms/{hh['id']}", headers=op).status_code == 404
-    assert client.post(f"/api/v1/alarms/{hh['id']}/ack", json={}, headers=op).status_code == 404
-    assert client.get("/api/v1/sensors/TK1-LT/series", headers=op).status_code == 404

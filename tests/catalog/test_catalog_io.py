@@ -51,7 +51,7 @@ def test_import_then_export_round_trips_in_every_format(data_dir, tmp_path):
     f = tmp_path / "sensors.csv"
     f.write_text(exported["csv"])
     r = cli("catalog", "import", str(f), "--data-dir", data_dir)
-    assert r.exit_code == 0 and "sensors: 0 created, 4 updated" in r.output
+    assert r.exit_code == 0 and "sensors: 0 created, 0 updated, 4 unchanged" in r.output
     assert cli("catalog", "export", "--format", "csv", "--data-dir", data_dir).stdout == exported["csv"]
 
 

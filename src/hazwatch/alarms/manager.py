@@ -187,6 +187,10 @@ class AlarmManager:
                 raise AlarmCommandError(409, f"alarm {alarm_id} is already {'out of' if out else 'in'} service")
             p.out_of_service = out
             event = "out_of_service" if out else "in_service"
+        elif action == "comment":
+            if not comment:
+                raise AlarmCommandError(422, "a comment needs text")
+            return self._journal(conn, p, "commented", now, now, actor, comment)
         else:
             raise AlarmCommandError(422, f"unknown action {action!r}")
         p.changed_at = now

@@ -1,42 +1,76 @@
-"""Bearer-token authentication. Tokens are random 256-bit strings stored as SHA-256 digests, so
-a leaked database does not leak credentials and lookups need no slow KDF."""
+"""Authentication: who is calling. Passwords (argon2id) buy a short-lived access token and a
+refresh token (OAuth2 password and refresh_token grants); API keys serve integrations; device
+secrets serve field devices. Every credential can be revoked, and a revoked or expired credential
+stops working within `CACHE_S` seconds on every process (at once on the one that revoked it)."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
+import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, insert, select, update
 
+from hazwatch.auth import roles
+from hazwatch.auth.audit import Actor, AuditLog
 from hazwatch.auth.models import ApiToken, User
+from hazwatch.auth.passwords import verify_password
+from hazwatch.auth.throttle import LoginThrottle
+from hazwatch.auth.tokens import ACCESS, API_KEY, DEVICE, REFRESH, digest, new_token
+from hazwatch.catalog.models import Device
+from hazwatch.domain.errors import Invalid, NotFound, TooMany
 
-ADMIN = "admin"
+ADMIN = roles.ADMIN
+CACHE_S = 5.0
+_T = ApiToken.__table__
 
 
 @dataclass(frozen=True)
 class Principal:
-    user_id: int
+    user_id: int | None
     name: str
     role: str
     org_id: int | None
+    device_id: int | None = None
+    token_id: int | None = None
+    token_kind: str = API_KEY
+
+    def actor(self, remote: str | None = None) -> Actor:
+        return Actor(self.name, self.role, remote)
 
 
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+
+
+class InvalidGrant(Exception):
+    """Wrong name or password, or an unusable refresh token (OAuth2 `invalid_grant`)."""
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
 
 
 class AuthService:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, audit: AuditLog, throttle: LoginThrottle | None = None,
+                 access_ttl_s: int = 900, refresh_ttl_s: int = 7 * 86400) -> None:
         self.engine = engine
-        self._cache: dict[str, Principal] = {}
+        self.audit = audit
+        self.throttle = throttle or LoginThrottle()
+        self.access_ttl_s, self.refresh_ttl_s = access_ttl_s, refresh_ttl_s
+        self._cache: dict[str, tuple[Principal, int | None, float]] = {}
+        self._lock = threading.Lock()
 
+    # -- bootstrap -----------------------------------------------------------------------------------
     def ensure_admin(self, token: str | None) -> str | None:
         """Create the first admin on first start. Returns a newly generated token (to print once),
         or None when the token was given or the admin already existed."""
-        now = time.time_ns() // 1000
+        now = _now_us()
         generated = None
         with self.engine.begin() as conn:
             admin_id = conn.scalar(select(User.id).where(User.name == ADMIN))
@@ -44,25 +78,154 @@ class AuthService:
                 admin_id = conn.execute(insert(User).values(name=ADMIN, role=ADMIN, org_id=None, created_at=now)
                                         ).inserted_primary_key[0]
                 if token is None:
-                    token = generated = secrets.token_urlsafe(32)
+                    token = generated = new_token(API_KEY)
             if token is not None:
-                digest = _digest(token)
-                if conn.scalar(select(ApiToken.id).where(ApiToken.token_sha256 == digest)) is None:
-                    conn.execute(insert(ApiToken).values(user_id=admin_id, token_sha256=digest,
-                                                         label="admin", created_at=now))
+                d = digest(token)
+                if conn.scalar(select(_T.c.id).where(_T.c.token_sha256 == d)) is None:
+                    conn.execute(insert(_T).values(user_id=admin_id, token_sha256=d, kind=API_KEY,
+                                                   label="admin (bootstrap)", created_at=now))
         return generated
 
+    # -- every request -------------------------------------------------------------------------------
     def authenticate(self, token: str) -> Principal | None:
-        digest = _digest(token)
-        hit = self._cache.get(digest)
-        if hit is not None:
-            return hit
-        with self.engine.connect() as conn:
-            row = conn.execute(select(ApiToken.token_sha256, User.id, User.name, User.role, User.org_id)
-                               .join(User, User.id == ApiToken.user_id)
-                               .where(ApiToken.token_sha256 == digest)).first()
-        if row is None or not hmac.compare_digest(row[0], digest):
+        d = digest(token)
+        mono = time.monotonic()
+        hit = self._cache.get(d)
+        if hit is not None and mono - hit[2] < CACHE_S and (hit[1] is None or hit[1] > _now_us()):
+            return hit[0]
+        principal, expires = self._lookup(d)
+        if principal is None:
+            self._cache.pop(d, None)
             return None
-        principal = Principal(row[1], row[2], row[3], row[4])
-        self._cache[digest] = principal
+        with self._lock:
+            if len(self._cache) > 100_000:
+                self._cache.clear()
+            self._cache[d] = (principal, expires, mono)
         return principal
+
+    def _lookup(self, d: str) -> tuple[Principal | None, int | None]:
+        now = _now_us()
+        with self.engine.connect() as conn:
+            tok = conn.execute(select(_T).where(_T.c.token_sha256 == d)).mappings().first()
+            if (tok is None or not hmac.compare_digest(tok["token_sha256"], d) or tok["revoked_at"] is not None
+                    or tok["kind"] == REFRESH or (tok["expires_at"] is not None and tok["expires_at"] <= now)):
+                return None, None
+            if tok["kind"] == DEVICE:
+                dev = conn.execute(select(Device.id, Device.code, Device.org_id)
+                                   .where(Device.id == tok["device_id"])).first()
+                if dev is None:
+                    return None, None
+                return Principal(None, f"device:{dev.code}", roles.DEVICE, dev.org_id, dev.id, tok["id"],
+                                 DEVICE), tok["expires_at"]
+            user = conn.execute(select(User.__table__).where(User.id == tok["user_id"])).first()
+            if user is None or user.disabled:
+                return None, None
+            return (Principal(user.id, user.name, user.role, user.org_id, None, tok["id"], tok["kind"]),
+                    tok["expires_at"])
+
+    def forget(self, digests: list[str] | None = None) -> None:
+        """Drop cached principals (after a revocation or a user change on this process)."""
+        with self._lock:
+            if digests is None:
+                self._cache.clear()
+            else:
+                for d in digests:
+                    self._cache.pop(d, None)
+
+    # -- OAuth2 grants -------------------------------------------------------------------------------
+    def login(self, username: str, password: str, remote: str | None = None) -> TokenPair:
+        mono = time.monotonic()
+        wait = self.throttle.wait(username, mono)
+        if wait > 0:
+            raise TooMany(f"too many failed logins for this user name; try again in {wait:.0f} s", wait)
+        with self.engine.connect() as conn:
+            user = conn.execute(select(User.__table__).where(User.name == username)).first()
+        ok = verify_password(user.password_hash if user else None, password)
+        if not ok or user is None or user.disabled:
+            lock = self.throttle.failed(username, mono)
+            with self.engine.begin() as conn:
+                self.audit.record(conn, Actor(username[:100], "anonymous", remote), "auth.login_failed", "user",
+                                  username[:100], user.org_id if user else None,
+                                  after={"locked_s": lock} if lock else None)
+            raise InvalidGrant("wrong user name or password")
+        self.throttle.succeeded(username)
+        with self.engine.begin() as conn:
+            return self._issue_pair(conn, user.id)
+
+    def refresh(self, refresh_token: str) -> TokenPair:
+        """Rotate: the refresh token is spent and a new pair issued. A spent token presented again
+        means it was stolen or replayed; it is refused."""
+        d = digest(refresh_token)
+        now = _now_us()
+        with self.engine.begin() as conn:
+            tok = conn.execute(select(_T).where(_T.c.token_sha256 == d, _T.c.kind == REFRESH)).mappings().first()
+            if tok is None or tok["revoked_at"] is not None or (tok["expires_at"] or 0) <= now:
+                raise InvalidGrant("refresh token is unknown, spent, revoked or expired")
+            user = conn.execute(select(User.__table__).where(User.id == tok["user_id"])).first()
+            if user is None or user.disabled:
+                raise InvalidGrant("the user of this refresh token is disabled")
+            conn.execute(update(_T).where(_T.c.id == tok["id"]).values(revoked_at=now))
+            return self._issue_pair(conn, user.id)
+
+    def _issue_pair(self, conn, user_id: int) -> TokenPair:
+        now = _now_us()
+        access, refresh = new_token(ACCESS), new_token(REFRESH)
+        conn.execute(insert(_T), [
+            {"user_id": user_id, "kind": ACCESS, "token_sha256": digest(access), "label": "login",
+             "created_at": now, "expires_at": now + self.access_ttl_s * 1_000_000},
+            {"user_id": user_id, "kind": REFRESH, "token_sha256": digest(refresh), "label": "login",
+             "created_at": now, "expires_at": now + self.refresh_ttl_s * 1_000_000},
+        ])
+        return TokenPair(access, self.access_ttl_s, refresh, self.refresh_ttl_s)
+
+    def revoke_token(self, token: str, by: Principal, remote: str | None = None) -> bool:
+        """RFC 7009: revoke a token the caller holds (or an admin's user's token). Unknown tokens are
+        not an error, so the answer does not reveal whether a token exists."""
+        d = digest(token)
+        with self.engine.begin() as conn:
+            tok = conn.execute(select(_T).where(_T.c.token_sha256 == d)).mappings().first()
+            if tok is None or tok["revoked_at"] is not None:
+                return False
+            mine = (tok["user_id"] is not None and tok["user_id"] == by.user_id) or tok["id"] == by.token_id
+            if not (mine or (by.role == ADMIN and by.org_id is None)):
+                return False
+            conn.execute(update(_T).where(_T.c.id == tok["id"]).values(revoked_at=_now_us()))
+            self.audit.record(conn, by.actor(remote), "token.revoke", tok["kind"], tok["id"], by.org_id)
+        self.forget([d])
+        return True
+
+    # -- API keys --------------------------------------------------------------------------------------
+    def create_api_key(self, by: Principal, label: str, expires_days: float | None,
+                       remote: str | None = None) -> dict:
+        if by.user_id is None:
+            raise Invalid("only users hold API keys")
+        now = _now_us()
+        key = new_token(API_KEY)
+        expires = now + int(expires_days * 86400e6) if expires_days else None
+        with self.engine.begin() as conn:
+            kid = conn.execute(insert(_T).values(user_id=by.user_id, kind=API_KEY, token_sha256=digest(key),
+                                                 label=label, created_at=now, expires_at=expires)
+                               ).inserted_primary_key[0]
+            out = {"id": kid, "label": label, "created_at": now, "expires_at": expires}
+            self.audit.record(conn, by.actor(remote), "api_key.create", "api_key", kid, by.org_id, after=out)
+        return {**out, "key": key}
+
+    def api_keys(self, user_id: int) -> list[dict]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(_T.c.id, _T.c.label, _T.c.created_at, _T.c.expires_at, _T.c.revoked_at)
+                                .where(_T.c.user_id == user_id, _T.c.kind == API_KEY).order_by(_T.c.id)).mappings()
+            return [dict(r) for r in rows]
+
+    def revoke_api_key(self, by: Principal, key_id: int, remote: str | None = None) -> dict:
+        with self.engine.begin() as conn:
+            tok = conn.execute(select(_T).where(_T.c.id == key_id, _T.c.kind == API_KEY,
+                                                _T.c.user_id == by.user_id)).mappings().first()
+            if tok is None:
+                raise NotFound(f"API key {key_id} not found")
+            if tok["revoked_at"] is None:
+                now = _now_us()
+                conn.execute(update(_T).where(_T.c.id == key_id).values(revoked_at=now))
+                self.audit.record(conn, by.actor(remote), "api_key.revoke", "api_key", key_id, by.org_id,
+                                  before={"revoked_at": None}, after={"revoked_at": now})
+        self.forget([tok["token_sha256"]])
+        return {"id": key_id, "revoked": True}

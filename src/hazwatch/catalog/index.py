@@ -31,6 +31,7 @@ class SensorIndex:
     off_delay_us: np.ndarray
     in_use: np.ndarray  # bool
     org_id: np.ndarray  # int32, the enterprise of the sensor's device (scope checks)
+    device_id: np.ndarray  # int32, the sensor's device (device credentials write only their own)
     info: dict[int, dict]  # per-sensor descriptive fields for the API (not the hot path)
 
     @property
@@ -63,6 +64,7 @@ class SensorIndex:
                 off_delay_us=np.zeros(n, np.int64),
                 in_use=np.zeros(n, bool),
                 org_id=np.full(n, -1, np.int32),
+                device_id=np.full(n, -1, np.int32),
                 info={},
             )
             for r in rows:
@@ -80,6 +82,7 @@ class SensorIndex:
                 idx.off_delay_us[i] = round(r.off_delay_s * US)
                 idx.in_use[i] = r.in_use
                 idx.org_id[i] = dev.org_id
+                idx.device_id[i] = dev.id
                 idx.info[i] = {
                     "tag": r.tag, "name": r.name, "kind": r.kind, "unit": r.unit,
                     "device": dev.code, "enterprise": orgs[dev.org_id].code,

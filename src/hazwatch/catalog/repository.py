@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, select
@@ -12,14 +13,20 @@ from hazwatch.catalog.models import CatalogMeta, Device, HazardSource, Org, Sens
 from hazwatch.catalog.schema import CatalogDoc, DeviceDoc, HazardSourceDoc, OrgDoc, SensorDoc, SiteDoc
 
 # Which org kinds may stand above each kind.
-_PARENT_KINDS = {"regulator": {None, "regulator"}, "park": {"regulator"}, "enterprise": {"park", "regulator"}}
+_PARENT_KINDS = {"region": {None, "region"}, "park": {"region"}, "enterprise": {"park", "region"}}
 
 
 @dataclass
 class ApplySummary:
     created: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
+    unchanged: dict[str, int] = field(default_factory=dict)
     revision: int = 0
+    on_change: Callable | None = field(default=None, repr=False)
+
+
+def _row(obj) -> dict:
+    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
 
 
 class CatalogRepository:
@@ -27,14 +34,21 @@ class CatalogRepository:
         self.engine = engine
 
     # -- writing -----------------------------------------------------------------------------------
-    def apply(self, doc: CatalogDoc, source: str = "catalog") -> ApplySummary:
+    def apply(self, doc: CatalogDoc, source: str = "catalog", allowed: frozenset[int] | None = None,
+              on_change: Callable[[Session, str, str, dict | None, dict], None] | None = None) -> ApplySummary:
         """Validate references against the file and the stored catalog, then upsert in one
-        transaction; any problem refuses the whole document."""
+        transaction; any problem refuses the whole document.
+
+        `allowed` limits the document to a tenant scope (org ids): it may only touch objects of
+        those orgs, and what lies outside reads as unknown. `on_change(session, section, key, before,
+        after)` sees every created or changed item inside the transaction (the audit log)."""
         with Session(self.engine) as session, session.begin():
             problems = self._check(session, doc, source)
+            if allowed is not None and not problems:
+                problems = self._check_scope(session, doc, source, allowed)
             if problems:
                 raise CatalogError(problems)
-            summary = ApplySummary()
+            summary = ApplySummary(on_change=on_change)
             orgs = self._codes(session, Org)
             for item in _parents_first(doc.orgs):
                 self._upsert(session, Org, "code", item.code, {
@@ -82,16 +96,74 @@ class CatalogRepository:
     @staticmethod
     def _upsert(session: Session, model, key: str, value: str, fields: dict, summary: ApplySummary, name: str):
         obj = session.scalar(select(model).where(getattr(model, key) == value))
+        before = None
         if obj is None:
             obj = model(**{key: value}, **fields)
             session.add(obj)
-            summary.created[name] = summary.created.get(name, 0) + 1
+            counter = summary.created
         else:
+            before = _row(obj)
             for k, v in fields.items():
                 setattr(obj, k, v)
-            summary.updated[name] = summary.updated.get(name, 0) + 1
+            counter = summary.updated
         session.flush()
+        after = _row(obj)
+        if before == after:
+            counter = summary.unchanged
+        elif summary.on_change is not None:
+            summary.on_change(session, name, value, before, after)
+        counter[name] = counter.get(name, 0) + 1
         return obj
+
+    def _check_scope(self, session: Session, doc: CatalogDoc, source: str, allowed: frozenset[int]) -> list[str]:
+        """Objects outside the scope read as unknown; codes taken outside it as not available."""
+        problems: list[str] = []
+        rows = session.execute(select(Org.id, Org.code, Org.parent_id)).all()
+        org_ids = {code: id_ for id_, code, _ in rows}
+        code_of = {id_: code for id_, code, _ in rows}
+        parent_of = {code: code_of.get(parent) for _, code, parent in rows}
+        ok: dict[str, set[str]] = {"org": {c for c, i in org_ids.items() if i in allowed}}
+        for o in _parents_first(doc.orgs):
+            i = doc.orgs.index(o)
+            if o.code in org_ids:
+                if o.code not in ok["org"]:
+                    problems.append(f"{source}: orgs[{i}].code: {o.code!r} is not available")
+                elif o.parent != parent_of[o.code] and o.parent not in ok["org"]:
+                    problems.append(f"{source}: orgs[{i}].parent: unknown org {o.parent!r}")
+            elif o.parent in ok["org"]:
+                ok["org"].add(o.code)
+            else:
+                problems.append(f"{source}: orgs[{i}].parent: unknown org {o.parent!r}")
+
+        def refs(section: str, i: int, item, fields: tuple[tuple[str, str], ...]) -> None:
+            for fld, pool in fields:
+                code = getattr(item, fld)
+                if code is not None and code not in ok[pool]:
+                    problems.append(f"{source}: {section}[{i}].{fld}: unknown {pool.replace('_', ' ')} {code!r}")
+
+        sections = (("sites", Site, doc.sites, "site", (("org", "org"),)),
+                    ("hazard_sources", HazardSource, doc.hazard_sources, "hazard_source",
+                     (("org", "org"), ("site", "site"))),
+                    ("devices", Device, doc.devices, "device",
+                     (("org", "org"), ("site", "site"), ("hazard_source", "hazard_source"))))
+        for section, model, items, pool, fields in sections:
+            mine = {r.code: r.org_id in allowed for r in session.scalars(select(model))}
+            ok[pool] = {c for c, m in mine.items() if m}
+            for i, item in enumerate(items):
+                if not mine.get(item.code, True):
+                    problems.append(f"{source}: {section}[{i}].code: {item.code!r} is not available")
+                    continue
+                refs(section, i, item, fields)
+                if item.org in ok["org"]:
+                    ok[pool].add(item.code)
+        dev_org = dict(session.execute(select(Device.id, Device.org_id)).all())
+        mine = {s.tag: dev_org.get(s.device_id) in allowed for s in session.scalars(select(Sensor))}
+        for i, item in enumerate(doc.sensors):
+            if not mine.get(item.tag, True):
+                problems.append(f"{source}: sensors[{i}].tag: {item.tag!r} is not available")
+            else:
+                refs("sensors", i, item, (("device", "device"), ("hazard_source", "hazard_source")))
+        return problems
 
     def _check(self, session: Session, doc: CatalogDoc, source: str) -> list[str]:
         problems: list[str] = []
@@ -155,20 +227,29 @@ class CatalogRepository:
             meta = session.get(CatalogMeta, 1)
             return meta.revision if meta else 0
 
-    def export(self) -> CatalogDoc:
+    def export(self, allowed: frozenset[int] | None = None) -> CatalogDoc:
+        """The catalog, or the part of it inside `allowed` (org ids) for a scoped reader."""
         with Session(self.engine) as s:
             orgs = {o.id: o for o in s.scalars(select(Org).order_by(Org.id))}
             sites = {x.id: x for x in s.scalars(select(Site).order_by(Site.id))}
             hazards = {x.id: x for x in s.scalars(select(HazardSource).order_by(HazardSource.id))}
             devices = {x.id: x for x in s.scalars(select(Device).order_by(Device.id))}
             sensors = list(s.scalars(select(Sensor).order_by(Sensor.id)))
+            if allowed is not None:
+                mine = {i: o for i, o in orgs.items() if i in allowed}
+                sites = {i: x for i, x in sites.items() if x.org_id in allowed}
+                hazards = {i: x for i, x in hazards.items() if x.org_id in allowed}
+                devices = {i: x for i, x in devices.items() if x.org_id in allowed}
+                sensors = [x for x in sensors if x.device_id in devices]
+            else:
+                mine = orgs
 
             def code(pool, id_):
-                return pool[id_].code if id_ is not None else None
+                return pool[id_].code if id_ is not None and id_ in pool else None
 
             return CatalogDoc(
                 orgs=[OrgDoc(code=o.code, name=o.name, kind=o.kind, parent=code(orgs, o.parent_id))
-                      for o in _parents_first_rows(orgs)],
+                      for o in _parents_first_rows(orgs) if o.id in mine],
                 sites=[SiteDoc(code=x.code, name=x.name, org=orgs[x.org_id].code, longitude=x.longitude,
                                latitude=x.latitude) for x in sites.values()],
                 hazard_sources=[HazardSourceDoc(code=x.code, name=x.name, org=orgs[x.org_id].code,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 PriorityName = Literal["low", "medium", "high", "urgent"]
@@ -23,8 +23,14 @@ class _Item(BaseModel):
 class OrgDoc(_Item):
     code: str = Code
     name: str = Field(min_length=1, max_length=200)
-    kind: Literal["regulator", "park", "enterprise"]
-    parent: str | None = Field(None, description="code of the org above (regulator ▸ park ▸ enterprise)")
+    kind: Literal["region", "park", "enterprise", "regulator"] = Field(
+        description="region (a regulator's jurisdiction) ▸ park ▸ enterprise; `regulator` is read as `region`")
+    parent: str | None = Field(None, description="code of the org above (region ▸ park ▸ enterprise)")
+
+    @field_validator("kind")
+    @classmethod
+    def _region(cls, v: str) -> str:
+        return "region" if v == "regulator" else v
 
 
 class SiteDoc(_Item):
@@ -48,7 +54,7 @@ class HazardSourceDoc(_Item):
     site: str | None = None
     kind: str = Field("unit", description="storage tank area, warehouse, production unit, ...")
     substances: list[SubstanceDoc] = []
-    exposed_people: int = Field(0, ge=0, description="people outside the plant within 500 m")
+    exposed_people: int = Field(0, ge=0, le=100_000_000, description="people outside the plant within 500 m")
 
 
 class DeviceDoc(_Item):

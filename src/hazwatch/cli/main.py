@@ -1,4 +1,4 @@
-"""The `hazwatch` command: demo, serve, catalog import/export, OpenAPI export."""
+"""The `hazwatch` command: demo, serve, catalog import/export, users, MQTT credentials, OpenAPI export."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ app = typer.Typer(help="Hazwatch: industrial-internet safety production platform
 catalog_app = typer.Typer(help="Import and export the catalog (orgs, sites, hazard sources, devices, sensors).",
                           no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+users_app = typer.Typer(help="Manage users from the command line.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+mqtt_app = typer.Typer(help="Broker credentials for devices.", no_args_is_help=True)
+app.add_typer(mqtt_app, name="mqtt-auth")
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -51,7 +55,8 @@ def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] 
     _logging()
     settings = _settings(data_dir, host=host, port=port)
     services = build(settings)
-    generated = services.auth.ensure_admin(settings.admin_token)
+    generated = services.auth.ensure_admin(
+        settings.admin_token.get_secret_value() if settings.admin_token else None)
     console.print(f"Hazwatch listening on [bold]http://{settings.host}:{settings.port}[/] "
                   f"({len(services.index.tag_to_id)} sensors)")
     if generated:
@@ -76,19 +81,28 @@ def catalog_import(file: Annotated[Path, typer.Argument(help="catalog as .yaml, 
                    data_dir: DataDir = None) -> None:
     """Validate FILE and apply it whole (upsert by code and tag); a bad file changes nothing."""
     from hazwatch.app import open_database
+    from hazwatch.auth import AuditLog
     from hazwatch.catalog import CatalogError, CatalogRepository
     from hazwatch.catalog.io import load_file
 
+    actor = _cli_actor()
+
+    def audit(session, section: str, key: str, before: dict | None, after: dict) -> None:
+        org = after.get("org_id", after.get("id")) if section != "sensors" else None
+        AuditLog.record(session.connection(), actor, "catalog.update" if before else "catalog.create",
+                        section, key, org, before=before, after=after)
+
     try:
         doc = load_file(file)
-        summary = CatalogRepository(open_database(_settings(data_dir))).apply(doc, str(file))
+        summary = CatalogRepository(open_database(_settings(data_dir))).apply(doc, str(file), on_change=audit)
     except CatalogError as e:
         err.print(f"[red]catalog refused, nothing applied[/] ({len(e.problems)} problem(s)):")
         for p in e.problems:
             err.print(f"  {p}", markup=False, highlight=False)
         raise typer.Exit(2) from None
-    parts = [f"{k}: {summary.created.get(k, 0)} created, {summary.updated.get(k, 0)} updated"
-             for k in sorted(set(summary.created) | set(summary.updated))]
+    parts = [f"{k}: {summary.created.get(k, 0)} created, {summary.updated.get(k, 0)} updated, "
+             f"{summary.unchanged.get(k, 0)} unchanged"
+             for k in sorted(set(summary.created) | set(summary.updated) | set(summary.unchanged))]
     console.print(f"imported {file} (catalog revision {summary.revision})")
     for p in parts:
         console.print(f"  {p}")
@@ -120,6 +134,81 @@ def catalog_schema() -> None:
     from hazwatch.catalog.schema import json_schema
 
     sys.stdout.write(json.dumps(json_schema(), ensure_ascii=False, indent=2) + "\n")
+
+
+def _cli_actor():
+    from hazwatch.auth import Actor
+
+    try:
+        who = os.getlogin()
+    except OSError:
+        who = os.environ.get("USER", "?")
+    return Actor(f"cli:{who}", "admin", "local")
+
+
+@users_app.command("add")
+def users_add(username: str, role: Annotated[str, typer.Option(help="admin, regulator, park_admin, "
+                                                                    "enterprise_admin, operator or viewer")],
+              org: Annotated[str | None, typer.Option(help="org code; omit only for an installation admin")] = None,
+              password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from "
+                                                           "standard input instead of prompting")] = False,
+              data_dir: DataDir = None) -> None:
+    """Create a user from the command line (for the first users of a new installation)."""
+    from hazwatch.app import build_auth, open_database
+    from hazwatch.auth import Principal, Scope
+    from hazwatch.domain.errors import ServiceError
+
+    engine = open_database(_settings(data_dir))
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
+        "password", hide_input=True, confirmation_prompt=True)
+    _, users, _ = build_auth(engine, _settings(data_dir), lambda: -1)
+    tree = users.orgs.current()
+    node = tree.by_code(org) if org else None
+    if org and node is None:
+        err.print(f"unknown org {org!r}")
+        raise typer.Exit(2)
+    cli = Principal(None, _cli_actor().name, "admin", None)
+    try:
+        out = users.create(cli, Scope(None), username, password, role, node.id if node else None, "local")
+    except ServiceError as e:
+        err.print(e.message)
+        raise typer.Exit(2) from None
+    console.print(f"user {out['username']!r} ({out['role']}) created with id {out['id']}")
+
+
+@mqtt_app.command("export")
+def mqtt_auth_export(directory: Annotated[Path, typer.Argument(help="where to write password_file and acl_file")],
+                     server_user: Annotated[str, typer.Option(help="the broker account Hazwatch reads with")]
+                     = "hazwatch",
+                     data_dir: DataDir = None) -> None:
+    """Write Mosquitto's password_file and acl_file from the catalog and the device secrets: each device
+    (user name = device code, password = its newest secret) may publish only to
+    hz/v1/{enterprise}/{device}/telemetry and /status. The server's account reads hz/v1/#; its password
+    comes from HAZWATCH_MQTT_URL, or is generated and written to DIR/server-password."""
+    import secrets
+    from urllib.parse import unquote, urlsplit
+
+    from hazwatch.app import build_auth, open_database
+
+    settings = _settings(data_dir)
+    engine = open_database(settings)
+    _, _, devices = build_auth(engine, settings, lambda: -1)
+    url = urlsplit(settings.mqtt_url) if settings.mqtt_url else None
+    if url is not None and url.password:
+        server_user, password = unquote(url.username or server_user), unquote(url.password)
+    else:
+        password = secrets.token_urlsafe(24)
+    pw, acl = devices.mosquitto_files(server_user, password)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in (("password_file", pw), ("acl_file", acl)) + (
+            (("server-password", password + "\n"),) if url is None or not url.password else ()):
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        os.chmod(path, 0o600)
+    n = pw.count("\n") - 1
+    console.print(f"wrote {directory / 'password_file'} and {directory / 'acl_file'}: {n} device(s) and "
+                  f"the server account {server_user!r}")
+    console.print("  mosquitto.conf:  allow_anonymous false / password_file ... / acl_file ...")
 
 
 @app.command()

@@ -25,6 +25,9 @@ class RawBatch:
     ts: np.ndarray
     value: np.ndarray
     quality: np.ndarray
+    # Readings the sender's credential may not write (a device writing another device's sensor),
+    # with the reason told back to it; None when every known sensor is the sender's to write.
+    denied: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.tags)
@@ -36,8 +39,12 @@ class RawBatch:
         tags: list[str] = []
         for r in raws:
             tags.extend(r.tags)
-        return RawBatch(tags, *(np.concatenate([getattr(r, c) for r in raws])
-                                for c in ("sensor", "ts", "value", "quality")))
+        out = RawBatch(tags, *(np.concatenate([getattr(r, c) for r in raws])
+                               for c in ("sensor", "ts", "value", "quality")))
+        if any(r.denied is not None for r in raws):
+            out.denied = np.concatenate([r.denied if r.denied is not None else np.zeros(len(r), bool)
+                                         for r in raws])
+        return out
 
 
 def _iso(ts_us: int) -> str:
@@ -83,8 +90,13 @@ class Normalizer:
                     reasons[i] = reason(i)
 
         ok = known & finite & in_range & not_future & not_ancient
+        if raw.denied is not None:
+            ok &= ~raw.denied
         if not ok.all():
             refuse(~known, lambda i: "unknown sensor")
+            if raw.denied is not None:
+                refuse(raw.denied, lambda i: f"sensor {raw.tags[i]!r} is on device {index.info[sid[i]]['device']!r}; "
+                                             "a device credential writes only its own device's sensors")
             refuse(~finite, lambda i: "value is not a finite number")
             refuse(~in_range, lambda i: f"value {raw.value[i]:g} outside the instrument range "
                                         f"{lo[i]:g}..{hi[i]:g}")

@@ -1,4 +1,4 @@
-"""The demo park's catalog: a regulator, a chemical park, a tank-farm enterprise and a fine-chemicals
+"""The demo park's catalog: a regulator's region, a chemical park, a tank-farm enterprise and a fine-chemicals
 enterprise with a reactor unit; about 200 sensors with GB/T 50493 gas-detection setpoints."""
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _oxygen(tag: str, device: str, hs: str, i: int) -> SensorDoc:
 
 def park_catalog() -> CatalogDoc:
     orgs = [
-        OrgDoc(code="R-JS", name="Jinshan District Emergency Management Bureau", kind="regulator"),
+        OrgDoc(code="R-JS", name="Jinshan District Emergency Management Bureau", kind="region"),
         OrgDoc(code="P-CHEM", name="Coastal Chemical Industry Park", kind="park", parent="R-JS"),
         OrgDoc(code="E-TANK", name="Haigang Tank Storage Co.", kind="enterprise", parent="P-CHEM"),
         OrgDoc(code="E-FINE", name="Donghai Fine Chemicals Co.", kind="enterprise", parent="P-CHEM"),

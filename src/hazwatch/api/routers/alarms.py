@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from hazwatch.alarms import AlarmCommandError, public
-from hazwatch.api.deps import CurrentUser, ScopeDep, ServicesDep
+from hazwatch.api.deps import AccessDep, needs
 from hazwatch.api.responses import JSON
+from hazwatch.auth.roles import ALARM_ENGINEER, ALARM_OPERATE, ANNOTATE, READ
 
 router = APIRouter(tags=["alarms"])
-AlarmId = Annotated[int, Path(description="alarm id")]
+AlarmId = Annotated[int, Path(description="alarm id", ge=1, le=2**31 - 1)]
 
 
 class AckBody(BaseModel):
@@ -32,84 +31,73 @@ class CommentBody(BaseModel):
     comment: str | None = Field(None, max_length=2000)
 
 
-def _check(services, scope, alarm_id: int):
-    p = services.alarm_queries.get(alarm_id)
-    info = services.index.info.get(p.sensor_id) if p else None
-    if p is None or info is None or not scope.allows(int(services.index.org_id[p.sensor_id])):
-        raise HTTPException(404, f"alarm {alarm_id} not found")
-    return p
+class AnnotationBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=2000)
 
 
-@router.get("/alarms", summary="Alarms in scope, highest priority and newest first")
-def list_alarms(services: ServicesDep, scope: ScopeDep, user: CurrentUser,
+@router.get("/alarms", summary="Alarms in scope, highest priority and newest first", openapi_extra=needs(READ))
+def list_alarms(access: AccessDep,
                 state: Literal["active", "unacknowledged", "shelved", "suppressed", "out_of_service", "all"] =
                 Query("active")) -> JSON:
-    idx = services.index
-    items = [public(p, idx) for p in services.alarm_queries.list(state)
-             if p.sensor_id < idx.size and scope.allows(int(idx.org_id[p.sensor_id]))]
+    items = access.alarms(state)
     return JSON({"items": items, "count": len(items)})
 
 
-@router.get("/alarms/{alarm_id}", summary="One alarm")
-def get_alarm(alarm_id: AlarmId, services: ServicesDep, scope: ScopeDep, user: CurrentUser) -> JSON:
-    return JSON(public(_check(services, scope, alarm_id), services.index))
+@router.get("/alarms/{alarm_id}", summary="One alarm", openapi_extra=needs(READ))
+def get_alarm(alarm_id: AlarmId, access: AccessDep) -> JSON:
+    return JSON(access.alarm(alarm_id))
 
 
-@router.get("/alarms/{alarm_id}/journal", summary="Every transition of the alarm, oldest first")
-def journal(alarm_id: AlarmId, services: ServicesDep, scope: ScopeDep, user: CurrentUser) -> JSON:
-    _check(services, scope, alarm_id)
-    items = services.alarm_queries.journal(alarm_id)
+@router.get("/alarms/{alarm_id}/journal", summary="Every transition of the alarm, oldest first",
+            openapi_extra=needs(READ))
+def journal(alarm_id: AlarmId, access: AccessDep) -> JSON:
+    items = access.journal(alarm_id)
     return JSON({"items": items, "count": len(items)})
 
 
-async def _command(services, scope, user, alarm_id: int, action: str, comment: str | None = None,
-                   minutes: float | None = None) -> JSON:
-    _check(services, scope, alarm_id)
-    fut = services.pipeline.alarm_command(alarm_id, action, user.name, comment, minutes,
-                                          services.settings.max_shelve_minutes)
-    try:
-        return JSON(await asyncio.wrap_future(fut))
-    except AlarmCommandError as e:
-        raise HTTPException(e.status, e.message) from None
+@router.post("/alarms/{alarm_id}/ack", summary="Acknowledge", openapi_extra=needs(ALARM_OPERATE))
+async def ack(alarm_id: AlarmId, body: AckBody, access: AccessDep) -> JSON:
+    return JSON(await access.alarm_command(alarm_id, "ack", body.comment))
 
 
-@router.post("/alarms/{alarm_id}/ack", summary="Acknowledge")
-async def ack(alarm_id: AlarmId, body: AckBody, services: ServicesDep, scope: ScopeDep,
-              user: CurrentUser) -> JSON:
-    return await _command(services, scope, user, alarm_id, "ack", body.comment)
+@router.post("/alarms/{alarm_id}/shelve", summary="Shelve for a bounded time", openapi_extra=needs(ALARM_OPERATE))
+async def shelve(alarm_id: AlarmId, body: ShelveBody, access: AccessDep) -> JSON:
+    return JSON(await access.alarm_command(alarm_id, "shelve", body.reason, body.minutes))
 
 
-@router.post("/alarms/{alarm_id}/shelve", summary="Shelve for a bounded time")
-async def shelve(alarm_id: AlarmId, body: ShelveBody, services: ServicesDep, scope: ScopeDep,
-                 user: CurrentUser) -> JSON:
-    return await _command(services, scope, user, alarm_id, "shelve", body.reason, body.minutes)
+@router.post("/alarms/{alarm_id}/unshelve", summary="Return a shelved alarm to the console",
+             openapi_extra=needs(ALARM_OPERATE))
+async def unshelve(alarm_id: AlarmId, access: AccessDep, body: CommentBody | None = None) -> JSON:
+    return JSON(await access.alarm_command(alarm_id, "unshelve", body.comment if body else None))
 
 
-@router.post("/alarms/{alarm_id}/unshelve", summary="Return a shelved alarm to the console")
-async def unshelve(alarm_id: AlarmId, services: ServicesDep, scope: ScopeDep, user: CurrentUser,
-                   body: CommentBody | None = None) -> JSON:
-    return await _command(services, scope, user, alarm_id, "unshelve", body.comment if body else None)
+@router.post("/alarms/{alarm_id}/suppress", summary="Suppress by design (engineering decision)",
+             openapi_extra=needs(ALARM_ENGINEER))
+async def suppress(alarm_id: AlarmId, body: CommentBody, access: AccessDep) -> JSON:
+    return JSON(await access.alarm_command(alarm_id, "suppress", body.comment))
 
 
-@router.post("/alarms/{alarm_id}/suppress", summary="Suppress by design (engineering decision)")
-async def suppress(alarm_id: AlarmId, body: CommentBody, services: ServicesDep, scope: ScopeDep,
-                   user: CurrentUser) -> JSON:
-    return await _command(services, scope, user, alarm_id, "suppress", body.comment)
+@router.post("/alarms/{alarm_id}/unsuppress", summary="End suppression by design",
+             openapi_extra=needs(ALARM_ENGINEER))
+async def unsuppress(alarm_id: AlarmId, body: CommentBody, access: AccessDep) -> JSON:
+    return JSON(await access.alarm_command(alarm_id, "unsuppress", body.comment))
 
 
-@router.post("/alarms/{alarm_id}/unsuppress", summary="End suppression by design")
-async def unsuppress(alarm_id: AlarmId, body: CommentBody, services: ServicesDep, scope: ScopeDep,
-                     user: CurrentUser) -> JSON:
-    return await _command(services, scope, user, alarm_id, "unsuppress", body.comment)
+@router.post("/alarms/{alarm_id}/out-of-service", summary="Remove from service (maintenance)",
+             openapi_extra=needs(ALARM_ENGINEER))
+async def out_of_service(alarm_id: AlarmId, body: CommentBody, access: AccessDep) -> JSON:
+    return JSON(await access.alarm_command(alarm_id, "remove_from_service", body.comment))
 
 
-@router.post("/alarms/{alarm_id}/out-of-service", summary="Remove from service (maintenance)")
-async def out_of_service(alarm_id: AlarmId, body: CommentBody, services: ServicesDep, scope: ScopeDep,
-                         user: CurrentUser) -> JSON:
-    return await _command(services, scope, user, alarm_id, "remove_from_service", body.comment)
+@router.post("/alarms/{alarm_id}/in-service", summary="Return to service", openapi_extra=needs(ALARM_ENGINEER))
+async def in_service(alarm_id: AlarmId, body: CommentBody, access: AccessDep) -> JSON:
+    return JSON(await access.alarm_command(alarm_id, "return_to_service", body.comment))
 
 
-@router.post("/alarms/{alarm_id}/in-service", summary="Return to service")
-async def in_service(alarm_id: AlarmId, body: CommentBody, services: ServicesDep, scope: ScopeDep,
-                     user: CurrentUser) -> JSON:
-    return await _command(services, scope, user, alarm_id, "return_to_service", body.comment)
+@router.post("/alarms/{alarm_id}/comments", summary="Annotate: a comment in the alarm's journal",
+             description="Regulators, operators and administrators leave notes on an alarm; the note goes into "
+                         "the journal (event `commented`) and the audit log, and changes no state.",
+             openapi_extra=needs(ANNOTATE))
+async def annotate(alarm_id: AlarmId, body: AnnotationBody, access: AccessDep) -> JSON:
+    return JSON(await access.alarm_command(alarm_id, "comment", body.text))

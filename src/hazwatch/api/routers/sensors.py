@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 from fastapi import APIRouter, HTTPException, Query
 
-from hazwatch.api.deps import CurrentUser, ScopeDep, ServicesDep
+from hazwatch.api.deps import AccessDep, needs
 from hazwatch.api.responses import JSON
 from hazwatch.api.timeparse import parse_step, parse_time
+from hazwatch.auth.roles import READ
 from hazwatch.domain.batch import US
 
 router = APIRouter(tags=["sensors"])
@@ -26,21 +26,12 @@ def _sensor_public(services, sid: int) -> dict:
     return info
 
 
-def _resolve(services, scope, tag: str) -> int:
-    sid = services.index.tag_to_id.get(tag)
-    if sid is None or not scope.allows(int(services.index.org_id[sid])):
-        raise HTTPException(404, f"sensor {tag!r} not found")
-    return sid
-
-
-@router.get("/sensors", summary="Sensors in scope with their limits and latest values")
-def list_sensors(services: ServicesDep, scope: ScopeDep, user: CurrentUser,
-                 enterprise: str | None = None, kind: str | None = None) -> JSON:
+@router.get("/sensors", summary="Sensors in scope with their limits and latest values", openapi_extra=needs(READ))
+def list_sensors(access: AccessDep, enterprise: str | None = None, kind: str | None = None) -> JSON:
+    services = access.services
     idx = services.index
     items = []
-    for sid in np.flatnonzero(idx.exists).tolist():
-        if not scope.allows(int(idx.org_id[sid])):
-            continue
+    for sid in access.sensor_ids().tolist():
         info = idx.info[sid]
         if (enterprise and info["enterprise"] != enterprise) or (kind and info["kind"] != kind):
             continue
@@ -48,9 +39,9 @@ def list_sensors(services: ServicesDep, scope: ScopeDep, user: CurrentUser,
     return JSON({"items": items, "count": len(items)})
 
 
-@router.get("/sensors/{tag}", summary="One sensor")
-def get_sensor(tag: str, services: ServicesDep, scope: ScopeDep, user: CurrentUser) -> JSON:
-    return JSON(_sensor_public(services, _resolve(services, scope, tag)))
+@router.get("/sensors/{tag}", summary="One sensor", openapi_extra=needs(READ))
+def get_sensor(tag: str, access: AccessDep) -> JSON:
+    return JSON(_sensor_public(access.services, access.sensor(tag)))
 
 
 @router.get(
@@ -59,19 +50,21 @@ def get_sensor(tag: str, services: ServicesDep, scope: ScopeDep, user: CurrentUs
     description="Without `step`: raw readings `{ts, value, quality}`. With `step`: one row per bucket "
                 "`{ts, min, avg, max, last, count}` (bad-quality readings left out). `ts` values are epoch "
                 "seconds; a bucket's ts is its start.",
+    openapi_extra=needs(READ),
 )
-def series(tag: str, services: ServicesDep, scope: ScopeDep, user: CurrentUser,
+def series(tag: str, access: AccessDep,
            start: str | None = Query(None, description="ISO 8601 or epoch seconds; default end - 1 h"),
            end: str | None = Query(None, description="ISO 8601 or epoch seconds; default now"),
            step: str | None = Query(None, description="bucket width: seconds or 10s, 1m, 1h, 1d"),
            limit: int = Query(100_000, ge=1, le=1_000_000)) -> JSON:
-    sid = _resolve(services, scope, tag)
+    services = access.services
+    sid = access.sensor(tag)
     end_us = parse_time(end, "end") if end else time.time_ns() // 1000
     start_us = parse_time(start, "start") if start else end_us - 3600 * US
     if start_us >= end_us:
         raise HTTPException(422, "`start` must be before `end`")
     step_us = parse_step(step) if step else None
-    frame = services.store.series(sid, start_us, end_us, step_us, limit)
+    frame = access.series(tag, start_us, end_us, step_us, limit)
     out: dict = {"sensor": tag, "unit": services.index.info[sid]["unit"]}
     for name, col in frame.columns.items():
         if name == "ts":

@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-import numpy as np
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from hazwatch.access import Access
 from hazwatch.api.deps import authenticate
-from hazwatch.api.deps import scope as scope_of
+from hazwatch.auth.roles import READ, allowed
 from hazwatch.domain.batch import US
 from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged, ReadingsStored
 
@@ -33,7 +33,10 @@ async def stream(ws: WebSocket) -> None:
     except Exception:
         await ws.close(code=4401, reason="missing or invalid API token")
         return
-    scope = scope_of(services, user)
+    if not allowed(user.role, READ):
+        await ws.close(code=4403, reason=f"a {user.role} may not read the stream")
+        return
+    scope = Access(services, user).scope
     await ws.accept()
     loop = asyncio.get_running_loop()
     q: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_SIZE)
@@ -51,8 +54,7 @@ async def stream(ws: WebSocket) -> None:
         elif isinstance(event, ReadingsStored):
             b = event.batch
             rows = b.newest_per_sensor()
-            if scope.org_ids is not None:
-                rows = rows[np.isin(index.org_id[b.sensor[rows]], list(scope.org_ids))]
+            rows = rows[scope.mask(index.org_id[b.sensor[rows]])]
             if len(rows):
                 msg = orjson.dumps({"type": "values", "sensor": index.tags[b.sensor[rows]].tolist(),
                                     "ts": (b.ts[rows] / US).tolist(), "value": b.value[rows].tolist()})

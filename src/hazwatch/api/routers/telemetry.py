@@ -6,8 +6,9 @@ import asyncio
 
 from fastapi import APIRouter, HTTPException, Request
 
-from hazwatch.api.deps import CurrentUser, ServicesDep
+from hazwatch.api.deps import AccessDep, needs
 from hazwatch.api.responses import JSON
+from hazwatch.auth.roles import TELEMETRY_WRITE
 from hazwatch.ingest.payload import PayloadError, decode
 
 router = APIRouter(tags=["telemetry"])
@@ -50,8 +51,9 @@ _ANSWER = {
     "/telemetry",
     summary="Ingest readings (row or columnar form)",
     description="Accepted readings are durable before the answer. Readings that fail a check are listed in "
-                "`rejected` with their position and reason; the rest of the batch is stored.",
-    openapi_extra={
+                "`rejected` with their position and reason; the rest of the batch is stored. Sensors outside "
+                "the caller's scope read as unknown; a device secret may write only its own device's sensors.",
+    openapi_extra=needs(TELEMETRY_WRITE, **{
         "requestBody": {"required": True, "content": {"application/json": {"schema": _BODY}}},
         "responses": {
             "200": {"description": "stored", "content": {"application/json": {"schema": _ANSWER}}},
@@ -59,9 +61,10 @@ _ANSWER = {
             "413": {"description": "batch larger than the configured limit"},
             "422": {"description": "a field has the wrong type or is missing; the message names it"},
         },
-    },
+    }),
 )
-async def ingest(request: Request, services: ServicesDep, user: CurrentUser) -> JSON:
+async def ingest(request: Request, access: AccessDep) -> JSON:
+    services = access.services
     limit = services.settings.max_body_bytes
     length = request.headers.get("content-length")
     if length is not None and length.isdigit() and int(length) > limit:
@@ -73,7 +76,7 @@ async def ingest(request: Request, services: ServicesDep, user: CurrentUser) -> 
         raw = decode(body, services.index, services.settings.max_batch_readings)
     except PayloadError as e:
         raise HTTPException(e.status, e.message) from None
-    result = await asyncio.wrap_future(services.pipeline.ingest(raw))
+    result = await asyncio.wrap_future(services.pipeline.ingest(access.restrict(raw)))
     return JSON({
         "accepted": result.accepted,
         "rejected": [{"index": r.index, "sensor": r.sensor, "reason": r.reason} for r in result.rejected],

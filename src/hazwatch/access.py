@@ -1,0 +1,207 @@
+"""The services as one principal may see and use them: the single place where tenant scope is
+applied. Every read returns only what lies in the caller's scope, every lookup of something outside
+it raises NotFound (so a 404, never data), and every write is checked against the scope and goes to
+the audit log. The API builds one Access per request; no handler filters by scope itself."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from hazwatch.alarms import AlarmCommandError, public
+from hazwatch.auth import Actor, Principal, Scope
+from hazwatch.auth import roles as R
+from hazwatch.catalog.errors import CatalogError
+from hazwatch.catalog.models import Device
+from hazwatch.catalog.repository import ApplySummary
+from hazwatch.catalog.schema import CatalogDoc, OrgDoc
+from hazwatch.domain.errors import Conflict, Invalid, NotFound, ServiceError
+from hazwatch.normalize import RawBatch
+from hazwatch.services import Services
+from hazwatch.store.base import SeriesFrame
+
+
+@dataclass
+class Access:
+    services: Services
+    principal: Principal
+    remote: str | None = None
+
+    # -- who, where ---------------------------------------------------------------------------------
+    @cached_property
+    def scope(self) -> Scope:
+        if self.principal.org_id is None:
+            return Scope(None)
+        return Scope(self.services.orgs.subtree(self.principal.org_id), self.principal.org_id)
+
+    @property
+    def actor(self) -> Actor:
+        return self.principal.actor(self.remote)
+
+    # -- sensors and telemetry ----------------------------------------------------------------------
+    def sensor_ids(self) -> np.ndarray:
+        idx = self.services.index
+        ids = np.flatnonzero(idx.exists)
+        return ids[self.scope.mask(idx.org_id[ids])]
+
+    def sensor(self, tag: str) -> int:
+        idx = self.services.index
+        sid = idx.tag_to_id.get(tag)
+        if sid is None or not self.scope.allows(int(idx.org_id[sid])):
+            raise NotFound(f"sensor {tag!r} not found")
+        return sid
+
+    def series(self, tag: str, start_us: int, end_us: int, step_us: int | None, limit: int) -> SeriesFrame:
+        return self.services.store.series(self.sensor(tag), start_us, end_us, step_us, limit)
+
+    def restrict(self, raw: RawBatch) -> RawBatch:
+        """Readings for sensors outside the scope read as unknown sensors; a device credential may
+        write only its own device's sensors, and is told so per reading."""
+        if self.scope.everything and self.principal.device_id is None:
+            return raw
+        idx = self.services.index
+        known = raw.sensor >= 0
+        sid = np.where(known, raw.sensor, 0)
+        outside = known & ~self.scope.mask(idx.org_id[sid])
+        if outside.any():
+            raw.sensor = np.where(outside, -1, raw.sensor).astype(raw.sensor.dtype)
+            known &= ~outside
+        if self.principal.device_id is not None:
+            raw.denied = known & (idx.device_id[sid] != self.principal.device_id)
+        return raw
+
+    # -- alarms -----------------------------------------------------------------------------------------
+    def _alarm_in_scope(self, sensor_id: int) -> bool:
+        idx = self.services.index
+        return sensor_id < idx.size and bool(idx.exists[sensor_id]) and self.scope.allows(int(idx.org_id[sensor_id]))
+
+    def alarms(self, state: str) -> list[dict]:
+        idx = self.services.index
+        return [public(p, idx) for p in self.services.alarm_queries.list(state) if self._alarm_in_scope(p.sensor_id)]
+
+    def _point(self, alarm_id: int):
+        p = self.services.alarm_queries.get(alarm_id)
+        if p is None or not self._alarm_in_scope(p.sensor_id):
+            raise NotFound(f"alarm {alarm_id} not found")
+        return p
+
+    def alarm(self, alarm_id: int) -> dict:
+        return public(self._point(alarm_id), self.services.index)
+
+    def journal(self, alarm_id: int) -> list[dict]:
+        self._point(alarm_id)
+        return self.services.alarm_queries.journal(alarm_id)
+
+    async def alarm_command(self, alarm_id: int, action: str, comment: str | None = None,
+                            minutes: float | None = None) -> dict:
+        org_id = int(self.services.index.org_id[self._point(alarm_id).sensor_id])
+        actor, record = self.actor, self.services.audit.record
+
+        def audit(conn, before: dict, after: dict) -> None:
+            record(conn, actor, f"alarm.{action}", "alarm", alarm_id, org_id, before=before,
+                   after={**after, "comment": comment} if comment else after)
+
+        fut = self.services.pipeline.alarm_command(alarm_id, action, self.principal.name, comment, minutes,
+                                                   self.services.settings.max_shelve_minutes, audit)
+        try:
+            return await asyncio.wrap_future(fut)
+        except AlarmCommandError as e:
+            raise _ERRORS.get(e.status, ServiceError)(e.message) from None
+
+    # -- orgs and catalog ---------------------------------------------------------------------------------
+    def orgs(self) -> list[dict]:
+        tree = self.services.orgs.current()
+        return [{"id": n.id, "code": n.code, "name": n.name, "kind": n.kind, "parent": n.parent}
+                for n in sorted(tree.nodes.values(), key=lambda n: n.id) if self.scope.allows(n.id)]
+
+    def org(self, org_id: int) -> dict:
+        for o in self.orgs():
+            if o["id"] == org_id:
+                return o
+        raise NotFound(f"org {org_id} not found")
+
+    def create_org(self, name: str, kind: str, parent: int | None, code: str | None) -> dict:
+        tree = self.services.orgs.current()
+        if parent is None:
+            if not self.scope.everything:
+                raise Invalid("`parent` is required: new orgs go below an org in your scope")
+            parent_code = None
+        else:
+            parent_code = self.org(parent)["code"]
+        code = code or f"{kind[:1].upper()}-{secrets.token_hex(4).upper()}"
+        if tree.by_code(code) is not None:
+            raise Conflict(f"org code {code!r} is taken")
+        self.apply_catalog(CatalogDoc(orgs=[OrgDoc(code=code, name=name, kind=kind, parent=parent_code)]), "org")
+        node = self.services.orgs.current().by_code(code)
+        assert node is not None
+        return self.org(node.id)
+
+    def export_catalog(self) -> CatalogDoc:
+        return self.services.catalog.export(self.scope.org_ids)
+
+    def apply_catalog(self, doc: CatalogDoc, source: str = "catalog") -> ApplySummary:
+        actor, record = self.actor, self.services.audit.record
+
+        def on_change(session, section: str, key: str, before: dict | None, after: dict) -> None:
+            if section == "orgs":
+                org_id = after["id"]
+            elif section == "sensors":
+                org_id = session.get(Device, after["device_id"]).org_id
+            else:
+                org_id = after["org_id"]
+            record(session.connection(), actor, "catalog.update" if before else "catalog.create",
+                   _OBJECT[section], key, org_id, before=before, after=after)
+
+        summary = self.services.catalog.apply(doc, source, self.scope.org_ids, on_change)
+        self.services.catalog_changed()
+        return summary
+
+    # -- users, keys, devices, audit ------------------------------------------------------------------------
+    def users(self) -> list[dict]:
+        return self.services.users.list(self.scope)
+
+    def user(self, user_id: int) -> dict:
+        return self.services.users.get(self.scope, user_id)
+
+    def create_user(self, username: str, password: str, role: str, org: int | None) -> dict:
+        return self.services.users.create(self.principal, self.scope, username, password, role, org, self.remote)
+
+    def disable_user(self, user_id: int) -> dict:
+        return self.services.users.disable(self.principal, self.scope, user_id, self.remote)
+
+    def devices(self) -> list[dict]:
+        idx = self.services.index
+        out: dict[str, dict] = {}
+        for sid in self.sensor_ids().tolist():
+            info = idx.info[sid]
+            d = out.setdefault(info["device"], {"code": info["device"], "enterprise": info["enterprise"],
+                                                "sensors": []})
+            d["sensors"].append(info["tag"])
+        return sorted(out.values(), key=lambda d: d["code"])
+
+    def issue_device_secret(self, code: str, label: str) -> dict:
+        return self.services.device_credentials.issue(self.principal, self.scope, code, label, self.remote)
+
+    def device_credentials(self, code: str) -> list[dict]:
+        return self.services.device_credentials.list(self.scope, code)
+
+    def revoke_device_secret(self, code: str, cred_id: int) -> dict:
+        return self.services.device_credentials.revoke(self.principal, self.scope, code, cred_id, self.remote)
+
+    def audit(self, **filters) -> list[dict]:
+        return self.services.audit.query(self.scope, **filters)
+
+    def may(self, permission: str) -> bool:
+        return R.allowed(self.principal.role, permission)
+
+
+_ERRORS: dict[int, type[ServiceError]] = {404: NotFound, 409: Conflict, 422: Invalid}
+_OBJECT = {"orgs": "org", "sites": "site", "hazard_sources": "hazard_source", "devices": "device",
+           "sensors": "sensor"}
+
+
+__all__ = ["Access", "CatalogError"]

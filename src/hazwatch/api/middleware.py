@@ -1,0 +1,125 @@
+"""Plain ASGI middleware (no per-request task or body copy, so the ingest path stays fast):
+security headers on every answer, request size limits, and per-credential rate limits."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+
+import orjson
+
+_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"cache-control", b"no-store"),
+]
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+async def _answer(send, status: int, detail: str, headers: Iterable[tuple[bytes, bytes]] = ()) -> None:
+    body = orjson.dumps({"detail": detail})
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                            *_HEADERS, *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class SecurityHeaders:
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        https = scope.get("scheme") == "https"
+
+        async def with_headers(message) -> None:
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", ())}
+                extra = [h for h in _HEADERS if h[0] not in present]
+                if https:
+                    extra.append(_HSTS)
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """413 for bodies above the limit, whether announced by Content-Length or streamed chunked.
+    Paths in `large_paths` (bulk uploads: telemetry, catalog) get `large`, the rest `default`."""
+
+    def __init__(self, app, default: int, large: int, large_paths: tuple[str, ...]) -> None:
+        self.app, self.default, self.large, self.large_paths = app, default, large, large_paths
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.large if scope["path"].startswith(self.large_paths) else self.default
+        for k, v in scope.get("headers", ()):
+            if k == b"content-length":
+                if not v.isdigit() or int(v) > limit:
+                    return await _answer(send, 413, f"request body of {v.decode(errors='replace')} bytes; "
+                                                    f"the limit for {scope['path']} is {limit} bytes")
+                break
+        seen = 0
+        started = False
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge
+            return message
+
+        async def tracked(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except _TooLarge:
+            if not started:
+                await _answer(send, 413, f"request body above the limit of {limit} bytes for {scope['path']}")
+
+
+class RateLimit:
+    """Token bucket per credential (the Authorization header), or per client address without one.
+    Cheap enough to sit in front of the ingest path: one dict lookup and some arithmetic."""
+
+    def __init__(self, app, rate: float, burst: int, exempt: tuple[str, ...] = ("/healthz",)) -> None:
+        self.app, self.rate, self.burst, self.exempt = app, rate, float(burst), exempt
+        self._buckets: dict[bytes, tuple[float, float]] = {}
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or self.rate <= 0 or scope["path"] in self.exempt:
+            return await self.app(scope, receive, send)
+        key = next((v for k, v in scope.get("headers", ()) if k == b"authorization"), None)
+        if key is None:
+            client = scope.get("client")
+            key = (client[0] if client else "?").encode()
+        now = time.monotonic()
+        tokens, last = self._buckets.get(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens < 1.0:
+            self._buckets[key] = (tokens, now)
+            wait = (1.0 - tokens) / self.rate
+            return await _answer(send, 429, f"rate limit of {self.rate:g} requests/s (burst {self.burst:g}) "
+                                            f"exceeded; retry in {wait:.2f} s",
+                                 [(b"retry-after", str(max(1, math.ceil(wait))).encode())])
+        self._buckets[key] = (tokens - 1.0, now)
+        if len(self._buckets) > 100_000:
+            self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60}
+        await self.app(scope, receive, send)

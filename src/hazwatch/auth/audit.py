@@ -1,0 +1,65 @@
+"""The audit log: every write to the installation's configuration and alarm state, recorded in
+the same transaction as the write itself, so there is no change without its entry and no entry
+without its change. Telemetry readings are not audited row by row: they are the record already
+(and the ledger seals them)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from hazwatch.auth.models import AuditEntry
+from hazwatch.auth.scope import Scope
+
+_T = AuditEntry.__table__
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting, and from where: built per request from the principal."""
+
+    name: str
+    role: str
+    remote: str | None = None
+
+
+SYSTEM = Actor("system", "system")
+
+
+def _iso(us: int) -> str:
+    return datetime.fromtimestamp(us / 1e6, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class AuditLog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @staticmethod
+    def record(conn: Connection, actor: Actor, action: str, object_type: str, object_id: Any,
+               org_id: int | None, before: dict | None = None, after: dict | None = None) -> None:
+        conn.execute(insert(_T).values(
+            ts=time.time_ns() // 1000, actor=actor.name, actor_role=actor.role, org_id=org_id, action=action,
+            object_type=object_type, object_id=str(object_id), before=before, after=after, remote=actor.remote))
+
+    def query(self, scope: Scope, *, action: str | None = None, actor: str | None = None,
+              object_type: str | None = None, since_us: int | None = None, until_us: int | None = None,
+              limit: int = 1000) -> list[dict]:
+        """Newest first, only entries whose org lies in scope (installation-level entries, with no
+        org, only for unscoped readers)."""
+        q = select(_T).order_by(_T.c.id.desc()).limit(limit)
+        if not scope.everything:
+            q = q.where(_T.c.org_id.in_(sorted(scope.org_ids or ())))
+        for col, val in ((_T.c.action, action), (_T.c.actor, actor), (_T.c.object_type, object_type)):
+            if val is not None:
+                q = q.where(col == val)
+        if since_us is not None:
+            q = q.where(_T.c.ts >= since_us)
+        if until_us is not None:
+            q = q.where(_T.c.ts < until_us)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [{**r, "ts": _iso(r["ts"])} for r in rows]

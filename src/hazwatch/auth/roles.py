@@ -1,0 +1,77 @@
+"""Roles and what each may do: one table, read by the API's single authorization dependency and
+walked exhaustively by the tests (role × endpoint). Scope (which orgs) is separate from the role
+(which actions): a park operator and an enterprise operator can do the same things, to different
+objects."""
+
+from __future__ import annotations
+
+from typing import Final
+
+# Permissions. Every API operation names exactly one of them (its `x-permission`).
+PUBLIC: Final = "public"  # no credential needed (login, health)
+SELF: Final = "self"  # who am I, revoke my own token
+READ: Final = "data:read"  # catalog, sensors, series, alarms, orgs in scope
+TELEMETRY_WRITE: Final = "telemetry:write"
+ALARM_OPERATE: Final = "alarms:operate"  # acknowledge, shelve, unshelve
+ALARM_ENGINEER: Final = "alarms:engineer"  # suppress by design, remove from service
+ANNOTATE: Final = "annotate"  # comment on alarms
+CATALOG_WRITE: Final = "catalog:write"
+DEVICE_CREDENTIALS: Final = "devices:credentials"
+ORGS_WRITE: Final = "orgs:write"
+USERS_MANAGE: Final = "users:manage"
+AUDIT_READ: Final = "audit:read"
+API_KEYS: Final = "keys:own"  # API keys for integrations, acting as the user who made them
+REPORTS_REQUEST: Final = "reports:request"
+
+ALL: Final = frozenset({SELF, READ, TELEMETRY_WRITE, ALARM_OPERATE, ALARM_ENGINEER, ANNOTATE, CATALOG_WRITE,
+                        DEVICE_CREDENTIALS, ORGS_WRITE, USERS_MANAGE, AUDIT_READ, API_KEYS, REPORTS_REQUEST})
+
+ADMIN: Final = "admin"
+REGULATOR: Final = "regulator"
+PARK_ADMIN: Final = "park_admin"
+ENTERPRISE_ADMIN: Final = "enterprise_admin"
+OPERATOR: Final = "operator"
+VIEWER: Final = "viewer"
+DEVICE: Final = "device"
+
+_HUMAN = frozenset({SELF, READ, API_KEYS})
+
+PERMISSIONS: Final[dict[str, frozenset[str]]] = {
+    # The installation's administrator (or, with an org, the administrator of one subtree).
+    ADMIN: ALL,
+    # Emergency-management bureau: sees everything in its region, comments, asks for reports.
+    REGULATOR: _HUMAN | {ANNOTATE, AUDIT_READ, REPORTS_REQUEST},
+    # Park management committee: enterprises, users and catalog of its park; does not run plants.
+    PARK_ADMIN: _HUMAN | {ANNOTATE, AUDIT_READ, REPORTS_REQUEST, USERS_MANAGE, CATALOG_WRITE,
+                          DEVICE_CREDENTIALS, ORGS_WRITE},
+    # The enterprise's safety department: users, catalog, device secrets and alarm engineering.
+    ENTERPRISE_ADMIN: _HUMAN | {ANNOTATE, AUDIT_READ, USERS_MANAGE, CATALOG_WRITE, DEVICE_CREDENTIALS,
+                                ALARM_OPERATE, ALARM_ENGINEER, TELEMETRY_WRITE},
+    # Control-room operator: works the alarm console.
+    OPERATOR: _HUMAN | {ALARM_OPERATE, ANNOTATE},
+    VIEWER: _HUMAN,
+    # A field device or gateway: writes telemetry for its own sensors and nothing else.
+    DEVICE: frozenset({SELF, TELEMETRY_WRITE}),
+}
+ROLES: Final = tuple(PERMISSIONS)
+
+# Which roles a user of each role may hand out (always within the granter's own scope).
+GRANTS: Final[dict[str, frozenset[str]]] = {
+    ADMIN: frozenset({ADMIN, REGULATOR, PARK_ADMIN, ENTERPRISE_ADMIN, OPERATOR, VIEWER}),
+    PARK_ADMIN: frozenset({PARK_ADMIN, ENTERPRISE_ADMIN, OPERATOR, VIEWER}),
+    ENTERPRISE_ADMIN: frozenset({ENTERPRISE_ADMIN, OPERATOR, VIEWER}),
+}
+
+# The org kinds a role's user may be attached to (None: the whole installation).
+ROLE_ORG_KINDS: Final[dict[str, frozenset[str | None]]] = {
+    ADMIN: frozenset({None, "region", "park", "enterprise"}),
+    REGULATOR: frozenset({"region"}),
+    PARK_ADMIN: frozenset({"park"}),
+    ENTERPRISE_ADMIN: frozenset({"enterprise"}),
+    OPERATOR: frozenset({"park", "enterprise"}),
+    VIEWER: frozenset({"region", "park", "enterprise"}),
+}
+
+
+def allowed(role: str, permission: str) -> bool:
+    return permission == PUBLIC or permission in PERMISSIONS.get(role, frozenset())

@@ -1,0 +1,38 @@
+"""Errors the services raise and the edges translate (HTTP status, CLI exit code). Out-of-scope
+objects raise NotFound, never Forbidden, so a user cannot learn what exists outside their scope."""
+
+from __future__ import annotations
+
+
+class ServiceError(Exception):
+    status = 400
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(ServiceError):
+    status = 404
+
+
+class Forbidden(ServiceError):
+    status = 403
+
+
+class Conflict(ServiceError):
+    status = 409
+
+
+class Invalid(ServiceError):
+    status = 422
+
+
+class TooMany(ServiceError):
+    """Throttled; retry_after in seconds."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
