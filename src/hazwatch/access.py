@@ -138,6 +138,7 @@ class Access:
         self.apply_catalog(CatalogDoc(orgs=[OrgDoc(code=code, name=name, kind=kind, parent=parent_code)]), "org")
         node = self.services.orgs.current().by_code(code)
         assert node is not None
+        self.__dict__.pop("scope", None)  # the new org widens this request's scope
         return self.org(node.id)
 
     def export_catalog(self) -> CatalogDoc:

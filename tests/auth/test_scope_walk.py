@@ -1,0 +1,389 @@
+"""Every route, walked by users of two sibling enterprises, two sibling parks and the regulator
+above them: nothing outside a user's scope is read or changed, out-of-scope objects answer 404,
+and the regulator sees both parks. A route added without a case here fails
+test_every_route_is_walked, so the walk stays complete."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from fastapi.routing import APIWebSocketRoute
+
+from hazwatch.auth import roles as R
+from tests.auth.conftest import WALKERS
+from tests.auth.world import DEVICE_ORG, PASSWORD, SENSOR_DEVICE, SENSOR_ORG, SUBTREE, World
+
+API = "/api/v1"
+CASES: dict[tuple[str, str], Callable[[World, str], None]] = {}
+
+
+def case(method: str, path: str):
+    def register(fn):
+        CASES[(method, API + path)] = fn
+        return fn
+    return register
+
+
+# -- helpers --------------------------------------------------------------------------------------------
+def sees(w: World, user: str, org: str) -> bool:
+    return org in SUBTREE[w.user_org[user]]
+
+
+def may(user: str, permission: str) -> bool:
+    return R.allowed(WALKERS[user][0], permission)
+
+
+def expect(r, user: str, permission: str, visible: bool, ok=(200, 201, 204, 409, 422)) -> None:
+    """The role is checked first (403), then the scope (404); in scope and permitted it works."""
+    if not may(user, permission):
+        assert r.status_code == 403, (user, r.status_code, r.text)
+    elif not visible:
+        assert r.status_code == 404, (user, r.status_code, r.text)
+    else:
+        assert r.status_code in ok, (user, r.status_code, r.text)
+
+
+def admin_view(w: World, url: str):
+    r = w.client.get(url)
+    return r.status_code, r.json()
+
+
+def orgs_of(codes, table) -> set[str]:
+    return {table[c] for c in codes}
+
+
+# -- sensors and telemetry --------------------------------------------------------------------------------
+@case("GET", "/sensors")
+def _(w, user):
+    r = w.client.get(f"{API}/sensors", headers=w.headers(user))
+    assert r.status_code == 200
+    tags = {s["tag"] for s in r.json()["items"]}
+    assert tags == {t for t, o in SENSOR_ORG.items() if sees(w, user, o)}
+
+
+@case("GET", "/sensors/{tag}")
+def _(w, user):
+    for tag, org in SENSOR_ORG.items():
+        r = w.client.get(f"{API}/sensors/{tag}", headers=w.headers(user))
+        expect(r, user, R.READ, sees(w, user, org), ok=(200,))
+        if r.status_code == 404:
+            assert tag not in r.text or "not found" in r.text
+
+
+@case("GET", "/sensors/{tag}/series")
+def _(w, user):
+    for tag, org in SENSOR_ORG.items():
+        r = w.client.get(f"{API}/sensors/{tag}/series", headers=w.headers(user))
+        expect(r, user, R.READ, sees(w, user, org), ok=(200,))
+        if r.status_code == 200:
+            assert 60.0 in r.json()["value"]
+
+
+@case("POST", "/telemetry")
+def _(w, user):
+    for tag, org in SENSOR_ORG.items():
+        before = admin_view(w, f"{API}/sensors/{tag}/series")[1]["value"]
+        r = w.client.post(f"{API}/telemetry", json={"sensor": [tag], "ts": [time.time()], "value": [61.0]},
+                          headers=w.headers(user))
+        after = admin_view(w, f"{API}/sensors/{tag}/series")[1]["value"]
+        if not may(user, R.TELEMETRY_WRITE):
+            assert r.status_code == 403
+            assert after == before
+        elif sees(w, user, org):
+            assert r.json()["accepted"] == 1 and len(after) == len(before) + 1
+        else:
+            assert r.json() == {"accepted": 0, "rejected": [{"index": 0, "sensor": tag, "reason": "unknown sensor"}]}
+            assert after == before
+
+
+# -- alarms -------------------------------------------------------------------------------------------------
+@case("GET", "/alarms")
+def _(w, user):
+    r = w.client.get(f"{API}/alarms", params={"state": "all"}, headers=w.headers(user))
+    assert r.status_code == 200
+    assert {a["sensor"] for a in r.json()["items"]} == {t for t, o in SENSOR_ORG.items() if sees(w, user, o)}
+
+
+@case("GET", "/alarms/{alarm_id}")
+def _(w, user):
+    for tag, aid in w.alarm_id.items():
+        r = w.client.get(f"{API}/alarms/{aid}", headers=w.headers(user))
+        expect(r, user, R.READ, sees(w, user, SENSOR_ORG[tag]), ok=(200,))
+
+
+@case("GET", "/alarms/{alarm_id}/journal")
+def _(w, user):
+    for tag, aid in w.alarm_id.items():
+        r = w.client.get(f"{API}/alarms/{aid}/journal", headers=w.headers(user))
+        expect(r, user, R.READ, sees(w, user, SENSOR_ORG[tag]), ok=(200,))
+        if r.status_code == 200:
+            assert r.json()["items"][0]["event"] == "raised"
+
+
+def alarm_write(action: str, body: dict | None, permission: str):
+    def check(w: World, user: str) -> None:
+        for tag, aid in w.alarm_id.items():
+            before = admin_view(w, f"{API}/alarms/{aid}/journal")
+            r = w.client.post(f"{API}/alarms/{aid}/{action}", json=body, headers=w.headers(user))
+            visible = sees(w, user, SENSOR_ORG[tag])
+            expect(r, user, permission, visible)
+            if not (visible and may(user, permission)):
+                assert admin_view(w, f"{API}/alarms/{aid}/journal") == before
+    return check
+
+
+for _action, _body, _perm in (("ack", {}, R.ALARM_OPERATE), ("shelve", {"minutes": 5, "reason": "walk"}, R.ALARM_OPERATE),
+                              ("unshelve", {}, R.ALARM_OPERATE), ("suppress", {}, R.ALARM_ENGINEER),
+                              ("unsuppress", {}, R.ALARM_ENGINEER), ("out-of-service", {}, R.ALARM_ENGINEER),
+                              ("in-service", {}, R.ALARM_ENGINEER), ("comments", {"text": "seen"}, R.ANNOTATE)):
+    case("POST", f"/alarms/{{alarm_id}}/{_action}")(alarm_write(_action, _body, _perm))
+
+
+# -- orgs, users --------------------------------------------------------------------------------------------
+@case("GET", "/orgs")
+def _(w, user):
+    r = w.client.get(f"{API}/orgs", headers=w.headers(user))
+    codes = {o["code"] for o in r.json()["items"]}
+    assert codes >= SUBTREE[w.user_org[user]]
+    assert all(sees(w, user, c) or c not in SUBTREE["R"] for c in codes)
+    # orgs created during the walk lie below the user's own ones
+    ids = {o["id"] for o in r.json()["items"]}
+    assert all(o["parent"] in ids or o["code"] == w.user_org[user] for o in r.json()["items"])
+
+
+@case("GET", "/orgs/{org_id}")
+def _(w, user):
+    for code in SUBTREE["R"]:
+        r = w.client.get(f"{API}/orgs/{w.org_id[code]}", headers=w.headers(user))
+        expect(r, user, R.READ, sees(w, user, code), ok=(200,))
+
+
+@case("POST", "/orgs")
+def _(w, user):
+    below = {"R": "park", "PA": "enterprise", "PB": "enterprise", "EA1": "enterprise", "EA2": "enterprise",
+             "EB1": "enterprise"}
+    for parent, kind in below.items():
+        count = len(w.client.get(f"{API}/orgs").json()["items"])
+        r = w.client.post(f"{API}/orgs", json={"name": f"new by {user}", "kind": kind, "parent": w.org_id[parent]},
+                          headers=w.headers(user))
+        visible = sees(w, user, parent)
+        expect(r, user, R.ORGS_WRITE, visible, ok=(201, 422))
+        if r.status_code != 201:
+            assert len(w.client.get(f"{API}/orgs").json()["items"]) == count
+
+
+@case("GET", "/users")
+def _(w, user):
+    r = w.client.get(f"{API}/users", headers=w.headers(user))
+    if not may(user, R.USERS_MANAGE):
+        assert r.status_code == 403
+        return
+    everyone = w.client.get(f"{API}/users").json()["items"]
+    expected = {u["id"] for u in everyone if u["org_code"] and sees(w, user, u["org_code"])}
+    assert {u["id"] for u in r.json()["items"]} == expected
+
+
+@case("GET", "/users/{user_id}")
+def _(w, user):
+    for other, uid in w.user_id.items():
+        r = w.client.get(f"{API}/users/{uid}", headers=w.headers(user))
+        expect(r, user, R.USERS_MANAGE, sees(w, user, w.user_org[other]), ok=(200,))
+
+
+@case("POST", "/users")
+def _(w, user):
+    for code in SUBTREE["R"]:
+        name = f"v-{user}-{code}-{time.monotonic_ns()}"
+        r = w.client.post(f"{API}/users", json={"username": name, "password": PASSWORD, "role": "viewer",
+                                                 "org": w.org_id[code]}, headers=w.headers(user))
+        expect(r, user, R.USERS_MANAGE, sees(w, user, code), ok=(201,))
+        listed = {u["username"] for u in w.client.get(f"{API}/users").json()["items"]}
+        assert (name in listed) == (r.status_code == 201)
+
+
+@case("DELETE", "/users/{user_id}")
+def _(w, user):
+    for code in SUBTREE["R"]:
+        target = w.add_user(f"t-{user}-{code}-{time.monotonic_ns()}", "viewer", code)
+        r = w.client.delete(f"{API}/users/{w.user_id[target]}", headers=w.headers(user))
+        visible = sees(w, user, code)
+        expect(r, user, R.USERS_MANAGE, visible, ok=(200,))
+        still = w.client.get(f"{API}/auth/me", headers=w.headers(target)).status_code
+        assert still == (401 if r.status_code == 200 else 200)
+
+
+# -- catalog, devices ---------------------------------------------------------------------------------------
+@case("GET", "/catalog")
+def _(w, user):
+    doc = w.client.get(f"{API}/catalog", headers=w.headers(user)).json()
+    assert {d["code"] for d in doc["devices"]} == {d for d, o in DEVICE_ORG.items() if sees(w, user, o)}
+    assert {s["tag"] for s in doc["sensors"]} == {t for t, o in SENSOR_ORG.items() if sees(w, user, o)}
+    assert {o["code"] for o in doc["orgs"]} >= SUBTREE[w.user_org[user]]
+
+
+@case("POST", "/catalog")
+def _(w, user):
+    for tag, org in SENSOR_ORG.items():
+        sensor = {"tag": tag, "name": f"renamed by {user}", "kind": "level", "unit": "m",
+                  "device": SENSOR_DEVICE[tag], "range_low": 0, "range_high": 100, "hh": 50}
+        before = admin_view(w, f"{API}/sensors/{tag}")[1]["name"]
+        r = w.client.post(f"{API}/catalog", json={"sensors": [sensor]}, headers=w.headers(user))
+        after = admin_view(w, f"{API}/sensors/{tag}")[1]["name"]
+        if not may(user, R.CATALOG_WRITE):
+            assert r.status_code == 403 and after == before
+        elif sees(w, user, org):
+            assert r.status_code == 200, r.text
+            assert after == f"renamed by {user}"
+        else:
+            assert r.status_code == 422 and f"{tag!r} is not available" in r.text
+            assert after == before
+
+
+@case("GET", "/devices")
+def _(w, user):
+    r = w.client.get(f"{API}/devices", headers=w.headers(user))
+    assert {d["code"] for d in r.json()["items"]} == {d for d, o in DEVICE_ORG.items() if sees(w, user, o)}
+
+
+@case("GET", "/devices/{code}/credentials")
+def _(w, user):
+    for dev, org in DEVICE_ORG.items():
+        r = w.client.get(f"{API}/devices/{dev}/credentials", headers=w.headers(user))
+        expect(r, user, R.DEVICE_CREDENTIALS, sees(w, user, org), ok=(200,))
+
+
+@case("POST", "/devices/{code}/credentials")
+def _(w, user):
+    for dev, org in DEVICE_ORG.items():
+        before = len(w.client.get(f"{API}/devices/{dev}/credentials").json()["items"])
+        r = w.client.post(f"{API}/devices/{dev}/credentials", json={"label": user}, headers=w.headers(user))
+        expect(r, user, R.DEVICE_CREDENTIALS, sees(w, user, org), ok=(201,))
+        after = len(w.client.get(f"{API}/devices/{dev}/credentials").json()["items"])
+        assert after == before + (r.status_code == 201)
+
+
+@case("DELETE", "/devices/{code}/credentials/{cred_id}")
+def _(w, user):
+    for dev, org in DEVICE_ORG.items():
+        made = w.client.post(f"{API}/devices/{dev}/credentials", json={"label": "target"}).json()
+        r = w.client.delete(f"{API}/devices/{dev}/credentials/{made['id']}", headers=w.headers(user))
+        expect(r, user, R.DEVICE_CREDENTIALS, sees(w, user, org), ok=(204,))
+        works = w.client.get(f"{API}/auth/me", headers={"Authorization": f"Bearer {made['secret']}"}).status_code
+        assert works == (401 if r.status_code == 204 else 200)
+
+
+# -- audit, own credentials -------------------------------------------------------------------------------------
+@case("GET", "/audit")
+def _(w, user):
+    r = w.client.get(f"{API}/audit", headers=w.headers(user))
+    if not may(user, R.AUDIT_READ):
+        assert r.status_code == 403
+        return
+    code_of = {o["id"]: o["code"] for o in w.client.get(f"{API}/orgs").json()["items"]}
+    orgs = {code_of.get(e["org_id"]) for e in r.json()["items"]}
+    assert orgs and all(o is not None and o in code_of.values() for o in orgs)
+    mine = {o["code"] for o in w.client.get(f"{API}/orgs", headers=w.headers(user)).json()["items"]}
+    assert orgs <= mine
+    if w.user_org[user] == "R":  # the regulator sees what happened in both parks
+        assert {"EA1", "EA2", "EB1"} <= orgs
+
+
+@case("GET", "/auth/me")
+def _(w, user):
+    me = w.client.get(f"{API}/auth/me", headers=w.headers(user)).json()
+    assert (me["name"], me["role"], me["org"]) == (user, WALKERS[user][0], w.org_id[WALKERS[user][1]])
+
+
+@case("POST", "/auth/token")
+def _(w, user):
+    r = w.client.post(f"{API}/auth/token", data={"grant_type": "password", "username": user, "password": PASSWORD},
+                      headers={"Authorization": ""})
+    token = r.json()["access_token"]
+    assert w.client.get(f"{API}/auth/me", headers={"Authorization": f"Bearer {token}"}).json()["name"] == user
+
+
+@case("POST", "/auth/revoke")
+def _(w, user):
+    for other, (_kid, key) in w.key.items():
+        if other == user:
+            continue
+        r = w.client.post(f"{API}/auth/revoke", json={"token": key}, headers=w.headers(user))
+        assert r.status_code == 200 and r.json() == {"revoked": False}
+        assert w.client.get(f"{API}/auth/me", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+
+@case("GET", "/auth/keys")
+def _(w, user):
+    ids = {k["id"] for k in w.client.get(f"{API}/auth/keys", headers=w.headers(user)).json()["items"]}
+    assert w.key[user][0] in ids
+    assert not ids & {kid for other, (kid, _) in w.key.items() if other != user}
+
+
+@case("POST", "/auth/keys")
+def _(w, user):
+    r = w.client.post(f"{API}/auth/keys", json={"label": "mine"}, headers=w.headers(user))
+    me = w.client.get(f"{API}/auth/me", headers={"Authorization": f"Bearer {r.json()['key']}"}).json()
+    assert me["name"] == user  # a key acts as its maker, with the maker's scope
+
+
+@case("DELETE", "/auth/keys/{key_id}")
+def _(w, user):
+    for other, (kid, key) in w.key.items():
+        if other == user:
+            continue
+        assert w.client.delete(f"{API}/auth/keys/{kid}", headers=w.headers(user)).status_code == 404
+        assert w.client.get(f"{API}/auth/me", headers={"Authorization": f"Bearer {key}"}).status_code == 200
+
+
+@case("WS", "/stream")
+def _(w, user):
+    visible = {t for t, o in SENSOR_ORG.items() if sees(w, user, o)}
+    got: set[str] = set()
+    with w.client.websocket_connect(f"{API}/stream", headers=w.headers(user)) as ws:
+        for _round in range(20):  # each round sends to every sensor, so at least one message is due
+            for tag in SENSOR_ORG:
+                w.send(tag, 62.0 + _round / 100)
+            msg = ws.receive_json()
+            got |= set(msg["sensor"]) if msg["type"] == "values" else {msg["alarm"]["sensor"]}
+            if got >= visible:
+                break
+    assert got == visible
+
+
+# -- the walk ---------------------------------------------------------------------------------------------------
+def routes(app) -> set[tuple[str, str]]:
+    """(method, path) of every API operation and ("WS", path) of every WebSocket."""
+    out = {(m.upper(), path) for path, ops in app.openapi()["paths"].items() if path.startswith(API) for m in ops}
+
+    def websockets(routes, prefix: str = "") -> None:
+        for r in routes:
+            if isinstance(r, APIWebSocketRoute):
+                out.add(("WS", prefix + r.path))
+            inner = getattr(r, "original_router", None)
+            if inner is not None:
+                websockets(inner.routes, prefix + r.include_context.prefix)
+
+    websockets(app.routes)
+    return out
+
+
+def test_every_route_is_walked(world):
+    assert routes(world.client.app) == set(CASES)
+
+
+@pytest.mark.parametrize("route", sorted(CASES), ids=lambda r: f"{r[0]} {r[1][len(API):]}")
+@pytest.mark.parametrize("user", list(WALKERS))
+def test_no_cross_scope_reads_or_writes(world, user, route):
+    CASES[route](world, user)
+
+
+def test_the_regulator_sees_both_parks(world):
+    reg = world.headers("reg")
+    enterprises = {s["enterprise"] for s in world.client.get(f"{API}/sensors", headers=reg).json()["items"]}
+    assert enterprises == {"EA1", "EA2", "EB1"}
+    alarms = world.client.get(f"{API}/alarms", params={"state": "all"}, headers=reg).json()["items"]
+    assert {a["enterprise"] for a in alarms} == {"EA1", "EA2", "EB1"}
+    parks = {o["code"] for o in world.client.get(f"{API}/orgs", headers=reg).json()["items"] if o["kind"] == "park"}
+    assert {"PA", "PB"} <= parks
