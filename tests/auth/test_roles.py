@@ -39,7 +39,7 @@ def _call(w: World, method: str, path: str, headers: dict):
             c.post(f"{API}/devices/D-EA1/credentials", json={"label": "target"}).json()["id"]),
         "/devices/{code}/credentials": lambda: "/devices/D-EA1/credentials",
         "/auth/keys/{key_id}": lambda: "/auth/keys/" + str(
-            (c.post(f"{API}/auth/keys", json={"label": "target"}, headers=headers).json().get("id", 1))),
+            c.post(f"{API}/auth/keys", json={"label": "target"}, headers=headers).json().get("id", 1)),
     }
     url = path
     for pattern, real in urls.items():

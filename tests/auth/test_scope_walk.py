@@ -134,7 +134,8 @@ def alarm_write(action: str, body: dict | None, permission: str):
     return check
 
 
-for _action, _body, _perm in (("ack", {}, R.ALARM_OPERATE), ("shelve", {"minutes": 5, "reason": "walk"}, R.ALARM_OPERATE),
+for _action, _body, _perm in (("ack", {}, R.ALARM_OPERATE), ("shelve", {"minutes": 5, "reason": "walk"},
+                                                                R.ALARM_OPERATE),
                               ("unshelve", {}, R.ALARM_OPERATE), ("suppress", {}, R.ALARM_ENGINEER),
                               ("unsuppress", {}, R.ALARM_ENGINEER), ("out-of-service", {}, R.ALARM_ENGINEER),
                               ("in-service", {}, R.ALARM_ENGINEER), ("comments", {"text": "seen"}, R.ANNOTATE)):
