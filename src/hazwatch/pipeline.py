@@ -10,6 +10,7 @@ single writer and needs no locks.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -230,12 +231,19 @@ class Pipeline:
 
         def run() -> dict:
             now = self.clock.now_us()
-            before = public(self.alarms.get(alarm_id), self.index)
-            with self.engine.begin() as conn:
-                change = self.alarms.command(conn, alarm_id, action, actor, now, comment, minutes, max_minutes)
-                after = public(change.point, self.index)
-                if audit is not None:
-                    audit(conn, before, after)
+            point = self.alarms.get(alarm_id)
+            saved = dataclasses.replace(point)
+            before = public(point, self.index)
+            try:
+                with self.engine.begin() as conn:
+                    change = self.alarms.command(conn, alarm_id, action, actor, now, comment, minutes, max_minutes)
+                    after = public(change.point, self.index)
+                    if audit is not None:
+                        audit(conn, before, after)
+            except Exception:
+                # The transaction rolled back; so does the in-memory point.
+                point.__dict__.update(saved.__dict__)
+                raise
             if change.event != "commented":
                 self._publish([change])
             return after

@@ -3,11 +3,17 @@ hardening every answer gets (security headers, size and rate limits, CORS closed
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from pydantic import BaseModel
+from sqlalchemy.exc import DataError
 
 from hazwatch import __version__
 from hazwatch.api.middleware import BodyLimit, RateLimit, SecurityHeaders
+from hazwatch.api.openapi import build_openapi
 from hazwatch.api.responses import JSON
 from hazwatch.api.routers import alarms, audit, auth, catalog, devices, orgs, sensors, stream, telemetry, users
 from hazwatch.catalog.errors import CatalogError
@@ -16,6 +22,16 @@ from hazwatch.services import Services
 from hazwatch.settings import Settings
 
 PREFIX = "/api/v1"
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+def _cache(api: FastAPI) -> dict:
+    api.openapi_schema = build_openapi(api)
+    return api.openapi_schema
 ROUTERS = (auth.router, orgs.router, users.router, catalog.router, devices.router, telemetry.router, sensors.router,
            alarms.router, audit.router, stream.router)
 
@@ -41,14 +57,30 @@ def create_api(services: Services | None = None) -> FastAPI:
         headers = {"Retry-After": str(max(1, round(exc.retry_after)))} if isinstance(exc, TooMany) else None
         return JSON({"detail": exc.message}, status_code=exc.status, headers=headers)
 
+    @api.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSON:
+        errors = [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg")), "type": str(e.get("type"))}
+                  for e in exc.errors()]
+        detail = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errors)
+        return JSON({"detail": detail or "invalid request", "errors": errors}, status_code=422)
+
+    @api.exception_handler(DataError)
+    async def unstorable(_request: Request, exc: DataError) -> JSON:
+        # e.g. a NUL character, which PostgreSQL text cannot hold; the transaction has rolled back
+        reason = str(exc.orig).splitlines()[0] if exc.orig else "value out of range"
+        return JSON({"detail": f"a value in the request cannot be stored: {reason}"}, status_code=422)
+
     @api.exception_handler(CatalogError)
     async def catalog_error(_request: Request, exc: CatalogError) -> JSON:
         return JSON({"detail": f"catalog refused: {len(exc.problems)} problem(s)", "problems": exc.problems},
                     status_code=422)
 
-    @api.get("/healthz", tags=["system"], summary="Liveness probe (no token needed)")
-    def healthz() -> dict:
-        return {"status": "ok", "version": __version__}
+    @api.get("/healthz", tags=["system"], summary="Liveness probe (no token needed)", response_model=Health,
+             openapi_extra={"x-permission": "public"})
+    def healthz() -> Health:
+        return Health(status="ok", version=__version__)
+
+    api.openapi = lambda: api.openapi_schema or _cache(api)  # type: ignore[method-assign]
 
     # The last added runs first: security headers wrap everything, the limits' own refusals included.
     if settings.cors_origins:

@@ -50,13 +50,11 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimit:
-    """413 for bodies above the limit, whether announced by Content-Length or streamed chunked.
-    Paths in `large_paths` (bulk uploads: telemetry, catalog) get `large`, the rest `default`."""
+    """413 for bodies above the limit. A Content-Length is checked before anything is read (the
+    server holds the body to that length); a chunked body is read ahead up to the limit and then
+    replayed, so the handler never sees a truncated body. Paths in `large_paths` (bulk uploads:
+    telemetry, catalog) get `large`, the rest `default`."""
 
     def __init__(self, app, default: int, large: int, large_paths: tuple[str, ...]) -> None:
         self.app, self.default, self.large, self.large_paths = app, default, large, large_paths
@@ -65,34 +63,32 @@ class BodyLimit:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         limit = self.large if scope["path"].startswith(self.large_paths) else self.default
-        for k, v in scope.get("headers", ()):
-            if k == b"content-length":
-                if not v.isdigit() or int(v) > limit:
-                    return await _answer(send, 413, f"request body of {v.decode(errors='replace')} bytes; "
-                                                    f"the limit for {scope['path']} is {limit} bytes")
-                break
-        seen = 0
-        started = False
-
-        async def counted():
-            nonlocal seen
+        length = next((v for k, v in scope.get("headers", ()) if k == b"content-length"), None)
+        if length is not None:
+            if not length.isdigit() or int(length) > limit:
+                return await _answer(send, 413, f"request body of {length.decode(errors='replace')} bytes; "
+                                                f"the limit for {scope['path']} is {limit} bytes")
+            return await self.app(scope, receive, send)
+        if scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS"):
+            return await self.app(scope, receive, send)
+        chunks, seen = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > limit:
-                    raise _TooLarge
-            return message
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunk = message.get("body", b"")
+            seen += len(chunk)
+            if seen > limit:
+                return await _answer(send, 413, f"request body above the limit of {limit} bytes for {scope['path']}")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replay = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
 
-        async def tracked(message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+        async def replayed():
+            return replay.pop() if replay else await receive()
 
-        try:
-            await self.app(scope, counted, tracked)
-        except _TooLarge:
-            if not started:
-                await _answer(send, 413, f"request body above the limit of {limit} bytes for {scope['path']}")
+        await self.app(scope, replayed, send)
 
 
 class RateLimit:

@@ -42,7 +42,7 @@ class UserDirectory:
             raise Forbidden(f"a {by.role} may not create {role} users")
         kind = tree.nodes[org_id].kind if org_id is not None else None
         if kind not in roles.ROLE_ORG_KINDS[role]:
-            where = "the whole installation" if kind is None else f"a {kind}"
+            where = "the whole installation" if kind is None else f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
             fits = ", ".join(k or "the whole installation" for k in sorted(roles.ROLE_ORG_KINDS[role], key=str))
             raise Invalid(f"a {role} cannot belong to {where}; it belongs to: {fits}")
         weak = check_strength(password)

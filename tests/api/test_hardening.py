@@ -1,0 +1,95 @@
+"""Request size and rate limits, security headers, CORS closed by default, secrets kept out of
+logs and settings' repr."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from fastapi.testclient import TestClient
+
+from hazwatch.app import make_api
+from tests.conftest import TOKEN, build_services, make_settings
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def client_for(tmp_path, **kw) -> TestClient:
+    return TestClient(make_api(build_services(make_settings(tmp_path, **kw))), headers=AUTH)
+
+
+def test_security_headers_on_every_answer(client):
+    for r in (client.get("/api/v1/sensors"), client.get("/api/v1/nothing-here"), client.get("/healthz"),
+              client.get("/api/v1/sensors", headers={"Authorization": "Bearer wrong"})):
+        assert r.headers["x-content-type-options"] == "nosniff"
+        assert r.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+        assert r.headers["cache-control"] == "no-store"
+        assert "strict-transport-security" not in r.headers  # only over HTTPS
+
+
+def test_hsts_over_https(services):
+    with TestClient(make_api(services), base_url="https://testserver", headers=AUTH) as c:
+        assert c.get("/healthz").headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_interactive_docs_that_load_from_a_cdn_are_off(client):
+    assert client.get("/docs").status_code == 404
+    assert client.get("/openapi.json").status_code == 200
+
+
+def test_oversized_bodies_answer_413(tmp_path):
+    with client_for(tmp_path, max_request_bytes=1000, max_body_bytes=5000) as c:
+        big = {"label": "x" * 2000}
+        r = c.post("/api/v1/auth/keys", json=big)
+        assert r.status_code == 413 and "limit for /api/v1/auth/keys is 1000 bytes" in r.json()["detail"]
+        # telemetry has the larger limit: 2 kB passes the size check, 6 kB does not
+        ok = c.post("/api/v1/telemetry", json={"sensor": ["GT1"] * 40, "ts": [time.time()] * 40, "value": [1] * 40})
+        assert ok.status_code == 200
+        r = c.post("/api/v1/telemetry", content=b"[" + b" " * 6000 + b"]",
+                   headers={"Content-Type": "application/json"})
+        assert r.status_code == 413
+        # a chunked body (no Content-Length) is counted as it streams
+        r = c.post("/api/v1/auth/keys", content=iter([b'{"label": "', b"y" * 1500, b'"}']),
+                   headers={"Content-Type": "application/json"})
+        assert r.status_code == 413
+
+
+def test_rate_limit_answers_429_with_retry_after(tmp_path):
+    with client_for(tmp_path, rate_limit_rps=1, rate_limit_burst=3) as c:
+        codes = [c.get("/api/v1/sensors").status_code for _ in range(5)]
+        assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+        r = c.get("/api/v1/sensors")
+        assert r.status_code == 429 and r.headers["retry-after"] == "1"
+        assert "rate limit of 1 requests/s" in r.json()["detail"]
+        # another credential has its own bucket, and health checks are never limited
+        assert c.get("/api/v1/sensors", headers={"Authorization": "Bearer other"}).status_code == 401
+        assert c.get("/healthz").status_code == 200
+
+
+def test_cors_is_closed_by_default(client):
+    pre = client.options("/api/v1/sensors", headers={"Origin": "https://evil.example",
+                                                     "Access-Control-Request-Method": "GET"})
+    assert "access-control-allow-origin" not in pre.headers
+    r = client.get("/api/v1/sensors", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_cors_opens_only_to_configured_origins(tmp_path):
+    with client_for(tmp_path, cors_origins=["https://console.example"]) as c:
+        ok = c.options("/api/v1/sensors", headers={"Origin": "https://console.example",
+                                                   "Access-Control-Request-Method": "GET"})
+        assert ok.headers["access-control-allow-origin"] == "https://console.example"
+        other = c.get("/api/v1/sensors", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_secrets_stay_out_of_repr_and_logs(tmp_path, caplog):
+    settings = make_settings(tmp_path)
+    assert TOKEN not in repr(settings) and TOKEN not in str(settings.model_dump())
+    caplog.set_level(logging.DEBUG)
+    with client_for(tmp_path) as c:
+        c.post("/api/v1/auth/token", data={"grant_type": "password", "username": "admin", "password": "s3cret-pass"},
+               headers={"Authorization": ""})
+        c.get("/api/v1/sensors")
+    assert TOKEN not in caplog.text and "s3cret-pass" not in caplog.text

@@ -1,0 +1,193 @@
+"""Device secrets, password logins, refresh tokens, API keys, revocation and login back-off."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select, update
+
+from hazwatch.app import make_api
+from hazwatch.auth.models import ApiToken, User
+from tests.auth.world import PASSWORD, World
+from tests.conftest import DATA, TOKEN, build_services, make_settings
+
+API = "/api/v1"
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def post_readings(w: World, tags: list[str], token: str, value: float = 10.0):
+    now = time.time()
+    return w.client.post(f"{API}/telemetry", headers=bearer(token),
+                         json={"sensor": tags, "ts": [now + i * 1e-3 for i in range(len(tags))],
+                               "value": [value] * len(tags)})
+
+
+# -- device credentials -------------------------------------------------------------------------------------
+def test_device_secret_writes_its_own_sensor(world):
+    secret = world.client.post(f"{API}/devices/D-EA1/credentials", json={"label": "rtu"}).json()["secret"]
+    before = len(world.client.get(f"{API}/sensors/T-EA1/series").json()["value"])
+    r = post_readings(world, ["T-EA1"], secret)
+    assert r.status_code == 200 and r.json() == {"accepted": 1, "rejected": []}
+    assert len(world.client.get(f"{API}/sensors/T-EA1/series").json()["value"]) == before + 1
+
+
+def test_device_secret_cannot_write_another_devices_sensor(world):
+    secret = world.client.post(f"{API}/devices/D-EA1/credentials", json={"label": "rtu"}).json()["secret"]
+    counts = {t: len(world.client.get(f"{API}/sensors/{t}/series").json()["value"]) for t in ("T-EA1B", "T-EB1")}
+    # same enterprise, other device: refused with the reason; other enterprise: an unknown sensor
+    r = post_readings(world, ["T-EA1", "T-EA1B", "T-EB1"], secret)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["accepted"] == 1
+    reasons = {x["sensor"]: x["reason"] for x in body["rejected"]}
+    assert reasons["T-EA1B"].startswith("sensor 'T-EA1B' is on device 'D-EA1B'")
+    assert "own device" in reasons["T-EA1B"]
+    assert reasons["T-EB1"] == "unknown sensor"
+    for t, n in counts.items():
+        assert len(world.client.get(f"{API}/sensors/{t}/series").json()["value"]) == n
+
+
+def test_revoked_device_secret_is_refused(world):
+    made = world.client.post(f"{API}/devices/D-EA2/credentials", json={"label": "old"}).json()
+    assert post_readings(world, ["T-EA2"], made["secret"]).status_code == 200
+    assert world.client.delete(f"{API}/devices/D-EA2/credentials/{made['id']}").status_code == 204
+    r = post_readings(world, ["T-EA2"], made["secret"])
+    assert r.status_code == 401 and "revoked" in r.json()["detail"]
+    listed = world.client.get(f"{API}/devices/D-EA2/credentials").json()["items"]
+    assert next(c for c in listed if c["id"] == made["id"])["revoked_at"] is not None
+
+
+def test_device_secret_reads_nothing(world):
+    secret = world.credential["D-EB1"][1]
+    for url in ("/sensors", "/alarms", "/orgs", "/catalog", "/sensors/T-EB1/series"):
+        assert world.client.get(API + url, headers=bearer(secret)).status_code == 403
+    me = world.client.get(f"{API}/auth/me", headers=bearer(secret)).json()
+    assert me["role"] == "device" and me["name"] == "device:D-EB1"
+
+
+def test_secrets_are_stored_only_as_digests(world):
+    secret = world.client.post(f"{API}/devices/D-EB1/credentials", json={"label": "x"}).json()["secret"]
+    with world.services.engine.connect() as conn:
+        rows = conn.execute(select(ApiToken.token_sha256, ApiToken.mqtt_hash)).all()
+        hashes = conn.execute(select(User.password_hash).where(User.password_hash.is_not(None))).scalars().all()
+    assert all(secret not in (d, m) for d, m in rows)
+    assert hashes and all(h.startswith("$argon2id$") and PASSWORD not in h for h in hashes)
+
+
+# -- logins ------------------------------------------------------------------------------------------------------
+@pytest.fixture
+def fresh(tmp_path):
+    """An installation of its own, for tests that lock users out or expire tokens."""
+    services = build_services(make_settings(tmp_path, login_free_failures=3, login_lock_s=30),
+                              DATA / "tenants.yaml")
+    with TestClient(make_api(services), headers=bearer(TOKEN)) as client:
+        w = World(services, client)
+        w.org_id = {o.code: o.id for o in services.orgs.current().nodes.values()}
+        yield w
+
+
+def login(w: World, username: str, password: str):
+    return w.client.post(f"{API}/auth/token", headers={"Authorization": ""},
+                         data={"grant_type": "password", "username": username, "password": password})
+
+
+def test_password_login_refresh_and_revocation(fresh):
+    fresh.add_user("op1", "operator", "EA1")
+    r = login(fresh, "op1", PASSWORD)
+    assert r.status_code == 200
+    pair = r.json()
+    assert pair["token_type"] == "bearer" and pair["expires_in"] == 900
+    assert fresh.client.get(f"{API}/auth/me", headers=bearer(pair["access_token"])).json()["name"] == "op1"
+    # the refresh token is spent when used: the new pair works, the old refresh token does not
+    r2 = fresh.client.post(f"{API}/auth/token", headers={"Authorization": ""},
+                           data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]})
+    assert r2.status_code == 200
+    again = fresh.client.post(f"{API}/auth/token", headers={"Authorization": ""},
+                              data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]})
+    assert again.status_code == 400 and "invalid_grant" in again.json()["detail"]
+    # a refresh token is not an access token
+    assert fresh.client.get(f"{API}/auth/me", headers=bearer(r2.json()["refresh_token"])).status_code == 401
+    # revoking the access token ends it at once
+    access = r2.json()["access_token"]
+    assert fresh.client.post(f"{API}/auth/revoke", json={"token": access}, headers=bearer(access)).json() == {
+        "revoked": True}
+    assert fresh.client.get(f"{API}/auth/me", headers=bearer(access)).status_code == 401
+
+
+def test_access_tokens_expire(fresh):
+    fresh.add_user("op2", "operator", "EA1")
+    access = login(fresh, "op2", PASSWORD).json()["access_token"]
+    assert fresh.client.get(f"{API}/auth/me", headers=bearer(access)).status_code == 200
+    with fresh.services.engine.begin() as conn:  # let the clock run past its lifetime
+        conn.execute(update(ApiToken).where(ApiToken.kind == "access").values(expires_at=time.time_ns() // 1000 - 1))
+    fresh.services.auth.forget()
+    assert fresh.client.get(f"{API}/auth/me", headers=bearer(access)).status_code == 401
+
+
+def test_wrong_password_backs_off_and_is_audited(fresh):
+    fresh.add_user("op3", "operator", "EA1")
+    for _ in range(2):
+        assert login(fresh, "op3", "wrong password!").status_code == 400
+    r = login(fresh, "op3", "wrong password!")  # the third failure locks the name
+    assert r.status_code == 400
+    locked = login(fresh, "op3", PASSWORD)  # even the right password waits out the lock
+    assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 29
+    assert "try again" in locked.json()["detail"]
+    # names that do not exist back off the same way, so the answer does not tell them apart
+    for _ in range(3):
+        login(fresh, "ghost", "whatever-password")
+    assert login(fresh, "ghost", "whatever-password").status_code == 429
+    failed = fresh.client.get(f"{API}/audit", params={"action": "auth.login_failed"}).json()["items"]
+    assert {e["actor"] for e in failed} == {"op3", "ghost"}
+    assert PASSWORD not in str(failed) and "wrong password!" not in str(failed)
+
+
+def test_api_keys_act_as_their_maker_until_revoked(fresh):
+    fresh.add_user("viewer1", "viewer", "PB")
+    made = fresh.client.post(f"{API}/auth/keys", json={"label": "grafana", "expires_days": 30},
+                             headers=fresh.headers("viewer1"))
+    assert made.status_code == 201
+    key = made.json()["key"]
+    assert key.startswith("hzk_")
+    assert [s["tag"] for s in fresh.client.get(f"{API}/sensors", headers=bearer(key)).json()["items"]] == ["T-EB1"]
+    listed = fresh.client.get(f"{API}/auth/keys", headers=fresh.headers("viewer1")).json()["items"]
+    assert [k["label"] for k in listed] == ["grafana"] and "key" not in listed[0]
+    assert fresh.client.delete(f"{API}/auth/keys/{made.json()['id']}",
+                               headers=fresh.headers("viewer1")).status_code == 204
+    assert fresh.client.get(f"{API}/sensors", headers=bearer(key)).status_code == 401
+
+
+def test_disabling_a_user_ends_every_credential(fresh):
+    fresh.add_user("ea-admin", "enterprise_admin", "EA1")
+    fresh.add_user("leaver", "operator", "EA1")
+    key = fresh.client.post(f"{API}/auth/keys", json={"label": "k"}, headers=fresh.headers("leaver")).json()["key"]
+    r = fresh.client.delete(f"{API}/users/{fresh.user_id['leaver']}", headers=fresh.headers("ea-admin"))
+    assert r.status_code == 200 and r.json()["disabled"] is True
+    for token in (key, fresh.tokens["leaver"]):
+        assert fresh.client.get(f"{API}/auth/me", headers=bearer(token)).status_code == 401
+    assert login(fresh, "leaver", PASSWORD).status_code == 400
+
+
+def test_user_creation_rules(fresh):
+    fresh.add_user("pa-admin", "park_admin", "PA")
+    h = fresh.headers("pa-admin")
+
+    def create(**kw):
+        body = {"username": f"u{time.monotonic_ns()}", "password": PASSWORD, "role": "operator",
+                "org": fresh.org_id["EA1"]} | kw
+        return fresh.client.post(f"{API}/users", json=body, headers=h)
+
+    assert create().status_code == 201
+    assert create(role="admin").status_code == 403  # a park admin cannot make administrators
+    assert create(role="regulator", org=fresh.org_id["PA"]).status_code == 403
+    r = create(role="park_admin", org=fresh.org_id["EA1"])
+    assert r.status_code == 422 and "park_admin cannot belong to an enterprise" in r.json()["detail"]
+    assert create(password="short").status_code == 422
+    assert create(org=fresh.org_id["EB1"]).status_code == 404  # outside the park
+    taken = create(username="pa-admin")
+    assert taken.status_code == 409
