@@ -15,6 +15,52 @@ router = APIRouter(tags=["alarms"])
 AlarmId = Annotated[int, Path(description="alarm id", ge=1, le=2**31 - 1)]
 
 
+class AlarmOut(BaseModel):
+    id: int
+    sensor: str | None
+    sensor_name: str | None
+    enterprise: str | None
+    condition: Literal["LL", "L", "H", "HH"]
+    priority: Literal["low", "medium", "high", "urgent"]
+    state: str = Field(description="ISA-18.2 state, e.g. active_unacknowledged, shelved, out_of_service")
+    active: bool
+    acknowledged: bool
+    raised_at: str | None = Field(description="ISO 8601, UTC")
+    cleared_at: str | None
+    value: float | None
+    unit: str | None
+    limit: float | None
+    shelved_until: str | None
+    suppressed: bool
+    out_of_service: bool
+
+
+class AlarmList(BaseModel):
+    items: list[AlarmOut]
+    count: int
+
+
+class JournalEntry(BaseModel):
+    id: int
+    ts: str | None = Field(description="when it happened (the reading's time for process events)")
+    recorded_at: str | None
+    event: str
+    actor: str
+    comment: str | None
+    value: float | None
+    state: str = Field(description="the alarm's state after the event")
+
+
+class Journal(BaseModel):
+    items: list[JournalEntry]
+    count: int
+
+
+def command(path: str, summary: str, permission: str, **kw):
+    """An operator command: POST, answers the alarm as it is afterwards."""
+    return router.post(path, response_model=AlarmOut, summary=summary, openapi_extra=needs(permission), **kw)
+
+
 class AckBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     comment: str | None = Field(None, max_length=2000)
@@ -36,7 +82,8 @@ class AnnotationBody(BaseModel):
     text: str = Field(min_length=1, max_length=2000)
 
 
-@router.get("/alarms", summary="Alarms in scope, highest priority and newest first", openapi_extra=needs(READ))
+@router.get("/alarms", summary="Alarms in scope, highest priority and newest first", response_model=AlarmList,
+            openapi_extra=needs(READ))
 def list_alarms(access: AccessDep,
                 state: Literal["active", "unacknowledged", "shelved", "suppressed", "out_of_service", "all"] =
                 Query("active")) -> JSON:
@@ -44,60 +91,55 @@ def list_alarms(access: AccessDep,
     return JSON({"items": items, "count": len(items)})
 
 
-@router.get("/alarms/{alarm_id}", summary="One alarm", openapi_extra=needs(READ))
+@router.get("/alarms/{alarm_id}", summary="One alarm", response_model=AlarmOut, openapi_extra=needs(READ))
 def get_alarm(alarm_id: AlarmId, access: AccessDep) -> JSON:
     return JSON(access.alarm(alarm_id))
 
 
 @router.get("/alarms/{alarm_id}/journal", summary="Every transition of the alarm, oldest first",
-            openapi_extra=needs(READ))
+            response_model=Journal, openapi_extra=needs(READ))
 def journal(alarm_id: AlarmId, access: AccessDep) -> JSON:
     items = access.journal(alarm_id)
     return JSON({"items": items, "count": len(items)})
 
 
-@router.post("/alarms/{alarm_id}/ack", summary="Acknowledge", openapi_extra=needs(ALARM_OPERATE))
+@command("/alarms/{alarm_id}/ack", "Acknowledge", ALARM_OPERATE)
 async def ack(alarm_id: AlarmId, body: AckBody, access: AccessDep) -> JSON:
     return JSON(await access.alarm_command(alarm_id, "ack", body.comment))
 
 
-@router.post("/alarms/{alarm_id}/shelve", summary="Shelve for a bounded time", openapi_extra=needs(ALARM_OPERATE))
+@command("/alarms/{alarm_id}/shelve", "Shelve for a bounded time", ALARM_OPERATE)
 async def shelve(alarm_id: AlarmId, body: ShelveBody, access: AccessDep) -> JSON:
     return JSON(await access.alarm_command(alarm_id, "shelve", body.reason, body.minutes))
 
 
-@router.post("/alarms/{alarm_id}/unshelve", summary="Return a shelved alarm to the console",
-             openapi_extra=needs(ALARM_OPERATE))
+@command("/alarms/{alarm_id}/unshelve", "Return a shelved alarm to the console", ALARM_OPERATE)
 async def unshelve(alarm_id: AlarmId, access: AccessDep, body: CommentBody | None = None) -> JSON:
     return JSON(await access.alarm_command(alarm_id, "unshelve", body.comment if body else None))
 
 
-@router.post("/alarms/{alarm_id}/suppress", summary="Suppress by design (engineering decision)",
-             openapi_extra=needs(ALARM_ENGINEER))
+@command("/alarms/{alarm_id}/suppress", "Suppress by design (engineering decision)", ALARM_ENGINEER)
 async def suppress(alarm_id: AlarmId, body: CommentBody, access: AccessDep) -> JSON:
     return JSON(await access.alarm_command(alarm_id, "suppress", body.comment))
 
 
-@router.post("/alarms/{alarm_id}/unsuppress", summary="End suppression by design",
-             openapi_extra=needs(ALARM_ENGINEER))
+@command("/alarms/{alarm_id}/unsuppress", "End suppression by design", ALARM_ENGINEER)
 async def unsuppress(alarm_id: AlarmId, body: CommentBody, access: AccessDep) -> JSON:
     return JSON(await access.alarm_command(alarm_id, "unsuppress", body.comment))
 
 
-@router.post("/alarms/{alarm_id}/out-of-service", summary="Remove from service (maintenance)",
-             openapi_extra=needs(ALARM_ENGINEER))
+@command("/alarms/{alarm_id}/out-of-service", "Remove from service (maintenance)", ALARM_ENGINEER)
 async def out_of_service(alarm_id: AlarmId, body: CommentBody, access: AccessDep) -> JSON:
     return JSON(await access.alarm_command(alarm_id, "remove_from_service", body.comment))
 
 
-@router.post("/alarms/{alarm_id}/in-service", summary="Return to service", openapi_extra=needs(ALARM_ENGINEER))
+@command("/alarms/{alarm_id}/in-service", "Return to service", ALARM_ENGINEER)
 async def in_service(alarm_id: AlarmId, body: CommentBody, access: AccessDep) -> JSON:
     return JSON(await access.alarm_command(alarm_id, "return_to_service", body.comment))
 
 
-@router.post("/alarms/{alarm_id}/comments", summary="Annotate: a comment in the alarm's journal",
-             description="Regulators, operators and administrators leave notes on an alarm; the note goes into "
-                         "the journal (event `commented`) and the audit log, and changes no state.",
-             openapi_extra=needs(ANNOTATE))
+@command("/alarms/{alarm_id}/comments", "Annotate: a comment in the alarm's journal", ANNOTATE,
+         description="Regulators, operators and administrators leave notes on an alarm; the note goes into "
+                         "the journal (event `commented`) and the audit log, and changes no state.")
 async def annotate(alarm_id: AlarmId, body: AnnotationBody, access: AccessDep) -> JSON:
     return JSON(await access.alarm_command(alarm_id, "comment", body.text))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Query
+from pydantic import BaseModel, Field
 
 from hazwatch.api.deps import AccessDep, needs
 from hazwatch.api.responses import JSON
@@ -13,6 +15,48 @@ from hazwatch.auth.roles import READ
 from hazwatch.domain.batch import US
 
 router = APIRouter(tags=["sensors"])
+Limits = dict[Literal["LL", "L", "H", "HH"], float | None]
+
+
+class SensorOut(BaseModel):
+    tag: str
+    name: str
+    kind: str
+    unit: str
+    device: str = Field(description="device code: MQTT topic hz/v1/{enterprise}/{device}/telemetry")
+    enterprise: str = Field(description="enterprise code")
+    range_low: float
+    range_high: float
+    limits: Limits
+    priorities: dict[Literal["LL", "L", "H", "HH"], Literal["low", "medium", "high", "urgent"]]
+    deadband: float
+    on_delay_s: float
+    off_delay_s: float
+    longitude: float | None
+    latitude: float | None
+    in_use: bool
+    last_ts: float | None = Field(description="epoch seconds of the newest reading")
+    last_value: float | None
+
+
+class SensorList(BaseModel):
+    items: list[SensorOut]
+    count: int
+
+
+class SeriesOut(BaseModel):
+    """Columns: raw readings carry ts/value/quality, buckets ts/min/avg/max/last/count."""
+
+    sensor: str
+    unit: str
+    ts: list[float]
+    value: list[float] | None = None
+    quality: list[Literal["good", "uncertain", "bad"]] | None = None
+    min: list[float | None] | None = None
+    avg: list[float | None] | None = None
+    max: list[float | None] | None = None
+    last: list[float | None] | None = None
+    count: list[int] | None = None
 
 
 def _sensor_public(services, sid: int) -> dict:
@@ -26,7 +70,8 @@ def _sensor_public(services, sid: int) -> dict:
     return info
 
 
-@router.get("/sensors", summary="Sensors in scope with their limits and latest values", openapi_extra=needs(READ))
+@router.get("/sensors", summary="Sensors in scope with their limits and latest values", response_model=SensorList,
+            openapi_extra=needs(READ))
 def list_sensors(access: AccessDep, enterprise: str | None = None, kind: str | None = None) -> JSON:
     services = access.services
     idx = services.index
@@ -39,7 +84,7 @@ def list_sensors(access: AccessDep, enterprise: str | None = None, kind: str | N
     return JSON({"items": items, "count": len(items)})
 
 
-@router.get("/sensors/{tag}", summary="One sensor", openapi_extra=needs(READ))
+@router.get("/sensors/{tag}", summary="One sensor", response_model=SensorOut, openapi_extra=needs(READ))
 def get_sensor(tag: str, access: AccessDep) -> JSON:
     return JSON(_sensor_public(access.services, access.sensor(tag)))
 
@@ -47,6 +92,7 @@ def get_sensor(tag: str, access: AccessDep) -> JSON:
 @router.get(
     "/sensors/{tag}/series",
     summary="Raw or downsampled series",
+    response_model=SeriesOut,
     description="Without `step`: raw readings `{ts, value, quality}`. With `step`: one row per bucket "
                 "`{ts, min, avg, max, last, count}` (bad-quality readings left out). `ts` values are epoch "
                 "seconds; a bucket's ts is its start.",
