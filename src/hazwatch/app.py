@@ -106,6 +106,10 @@ def serve(services: Services, host: str, port: int,
                 t.cancel()
 
     api = make_api(services, run_background if (background or duration_s is not None) else None)
+    tls = services.settings
+    if (tls.tls_certfile is None) != (tls.tls_keyfile is None):
+        raise ValueError("HAZWATCH_TLS_CERTFILE and HAZWATCH_TLS_KEYFILE go together")
     server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="warning", access_log=False,
-                                           http="httptools", loop="uvloop", ws="websockets-sansio"))
+                                           http="httptools", loop="uvloop", ws="websockets-sansio",
+                                           ssl_certfile=tls.tls_certfile, ssl_keyfile=tls.tls_keyfile))
     server.run()

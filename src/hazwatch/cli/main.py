@@ -57,7 +57,8 @@ def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] 
     services = build(settings)
     generated = services.auth.ensure_admin(
         settings.admin_token.get_secret_value() if settings.admin_token else None)
-    console.print(f"Hazwatch listening on [bold]http://{settings.host}:{settings.port}[/] "
+    scheme = "https" if settings.tls_certfile else "http"
+    console.print(f"Hazwatch listening on [bold]{scheme}://{settings.host}:{settings.port}[/] "
                   f"({len(services.index.tag_to_id)} sensors)")
     if generated:
         console.print(f"Admin API token (shown once, keep it): [bold]{generated}[/]")
