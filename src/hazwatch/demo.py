@@ -10,6 +10,7 @@ import time
 from rich.console import Console
 
 from hazwatch.app import build, serve
+from hazwatch.auth import Principal, Scope
 from hazwatch.domain.events import ALARM_CHANGED
 from hazwatch.normalize import RawBatch
 from hazwatch.services import Services
@@ -31,6 +32,27 @@ def _demo_token(settings: Settings) -> str:
     return token
 
 
+DEMO_PASSWORD = "hazwatch-demo"
+# One user per tier of the demo park, to show what each sees (names: role@org).
+DEMO_USERS = (("regulator", "R-JS"), ("park_admin", "P-CHEM"), ("operator", "E-TANK"), ("operator", "E-FINE"))
+
+
+def _demo_users(services: Services) -> list[str]:
+    """Create the demo's users on first start; they use a published password, so they exist only in
+    the demo's own data directory."""
+    tree = services.orgs.current()
+    root = Principal(None, "demo", "admin", None)
+    existing = {u["username"] for u in services.users.list(Scope(None))}
+    names = []
+    for role, org in DEMO_USERS:
+        name = f"{role.replace('_', '-')}@{org}"
+        node = tree.by_code(org)
+        if name not in existing and node is not None:
+            services.users.create(root, Scope(None), name, DEMO_PASSWORD, role, node.id, "demo")
+        names.append(name)
+    return names
+
+
 async def feed(services: Services, sim: ParkSimulator) -> None:
     """One batch a second from the simulator, through the same pipeline as HTTP ingest."""
     start = time.monotonic()
@@ -50,6 +72,7 @@ def run_demo(settings: Settings, duration: float, console: Console) -> None:
     services.pipeline.reload_catalog()
     token = _demo_token(settings)
     services.auth.ensure_admin(token)
+    users = _demo_users(services)
 
     def show(_subject: str, event) -> None:
         a = event.alarm
@@ -63,8 +86,11 @@ def run_demo(settings: Settings, duration: float, console: Console) -> None:
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]Hazwatch demo[/]: {len(doc.sensors)} sensors in a simulated chemical park, 1 reading/s "
                   f"each; faults raise alarms within the first minute. Stops after {duration:g} s.")
-    console.print(f"  API      {base}/api/v1   (OpenAPI UI: {base}/docs)")
-    console.print(f"  Log in   Authorization: Bearer {token}")
+    console.print(f"  API      {base}/api/v1   (OpenAPI document: {base}/openapi.json)")
+    console.print(f"  Log in   Authorization: Bearer {token}   (the installation's admin)")
+    console.print(f"  Users    {', '.join(users)}   password {DEMO_PASSWORD!r}, each seeing only its own scope:")
+    console.print(f"           curl -d 'grant_type=password&username={users[0]}&password={DEMO_PASSWORD}' "
+                  f"{base}/api/v1/auth/token")
     console.print(f"  Try      curl -H 'Authorization: Bearer {token}' '{base}/api/v1/alarms?state=active'")
     console.print(f"  Data     {settings.data_dir.resolve()}")
     sim = ParkSimulator(doc)

@@ -75,3 +75,12 @@ ROLE_ORG_KINDS: Final[dict[str, frozenset[str | None]]] = {
 
 def allowed(role: str, permission: str) -> bool:
     return permission == PUBLIC or permission in PERMISSIONS.get(role, frozenset())
+
+
+def markdown_table() -> str:
+    """The role × permission table as docs/security.md shows it (a test keeps the two equal)."""
+    perms = sorted(ALL)
+    lines = ["| permission | " + " | ".join(ROLES) + " |", "|---|" + "---|" * len(ROLES)]
+    for p in perms:
+        lines.append(f"| `{p}` | " + " | ".join("✓" if p in PERMISSIONS[r] else "" for r in ROLES) + " |")
+    return "\n".join(lines)
