@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hazwatch.access import Access
@@ -25,7 +26,7 @@ def needs(permission: str, **openapi_extra: Any) -> dict:
     return {"x-permission": permission, **openapi_extra}
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
@@ -49,10 +50,15 @@ def route_permission(request: Request) -> str | None:
     return (getattr(route, "openapi_extra", None) or {}).get("x-permission")
 
 
-def access(request: Request, services: ServicesDep,
-           creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Access:
+async def access(request: Request, services: ServicesDep,
+                 creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Access:
     permission = route_permission(request)
-    principal = authenticate(services, creds.credentials if creds else None)
+    token = creds.credentials if creds else None
+    # A cached token costs a dict lookup on the event loop; only a miss goes to the database,
+    # on a worker thread.
+    principal = services.auth.cached(token) if token else None
+    if principal is None:
+        principal = await run_in_threadpool(authenticate, services, token)
     if permission is None or not R.allowed(principal.role, permission):
         raise HTTPException(403, f"a {principal.role} may not do this ({permission or 'undeclared'})")
     return Access(services, principal, remote_of(request))

@@ -87,12 +87,20 @@ class AuthService:
         return generated
 
     # -- every request -------------------------------------------------------------------------------
+    def cached(self, token: str) -> Principal | None:
+        """The principal if this token was looked up in the last CACHE_S seconds and is still
+        valid: no I/O, so the event loop may call it."""
+        hit = self._cache.get(digest(token))
+        if hit is not None and time.monotonic() - hit[2] < CACHE_S and (hit[1] is None or hit[1] > _now_us()):
+            return hit[0]
+        return None
+
     def authenticate(self, token: str) -> Principal | None:
+        hit = self.cached(token)
+        if hit is not None:
+            return hit
         d = digest(token)
         mono = time.monotonic()
-        hit = self._cache.get(d)
-        if hit is not None and mono - hit[2] < CACHE_S and (hit[1] is None or hit[1] > _now_us()):
-            return hit[0]
         principal, expires = self._lookup(d)
         if principal is None:
             self._cache.pop(d, None)
