@@ -33,10 +33,13 @@ class Settings(BaseSettings):
     login_free_failures: int = Field(5, ge=1, description="Failed logins in a row before back-off starts")
     login_lock_s: float = Field(30.0, ge=0, description="First back-off after repeated failed logins; "
                                 "it doubles with each further failure, up to 15 minutes")
-    rate_limit_rps: float = Field(500.0, ge=0, description="Requests per second per credential (or per client "
+    rate_limit_rps: float = Field(2000.0, ge=0, description="Requests per second per credential (or per client "
                                   "address when unauthenticated); 0 turns the limit off")
-    rate_limit_burst: int = Field(1000, ge=1, description="Requests a credential may send at once before "
+    rate_limit_burst: int = Field(4000, ge=1, description="Requests a credential may send at once before "
                                   "the rate limit applies")
+    login_rate_limit_rps: float = Field(5.0, ge=0, description="Login attempts per second per client address "
+                                        "(each costs a deliberately slow password hash); 0 turns it off")
+    login_rate_limit_burst: int = Field(20, ge=1, description="Login attempts a client address may make at once")
     max_request_bytes: int = Field(4 * 1024 * 1024, description="Largest body of any request other than "
                                    "telemetry and catalog uploads (413 above it)")
     cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from "

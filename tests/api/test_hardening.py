@@ -67,6 +67,15 @@ def test_rate_limit_answers_429_with_retry_after(tmp_path):
         assert c.get("/healthz").status_code == 200
 
 
+def test_logins_have_a_stricter_limit_per_client_address(tmp_path):
+    with client_for(tmp_path, login_rate_limit_rps=0.5, login_rate_limit_burst=2) as c:
+        form = {"grant_type": "password", "username": "admin", "password": "not-the-password"}
+        codes = [c.post("/api/v1/auth/token", data=form, headers={"Authorization": f"Bearer k{i}"}).status_code
+                 for i in range(3)]
+        assert codes == [400, 400, 429]  # a new Authorization header per try does not reset it
+        assert c.get("/api/v1/sensors").status_code == 200  # the rest of the API is not affected
+
+
 def test_cors_is_closed_by_default(client):
     pre = client.options("/api/v1/sensors", headers={"Origin": "https://evil.example",
                                                      "Access-Control-Request-Method": "GET"})

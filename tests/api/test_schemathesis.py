@@ -33,7 +33,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path):
     assert st, "schemathesis is a test dependency (pip install -e '.[test]')"
     port = _free_port()
     env = {**os.environ, "HAZWATCH_DATA_DIR": str(tmp_path / "data"), "HAZWATCH_ADMIN_TOKEN": "fuzz-admin-token",
-           "HAZWATCH_RATE_LIMIT_RPS": "0"}
+           "HAZWATCH_RATE_LIMIT_RPS": "0", "HAZWATCH_LOGIN_RATE_LIMIT_RPS": "0"}
     env.pop("HAZWATCH_DATABASE_URL", None)
     subprocess.run([hazwatch, "catalog", "import", str(ROOT / "tests/data/tenants.yaml")], env=env, check=True,
                    capture_output=True)

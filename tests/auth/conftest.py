@@ -17,7 +17,7 @@ WALKERS = {"ea1": ("enterprise_admin", "EA1"), "ea2": ("enterprise_admin", "EA2"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Iterator[World]:
-    settings = make_settings(tmp_path_factory.mktemp("world"), rate_limit_rps=0)
+    settings = make_settings(tmp_path_factory.mktemp("world"), rate_limit_rps=0, login_rate_limit_rps=0)
     services = build_services(settings, DATA / "tenants.yaml")
     with TestClient(make_api(services), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         w = build_world(services, client)

@@ -86,7 +86,9 @@ def create_api(services: Services | None = None) -> FastAPI:
     if settings.cors_origins:
         api.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])
-    api.add_middleware(RateLimit, rate=settings.rate_limit_rps, burst=settings.rate_limit_burst)
+    api.add_middleware(RateLimit, rate=settings.rate_limit_rps, burst=settings.rate_limit_burst,
+                       strict_paths=(f"{PREFIX}/auth/token",), strict_rate=settings.login_rate_limit_rps,
+                       strict_burst=settings.login_rate_limit_burst)
     api.add_middleware(BodyLimit, default=settings.max_request_bytes, large=settings.max_body_bytes,
                        large_paths=(f"{PREFIX}/telemetry", f"{PREFIX}/catalog"))
     api.add_middleware(SecurityHeaders)

@@ -92,30 +92,38 @@ class BodyLimit:
 
 
 class RateLimit:
-    """Token bucket per credential (the Authorization header), or per client address without one.
-    Cheap enough to sit in front of the ingest path: one dict lookup and some arithmetic."""
+    """Token buckets: one per credential (the Authorization header), or per client address without
+    one; and a stricter one per client address for `strict_paths` (the login, whose password hash
+    costs ~50 ms of CPU by design). Cheap enough to sit in front of the ingest path: a dict lookup
+    and some arithmetic."""
 
-    def __init__(self, app, rate: float, burst: int, exempt: tuple[str, ...] = ("/healthz",)) -> None:
-        self.app, self.rate, self.burst, self.exempt = app, rate, float(burst), exempt
-        self._buckets: dict[bytes, tuple[float, float]] = {}
+    def __init__(self, app, rate: float, burst: int, strict_paths: tuple[str, ...] = (), strict_rate: float = 5.0,
+                 strict_burst: int = 20, exempt: tuple[str, ...] = ("/healthz",)) -> None:
+        self.app, self.exempt, self.strict_paths = app, exempt, strict_paths
+        self.limits = {False: (rate, float(burst)), True: (strict_rate, float(strict_burst))}
+        self._buckets: dict[tuple[bool, bytes], tuple[float, float]] = {}
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http" or self.rate <= 0 or scope["path"] in self.exempt:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
             return await self.app(scope, receive, send)
-        key = next((v for k, v in scope.get("headers", ()) if k == b"authorization"), None)
+        strict = scope["path"] in self.strict_paths
+        rate, burst = self.limits[strict]
+        if rate <= 0:
+            return await self.app(scope, receive, send)
+        key = None if strict else next((v for k, v in scope.get("headers", ()) if k == b"authorization"), None)
         if key is None:
             client = scope.get("client")
             key = (client[0] if client else "?").encode()
         now = time.monotonic()
-        tokens, last = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        tokens, last = self._buckets.get((strict, key), (burst, now))
+        tokens = min(burst, tokens + (now - last) * rate)
         if tokens < 1.0:
-            self._buckets[key] = (tokens, now)
-            wait = (1.0 - tokens) / self.rate
-            return await _answer(send, 429, f"rate limit of {self.rate:g} requests/s (burst {self.burst:g}) "
+            self._buckets[(strict, key)] = (tokens, now)
+            wait = (1.0 - tokens) / rate
+            return await _answer(send, 429, f"rate limit of {rate:g} requests/s (burst {burst:g}) "
                                             f"exceeded; retry in {wait:.2f} s",
                                  [(b"retry-after", str(max(1, math.ceil(wait))).encode())])
-        self._buckets[key] = (tokens - 1.0, now)
+        self._buckets[(strict, key)] = (tokens - 1.0, now)
         if len(self._buckets) > 100_000:
             self._buckets = {k: v for k, v in self._buckets.items() if now - v[1] < 60}
         await self.app(scope, receive, send)

@@ -64,15 +64,15 @@ class Revoked(BaseModel):
 
 @router.post(
     "/auth/token", response_model=TokenOut, summary="Log in: OAuth2 password or refresh_token grant",
-    description="Form fields as in RFC 6749: `grant_type=password` with `username` and `password`, or "
-                "`grant_type=refresh_token` with `refresh_token`. A refresh token is spent when used. After "
-                "repeated failures a user name is locked for a growing time (429 with Retry-After).",
+    description="Form fields as in RFC 6749: `grant_type=password` (the default) with `username` and "
+                "`password`, or `grant_type=refresh_token` with `refresh_token`. A refresh token is spent when "
+                "used. After repeated failures a user name is locked for a growing time (429 with Retry-After).",
     responses={400: {"description": "invalid_grant: wrong name or password, or an unusable refresh token"},
                429: {"description": "too many failed logins for this user name; see Retry-After"}},
     openapi_extra=needs(PUBLIC),
 )
 def token(request: Request, services: ServicesDep,
-          grant_type: Annotated[Literal["password", "refresh_token"], Form()],
+          grant_type: Annotated[Literal["password", "refresh_token"], Form()] = "password",
           username: Annotated[str | None, Form(max_length=100)] = None,
           password: Annotated[str | None, Form(max_length=1000)] = None,
           refresh_token: Annotated[str | None, Form(max_length=200)] = None) -> TokenOut:
