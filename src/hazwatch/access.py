@@ -135,7 +135,10 @@ class Access:
         code = code or f"{kind[:1].upper()}-{secrets.token_hex(4).upper()}"
         if tree.by_code(code) is not None:
             raise Conflict(f"org code {code!r} is taken")
-        self.apply_catalog(CatalogDoc(orgs=[OrgDoc(code=code, name=name, kind=kind, parent=parent_code)]), "org")
+        try:
+            self.apply_catalog(CatalogDoc(orgs=[OrgDoc(code=code, name=name, kind=kind, parent=parent_code)]), "org")
+        except CatalogError as e:  # name the request's fields, not the catalog document's
+            raise Invalid("; ".join(p.split(": ", 1)[-1].replace("orgs[0].", "") for p in e.problems)) from None
         node = self.services.orgs.current().by_code(code)
         assert node is not None
         self.__dict__.pop("scope", None)  # the new org widens this request's scope

@@ -72,7 +72,8 @@ def create_api(services: Services | None = None) -> FastAPI:
 
     @api.exception_handler(CatalogError)
     async def catalog_error(_request: Request, exc: CatalogError) -> JSON:
-        return JSON({"detail": f"catalog refused: {len(exc.problems)} problem(s)", "problems": exc.problems},
+        shown = "; ".join(exc.problems[:3]) + (f"; and {len(exc.problems) - 3} more" if len(exc.problems) > 3 else "")
+        return JSON({"detail": f"catalog refused, nothing applied: {shown}", "problems": exc.problems},
                     status_code=422)
 
     @api.get("/healthz", tags=["system"], summary="Liveness probe (no token needed)", response_model=Health,

@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from hazwatch.access import Access
 from hazwatch.auth import Principal
 from hazwatch.auth import roles as R
+from hazwatch.domain.text import a
 from hazwatch.services import Services
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token>`: an access token from "
@@ -60,7 +61,7 @@ async def access(request: Request, services: ServicesDep,
     if principal is None:
         principal = await run_in_threadpool(authenticate, services, token)
     if permission is None or not R.allowed(principal.role, permission):
-        raise HTTPException(403, f"a {principal.role} may not do this ({permission or 'undeclared'})")
+        raise HTTPException(403, f"{a(principal.role)} may not do this ({permission or 'undeclared'})")
     return Access(services, principal, remote_of(request))
 
 

@@ -13,6 +13,7 @@ from hazwatch.auth.passwords import check_strength, hash_password
 from hazwatch.auth.scope import OrgTrees, Scope
 from hazwatch.auth.service import AuthService, Principal
 from hazwatch.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from hazwatch.domain.text import a
 
 _U = User.__table__
 _T = ApiToken.__table__
@@ -39,12 +40,12 @@ class UserDirectory:
         elif org_id not in tree.nodes or not scope.allows(org_id):
             raise NotFound(f"org {org_id} not found")
         if role not in roles.GRANTS.get(by.role, frozenset()):
-            raise Forbidden(f"a {by.role} may not create {role} users")
+            raise Forbidden(f"{a(by.role)} may not create {role} users")
         kind = tree.nodes[org_id].kind if org_id is not None else None
         if kind not in roles.ROLE_ORG_KINDS[role]:
-            where = "the whole installation" if kind is None else f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+            where = "the whole installation" if kind is None else a(kind)
             fits = ", ".join(k or "the whole installation" for k in sorted(roles.ROLE_ORG_KINDS[role], key=str))
-            raise Invalid(f"a {role} cannot belong to {where}; it belongs to: {fits}")
+            raise Invalid(f"{a(role)} cannot belong to {where}; it belongs to: {fits}")
         weak = check_strength(password)
         if weak:
             raise Invalid(weak)
@@ -80,7 +81,7 @@ class UserDirectory:
         if user_id == by.user_id:
             raise Conflict("you cannot disable yourself")
         if before["role"] not in roles.GRANTS.get(by.role, frozenset()):
-            raise Forbidden(f"a {by.role} may not disable {before['role']} users")
+            raise Forbidden(f"{a(by.role)} may not disable {before['role']} users")
         now = time.time_ns() // 1000
         with self.engine.begin() as conn:
             conn.execute(update(_U).where(_U.c.id == user_id).values(disabled=True))

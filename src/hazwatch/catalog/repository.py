@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from hazwatch.catalog.errors import CatalogError
 from hazwatch.catalog.models import CatalogMeta, Device, HazardSource, Org, Sensor, Site
 from hazwatch.catalog.schema import CatalogDoc, DeviceDoc, HazardSourceDoc, OrgDoc, SensorDoc, SiteDoc
+from hazwatch.domain.text import a
 
 # Which org kinds may stand above each kind.
 _PARENT_KINDS = {"region": {None, "region"}, "park": {"region"}, "enterprise": {"park", "region"}}
@@ -200,8 +201,8 @@ class CatalogRepository:
             if o.parent and o.parent not in org_kind:
                 problems.append(f"{source}: orgs[{i}].parent: unknown org {o.parent!r}")
             elif parent_kind not in _PARENT_KINDS[o.kind]:
-                above = "no parent" if parent_kind is None else f"a {parent_kind}"
-                problems.append(f"{source}: orgs[{i}].parent: a {o.kind} cannot have {above} above it")
+                above = "no parent" if parent_kind is None else a(parent_kind)
+                problems.append(f"{source}: orgs[{i}].parent: {a(o.kind)} cannot have {above} above it")
         problems.extend(_cycles(doc.orgs, source))
         item: OrgDoc | SiteDoc | HazardSourceDoc | DeviceDoc | SensorDoc
         for i, item in enumerate(doc.sites):

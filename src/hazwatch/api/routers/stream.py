@@ -18,6 +18,7 @@ from hazwatch.api.deps import authenticate
 from hazwatch.auth.roles import READ, allowed
 from hazwatch.domain.batch import US
 from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged, ReadingsStored
+from hazwatch.domain.text import a
 
 router = APIRouter(tags=["stream"])
 QUEUE_SIZE = 1000
@@ -34,7 +35,7 @@ async def stream(ws: WebSocket) -> None:
         await ws.close(code=4401, reason="missing or invalid API token")
         return
     if not allowed(user.role, READ):
-        await ws.close(code=4403, reason=f"a {user.role} may not read the stream")
+        await ws.close(code=4403, reason=f"{a(user.role)} may not read the stream")
         return
     scope = Access(services, user).scope
     await ws.accept()
