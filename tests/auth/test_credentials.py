@@ -191,3 +191,38 @@ def test_user_creation_rules(fresh):
     assert create(org=fresh.org_id["EB1"]).status_code == 404  # outside the park
     taken = create(username="pa-admin")
     assert taken.status_code == 409
+
+
+def test_changing_a_password_ends_other_sessions(fresh):
+    fresh.add_user("op4", "operator", "EA1")
+    other = fresh.tokens["op4"]  # an earlier session
+    mine = login(fresh, "op4", PASSWORD).json()["access_token"]
+    r = fresh.client.post(f"{API}/auth/password", json={"current": "not it at all", "new": "a new password 4"},
+                          headers=bearer(mine))
+    assert r.status_code == 422
+    r = fresh.client.post(f"{API}/auth/password", json={"current": PASSWORD, "new": "a new password 4"},
+                          headers=bearer(mine))
+    assert r.status_code == 204
+    assert fresh.client.get(f"{API}/auth/me", headers=bearer(mine)).status_code == 200
+    assert fresh.client.get(f"{API}/auth/me", headers=bearer(other)).status_code == 401
+    assert login(fresh, "op4", PASSWORD).status_code == 400
+    assert login(fresh, "op4", "a new password 4").status_code == 200
+    assert fresh.client.get(f"{API}/audit", params={"action": "user.password_change"}).json()["count"] == 1
+
+
+def test_cli_sets_the_bootstrap_admins_password(fresh):
+    from typer.testing import CliRunner
+
+    from hazwatch.cli.main import app as cli
+
+    data_dir = str(fresh.services.settings.data_dir)
+    r = CliRunner().invoke(cli, ["users", "passwd", "admin", "--password-stdin", "--data-dir", data_dir],
+                           input="admin password 1\n")
+    assert r.exit_code == 0, r.output
+    assert login(fresh, "admin", "admin password 1").status_code == 200
+    r = CliRunner().invoke(cli, ["users", "add", "ops", "--role", "operator", "--org", "EA2", "--password-stdin",
+                                 "--data-dir", data_dir], input="ops password 1\n")
+    assert r.exit_code == 0, r.output
+    me = fresh.client.get(f"{API}/auth/me", headers=bearer(login(fresh, "ops", "ops password 1").json()[
+        "access_token"])).json()
+    assert (me["role"], me["org"]) == ("operator", fresh.org_id["EA2"])

@@ -52,6 +52,7 @@ def _call(w: World, method: str, path: str, headers: dict):
         "/users": {"username": _unique("u"), "password": PASSWORD, "role": "viewer", "org": w.org_id["EA1"]},
         "/catalog": {"devices": [{"code": "D-EA1", "name": "DCS A1", "org": "EA1"}]},
         "/auth/keys": {"label": "k"}, "/auth/revoke": {"token": "hzk_unknown"},
+        "/auth/password": {"current": "not the password", "new": "whatever new 1"},
         "/alarms/{alarm_id}/shelve": {"minutes": 1, "reason": "test"},
         "/alarms/{alarm_id}/comments": {"text": "note"},
     }

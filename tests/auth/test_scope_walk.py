@@ -305,6 +305,15 @@ def _(w, user):
     assert w.client.get(f"{API}/auth/me", headers={"Authorization": f"Bearer {token}"}).json()["name"] == user
 
 
+@case("POST", "/auth/password")
+def _(w, user):
+    for new, current in (("walk password 9", PASSWORD), (PASSWORD, "walk password 9")):
+        r = w.client.post(f"{API}/auth/password", json={"current": current, "new": new}, headers=w.headers(user))
+        assert r.status_code == 204
+    for other in WALKERS:  # nobody else's session ended
+        assert w.client.get(f"{API}/auth/me", headers=w.headers(other)).status_code == 200
+
+
 @case("POST", "/auth/revoke")
 def _(w, user):
     for other, (_kid, key) in w.key.items():

@@ -20,11 +20,11 @@ DEVICE_CREDENTIALS: Final = "devices:credentials"
 ORGS_WRITE: Final = "orgs:write"
 USERS_MANAGE: Final = "users:manage"
 AUDIT_READ: Final = "audit:read"
-API_KEYS: Final = "keys:own"  # API keys for integrations, acting as the user who made them
+OWN_CREDENTIALS: Final = "credentials:own"  # your own password, and API keys that act as you
 REPORTS_REQUEST: Final = "reports:request"
 
 ALL: Final = frozenset({SELF, READ, TELEMETRY_WRITE, ALARM_OPERATE, ALARM_ENGINEER, ANNOTATE, CATALOG_WRITE,
-                        DEVICE_CREDENTIALS, ORGS_WRITE, USERS_MANAGE, AUDIT_READ, API_KEYS, REPORTS_REQUEST})
+                        DEVICE_CREDENTIALS, ORGS_WRITE, USERS_MANAGE, AUDIT_READ, OWN_CREDENTIALS, REPORTS_REQUEST})
 
 ADMIN: Final = "admin"
 REGULATOR: Final = "regulator"
@@ -34,7 +34,7 @@ OPERATOR: Final = "operator"
 VIEWER: Final = "viewer"
 DEVICE: Final = "device"
 
-_HUMAN = frozenset({SELF, READ, API_KEYS})
+_HUMAN = frozenset({SELF, READ, OWN_CREDENTIALS})
 
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     # The installation's administrator (or, with an org, the administrator of one subtree).

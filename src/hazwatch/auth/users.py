@@ -9,7 +9,7 @@ from sqlalchemy import Engine, insert, select, update
 from hazwatch.auth import roles
 from hazwatch.auth.audit import AuditLog
 from hazwatch.auth.models import ApiToken, User
-from hazwatch.auth.passwords import check_strength, hash_password
+from hazwatch.auth.passwords import check_strength, hash_password, verify_password
 from hazwatch.auth.scope import OrgTrees, Scope
 from hazwatch.auth.service import AuthService, Principal
 from hazwatch.domain.errors import Conflict, Forbidden, Invalid, NotFound
@@ -90,3 +90,28 @@ class UserDirectory:
                               before={"disabled": before["disabled"]}, after={"disabled": True})
         self.auth.forget()
         return self.get(scope, user_id)
+
+    def set_password(self, by: Principal, user_id: int, new: str, current: str | None = None,
+                     remote: str | None = None) -> None:
+        """Change a password. With `current`, the user's own change (the current password must
+        match); without, an administrator's reset. Either way every login token of the user is
+        revoked except the one making the change, so a stolen session ends with it."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_U).where(_U.c.id == user_id)).first()
+        if row is None:
+            raise NotFound(f"user {user_id} not found")
+        if current is not None and not verify_password(row.password_hash, current):
+            raise Invalid("`current` is not the user's password")
+        weak = check_strength(new)
+        if weak:
+            raise Invalid(weak)
+        digest = hash_password(new)
+        now = time.time_ns() // 1000
+        with self.engine.begin() as conn:
+            conn.execute(update(_U).where(_U.c.id == user_id).values(password_hash=digest))
+            conn.execute(update(_T).where(_T.c.user_id == user_id, _T.c.kind.in_(("access", "refresh")),
+                                          _T.c.revoked_at.is_(None), _T.c.id != (by.token_id or -1))
+                         .values(revoked_at=now))
+            self.audit.record(conn, by.actor(remote), "user.password_change" if current is not None
+                              else "user.password_reset", "user", user_id, row.org_id)
+        self.auth.forget()

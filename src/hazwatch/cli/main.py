@@ -177,6 +177,37 @@ def users_add(username: str, role: Annotated[str, typer.Option(help="admin, regu
     console.print(f"user {out['username']!r} ({out['role']}) created with id {out['id']}")
 
 
+@users_app.command("passwd")
+def users_passwd(username: str,
+                 password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the new password "
+                                                              "from standard input instead of prompting")] = False,
+                 data_dir: DataDir = None) -> None:
+    """Set a user's password (for the bootstrap admin, or a user locked out of their account);
+    the user's login sessions end."""
+    from sqlalchemy import select
+
+    from hazwatch.app import build_auth, open_database
+    from hazwatch.auth import Principal
+    from hazwatch.auth.models import User
+    from hazwatch.domain.errors import ServiceError
+
+    engine = open_database(_settings(data_dir))
+    with engine.connect() as conn:
+        uid = conn.scalar(select(User.id).where(User.name == username))
+    if uid is None:
+        err.print(f"unknown user {username!r}")
+        raise typer.Exit(2)
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
+        "new password", hide_input=True, confirmation_prompt=True)
+    _, users, _ = build_auth(engine, _settings(data_dir), lambda: -1)
+    try:
+        users.set_password(Principal(None, _cli_actor().name, "admin", None), uid, password, remote="local")
+    except ServiceError as e:
+        err.print(e.message)
+        raise typer.Exit(2) from None
+    console.print(f"password of {username!r} set")
+
+
 @mqtt_app.command("export")
 def mqtt_auth_export(directory: Annotated[Path, typer.Argument(help="where to write password_file and acl_file")],
                      server_user: Annotated[str, typer.Option(help="the broker account Hazwatch reads with")]

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hazwatch.api.deps import AccessDep, ServicesDep, needs, remote_of
 from hazwatch.auth import InvalidGrant
-from hazwatch.auth.roles import API_KEYS, PERMISSIONS, PUBLIC, SELF
+from hazwatch.auth.roles import OWN_CREDENTIALS, PERMISSIONS, PUBLIC, SELF
 
 router = APIRouter(tags=["auth"])
 
@@ -56,6 +56,12 @@ class KeyList(BaseModel):
 class RevokeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     token: str = Field(min_length=1, max_length=200)
+
+
+class PasswordIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current: str = Field(min_length=1, max_length=1000)
+    new: str = Field(min_length=1, max_length=1000, description="at least 10 characters")
 
 
 class Revoked(BaseModel):
@@ -107,21 +113,30 @@ def me(access: AccessDep) -> MeOut:
 
 
 @router.post("/auth/keys", response_model=KeyCreated, status_code=201,
-             summary="Create an API key for an integration; it acts as you", openapi_extra=needs(API_KEYS))
+             summary="Create an API key for an integration; it acts as you", openapi_extra=needs(OWN_CREDENTIALS))
 def create_key(body: KeyIn, access: AccessDep) -> KeyCreated:
     return KeyCreated(**access.services.auth.create_api_key(access.principal, body.label, body.expires_days,
                                                             access.remote))
 
 
 @router.get("/auth/keys", response_model=KeyList, summary="Your API keys (without the secrets)",
-            openapi_extra=needs(API_KEYS))
+            openapi_extra=needs(OWN_CREDENTIALS))
 def list_keys(access: AccessDep) -> KeyList:
     items = access.services.auth.api_keys(access.principal.user_id or 0)
     return KeyList(items=[KeyOut(**i) for i in items], count=len(items))
 
 
 @router.delete("/auth/keys/{key_id}", status_code=204, response_class=Response,
-               summary="Revoke one of your API keys", openapi_extra=needs(API_KEYS))
+               summary="Revoke one of your API keys", openapi_extra=needs(OWN_CREDENTIALS))
 def revoke_key(key_id: Annotated[int, Path(ge=1, le=2**31 - 1)], access: AccessDep) -> Response:
     access.services.auth.revoke_api_key(access.principal, key_id, access.remote)
+    return Response(status_code=204)
+
+
+@router.post("/auth/password", status_code=204, response_class=Response, summary="Change your password",
+             description="Needs the current password. Every other login session of yours ends; API keys stay.",
+             openapi_extra=needs(OWN_CREDENTIALS))
+def change_password(body: PasswordIn, access: AccessDep) -> Response:
+    access.services.users.set_password(access.principal, access.principal.user_id, body.new, body.current,
+                                       access.remote)
     return Response(status_code=204)
