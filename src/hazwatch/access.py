@@ -14,7 +14,6 @@ import numpy as np
 
 from hazwatch.alarms import AlarmCommandError, public
 from hazwatch.auth import Actor, Principal, Scope
-from hazwatch.auth import roles as R
 from hazwatch.catalog.errors import CatalogError
 from hazwatch.catalog.models import Device
 from hazwatch.catalog.repository import ApplySummary
@@ -198,9 +197,6 @@ class Access:
 
     def audit(self, **filters) -> list[dict]:
         return self.services.audit.query(self.scope, **filters)
-
-    def may(self, permission: str) -> bool:
-        return R.allowed(self.principal.role, permission)
 
 
 _ERRORS: dict[int, type[ServiceError]] = {404: NotFound, 409: Conflict, 422: Invalid}

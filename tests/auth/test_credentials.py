@@ -226,3 +226,32 @@ def test_cli_sets_the_bootstrap_admins_password(fresh):
     me = fresh.client.get(f"{API}/auth/me", headers=bearer(login(fresh, "ops", "ops password 1").json()[
         "access_token"])).json()
     assert (me["role"], me["org"]) == ("operator", fresh.org_id["EA2"])
+
+
+def test_scoped_catalog_writes_stay_inside_the_scope(fresh):
+    fresh.add_user("pa-cat", "park_admin", "PA")
+    h = fresh.headers("pa-cat")
+
+    def apply(doc):
+        return fresh.client.post(f"{API}/catalog", json=doc, headers=h)
+
+    # a new enterprise, device and sensor in the park: accepted
+    r = apply({"orgs": [{"code": "EA3", "name": "Enterprise A3", "kind": "enterprise", "parent": "PA"}],
+               "devices": [{"code": "D-EA3", "name": "DCS A3", "org": "EA3"}],
+               "sensors": [{"tag": "T-EA3", "name": "Tank A3", "kind": "level", "unit": "m", "device": "D-EA3",
+                            "range_low": 0, "range_high": 10}]})
+    assert r.status_code == 200, r.text
+    assert {s["tag"] for s in fresh.client.get(f"{API}/sensors", headers=h).json()["items"]} >= {"T-EA3"}
+    # the other park, its objects, and the park's own place in the tree are out of reach
+    for doc, problem in (
+        ({"orgs": [{"code": "EB9", "name": "x", "kind": "enterprise", "parent": "PB"}]}, "unknown org 'PB'"),
+        ({"devices": [{"code": "D-EB1", "name": "taken", "org": "EA1"}]}, "'D-EB1' is not available"),
+        ({"devices": [{"code": "D-NEW", "name": "x", "org": "EB1"}]}, "unknown org 'EB1'"),
+        ({"orgs": [{"code": "PA", "name": "Park A", "kind": "park", "parent": "PB"}]}, "unknown org 'PB'"),
+        ({"orgs": [{"code": "PA", "name": "Park A", "kind": "region"}]}, "top of the tree"),
+        ({"orgs": [{"code": "EA1", "name": "A1", "kind": "park", "parent": "PA"}]}, "an org's kind (enterprise)"),
+        ({"orgs": [{"code": "EA1", "name": "A1", "kind": "park", "parent": "R"}]}, "unknown org 'R'"),
+    ):
+        r = apply(doc)
+        assert r.status_code == 422 and problem in r.text, (doc, r.text)
+    assert fresh.client.get(f"{API}/orgs/{fresh.org_id['PA']}").json()["parent"] == fresh.org_id["R"]

@@ -44,9 +44,9 @@ class CatalogRepository:
         those orgs, and what lies outside reads as unknown. `on_change(session, section, key, before,
         after)` sees every created or changed item inside the transaction (the audit log)."""
         with Session(self.engine) as session, session.begin():
-            problems = self._check(session, doc, source)
-            if allowed is not None and not problems:
-                problems = self._check_scope(session, doc, source, allowed)
+            # Scope first, so that nothing outside it is described (not even its kind) to the caller.
+            problems = self._check_scope(session, doc, source, allowed) if allowed is not None else []
+            problems = problems or self._check(session, doc, source)
             if problems:
                 raise CatalogError(problems)
             summary = ApplySummary(on_change=on_change)
@@ -119,20 +119,30 @@ class CatalogRepository:
     def _check_scope(self, session: Session, doc: CatalogDoc, source: str, allowed: frozenset[int]) -> list[str]:
         """Objects outside the scope read as unknown; codes taken outside it as not available."""
         problems: list[str] = []
-        rows = session.execute(select(Org.id, Org.code, Org.parent_id)).all()
-        org_ids = {code: id_ for id_, code, _ in rows}
-        code_of = {id_: code for id_, code, _ in rows}
-        parent_of = {code: code_of.get(parent) for _, code, parent in rows}
+        rows = session.execute(select(Org.id, Org.code, Org.parent_id, Org.kind)).all()
+        org_ids = {code: id_ for id_, code, _, _ in rows}
+        code_of = {id_: code for id_, code, _, _ in rows}
+        parent_of = {code: code_of.get(parent) for _, code, parent, _ in rows}
+        kind_of = {code: kind for _, code, _, kind in rows}
         ok: dict[str, set[str]] = {"org": {c for c, i in org_ids.items() if i in allowed}}
         for o in _parents_first(doc.orgs):
             i = doc.orgs.index(o)
             if o.code in org_ids:
                 if o.code not in ok["org"]:
                     problems.append(f"{source}: orgs[{i}].code: {o.code!r} is not available")
+                elif o.parent != parent_of[o.code] and o.parent is None:
+                    problems.append(f"{source}: orgs[{i}].parent: only an administrator of the whole installation "
+                                    "puts an org at the top of the tree")
                 elif o.parent != parent_of[o.code] and o.parent not in ok["org"]:
                     problems.append(f"{source}: orgs[{i}].parent: unknown org {o.parent!r}")
+                elif o.kind != kind_of[o.code]:
+                    problems.append(f"{source}: orgs[{i}].kind: an org's kind ({kind_of[o.code]}) is changed only "
+                                    "by an administrator of the whole installation")
             elif o.parent in ok["org"]:
                 ok["org"].add(o.code)
+            elif o.parent is None:
+                problems.append(f"{source}: orgs[{i}].parent: only an administrator of the whole installation "
+                                "puts an org at the top of the tree")
             else:
                 problems.append(f"{source}: orgs[{i}].parent: unknown org {o.parent!r}")
 
