@@ -255,3 +255,10 @@ def test_scoped_catalog_writes_stay_inside_the_scope(fresh):
         r = apply(doc)
         assert r.status_code == 422 and problem in r.text, (doc, r.text)
     assert fresh.client.get(f"{API}/orgs/{fresh.org_id['PA']}").json()["parent"] == fresh.org_id["R"]
+
+
+def test_a_new_admin_token_setting_retires_the_old_one(fresh):
+    assert fresh.client.get(f"{API}/auth/me").status_code == 200
+    fresh.services.auth.ensure_admin("a-rotated-admin-token")  # the next start with a new setting
+    assert fresh.client.get(f"{API}/auth/me").status_code == 401
+    assert fresh.client.get(f"{API}/auth/me", headers=bearer("a-rotated-admin-token")).status_code == 200

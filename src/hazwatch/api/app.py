@@ -32,6 +32,8 @@ class Health(BaseModel):
 def _cache(api: FastAPI) -> dict:
     api.openapi_schema = build_openapi(api)
     return api.openapi_schema
+
+
 ROUTERS = (auth.router, orgs.router, users.router, catalog.router, devices.router, telemetry.router, sensors.router,
            alarms.router, audit.router, stream.router)
 

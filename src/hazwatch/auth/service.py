@@ -22,6 +22,7 @@ from hazwatch.catalog.models import Device
 from hazwatch.domain.errors import Invalid, NotFound, TooMany
 
 ADMIN = roles.ADMIN
+BOOTSTRAP = "admin (bootstrap)"
 CACHE_S = 5.0
 _T = ApiToken.__table__
 
@@ -83,7 +84,13 @@ class AuthService:
                 d = digest(token)
                 if conn.scalar(select(_T.c.id).where(_T.c.token_sha256 == d)) is None:
                     conn.execute(insert(_T).values(user_id=admin_id, token_sha256=d, kind=API_KEY,
-                                                   label="admin (bootstrap)", created_at=now))
+                                                   label=BOOTSTRAP, created_at=now))
+                if generated is None:
+                    # HAZWATCH_ADMIN_TOKEN is the one bootstrap key: changing it retires the old one.
+                    conn.execute(update(_T).where(_T.c.user_id == admin_id, _T.c.label == BOOTSTRAP,
+                                                  _T.c.token_sha256 != d, _T.c.revoked_at.is_(None))
+                                 .values(revoked_at=now))
+        self.forget()
         return generated
 
     # -- every request -------------------------------------------------------------------------------
