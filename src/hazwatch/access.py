@@ -74,17 +74,25 @@ class Access:
         return raw
 
     # -- alarms -----------------------------------------------------------------------------------------
-    def _alarm_in_scope(self, sensor_id: int) -> bool:
+    def _alarm_org(self, p) -> int | None:
+        """The enterprise an alarm belongs to (through its sensor or its device), None if gone."""
         idx = self.services.index
-        return sensor_id < idx.size and bool(idx.exists[sensor_id]) and self.scope.allows(int(idx.org_id[sensor_id]))
+        if p.device_id is not None:
+            code = idx.device_codes.get(p.device_id)
+            return idx.devices[code][2] if code is not None else None
+        if p.sensor_id < idx.size and idx.exists[p.sensor_id]:
+            return int(idx.org_id[p.sensor_id])
+        return None
 
     def alarms(self, state: str) -> list[dict]:
         idx = self.services.index
-        return [public(p, idx) for p in self.services.alarm_queries.list(state) if self._alarm_in_scope(p.sensor_id)]
+        return [public(p, idx) for p in self.services.alarm_queries.list(state)
+                if (org := self._alarm_org(p)) is not None and self.scope.allows(org)]
 
     def _point(self, alarm_id: int):
         p = self.services.alarm_queries.get(alarm_id)
-        if p is None or not self._alarm_in_scope(p.sensor_id):
+        org = self._alarm_org(p) if p is not None else None
+        if org is None or not self.scope.allows(org):
             raise NotFound(f"alarm {alarm_id} not found")
         return p
 
@@ -97,7 +105,7 @@ class Access:
 
     async def alarm_command(self, alarm_id: int, action: str, comment: str | None = None,
                             minutes: float | None = None) -> dict:
-        org_id = int(self.services.index.org_id[self._point(alarm_id).sensor_id])
+        org_id = self._alarm_org(self._point(alarm_id))
         actor, record = self.actor, self.services.audit.record
 
         def audit(conn, before: dict, after: dict) -> None:

@@ -22,6 +22,7 @@ from hazwatch.bus import InProcessBus
 from hazwatch.catalog import CatalogRepository
 from hazwatch.db import make_engine
 from hazwatch.domain import SystemClock
+from hazwatch.ingest.mqtt import MqttAdapter
 from hazwatch.migrations.runner import upgrade
 from hazwatch.pipeline import Pipeline
 from hazwatch.services import Services
@@ -49,9 +50,15 @@ def build(settings: Settings) -> Services:
                         tick_interval_s=settings.tick_interval_s,
                         checkpoint_interval_s=settings.checkpoint_interval_s)
     auth, users, devices = build_auth(engine, settings, lambda: pipeline.index.revision)
-    return Services(settings=settings, engine=engine, store=store, catalog=catalog, pipeline=pipeline,
-                    auth=auth, alarm_queries=AlarmQueries(engine), bus=bus, audit=auth.audit, orgs=users.orgs,
-                    users=users, device_credentials=devices)
+    services = Services(settings=settings, engine=engine, store=store, catalog=catalog, pipeline=pipeline,
+                        auth=auth, alarm_queries=AlarmQueries(engine), bus=bus, audit=auth.audit, orgs=users.orgs,
+                        users=users, device_credentials=devices)
+    if settings.mqtt_url:
+        services.adapters.append(MqttAdapter(
+            settings.mqtt_url, settings.data_dir / "mqtt-spool", pipeline.ingest, lambda: pipeline.index,
+            client_id=settings.mqtt_client_id, max_readings=settings.max_batch_readings,
+            on_status=pipeline.device_status, spool_max_bytes=settings.mqtt_spool_max_bytes))
+    return services
 
 
 def build_auth(engine, settings: Settings, revision: Callable[[], int]
@@ -73,6 +80,8 @@ def make_api(services: Services, background: Callable[[Services], Awaitable[None
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         services.pipeline.start()
+        for adapter in services.adapters:
+            await adapter.start()
         task = asyncio.create_task(background(services)) if background else None
         try:
             yield
@@ -81,6 +90,8 @@ def make_api(services: Services, background: Callable[[Services], Awaitable[None
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            for adapter in services.adapters:
+                await adapter.stop()
             services.pipeline.stop()
             services.store.close()
 

@@ -78,9 +78,10 @@ def run_demo(settings: Settings, duration: float, console: Console) -> None:
         a = event.alarm
         if event.event in ("raised", "cleared"):
             colour = {"urgent": "bold red", "high": "red", "medium": "yellow"}.get(a["priority"], "cyan")
-            console.print(f"[{colour}]{event.event:>7}[/] {a['priority']:<6} {a['condition']:<2} "
-                          f"{a['sensor']:<14} {a['value']:.2f} {a['unit'] or ''}  ({a['enterprise']})",
-                          highlight=False)
+            what = f"{a['sensor']:<14} {a['value']:.2f} {a['unit'] or ''}" if a["sensor"] else \
+                f"{a['device']:<14} communication lost"
+            console.print(f"[{colour}]{event.event:>7}[/] {a['priority']:<6} {a['condition']:<4} {what}  "
+                          f"({a['enterprise']})", highlight=False)
 
     services.bus.subscribe(ALARM_CHANGED, show)
     base = f"http://{settings.host}:{settings.port}"

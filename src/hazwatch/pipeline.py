@@ -29,6 +29,7 @@ from hazwatch.detect import checkpoint
 from hazwatch.detect.rules import LimitEvaluator, Transitions
 from hazwatch.domain import Clock, Rejection
 from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged, ReadingsStored
+from hazwatch.domain.limits import COMM
 from hazwatch.normalize import Normalizer, RawBatch
 from hazwatch.normalize.validate import EARLIEST_US
 from hazwatch.store import TelemetryStore
@@ -224,6 +225,23 @@ class Pipeline:
                 checkpoint.save(conn, self.evaluator.state, dirty)
 
     # -- commands run on the writer thread ---------------------------------------------------------
+    def device_status(self, code: str, online: bool, at_us: int) -> Future:
+        """A device reported itself online or offline (MQTT status, usually its last will): offline
+        raises its communication-loss alarm, online clears it."""
+
+        def run() -> None:
+            dev = self.index.devices.get(code)
+            if dev is None:
+                log.warning("status for unknown device %r ignored", code)
+                return
+            with self.engine.begin() as conn:
+                changes = self.alarms.set_device_condition(
+                    conn, dev[0], COMM, not online, at_us, self.clock.now_us(),
+                    comment=None if online else "device reported offline (last will or status message)")
+            self._publish(changes)
+
+        return self.call(run)
+
     def alarm_command(self, alarm_id: int, action: str, actor: str, comment: str | None = None,
                       minutes: float | None = None, max_minutes: float = 1440,
                       audit: Callable[[Connection, dict, dict], None] | None = None) -> Future:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
@@ -10,6 +10,7 @@ from hazwatch.alarms.queries import AlarmQueries
 from hazwatch.auth import AuditLog, AuthService, DeviceCredentials, OrgTrees, UserDirectory
 from hazwatch.bus import Bus
 from hazwatch.catalog import CatalogRepository, SensorIndex
+from hazwatch.ingest.adapter import Adapter
 from hazwatch.pipeline import Pipeline
 from hazwatch.settings import Settings
 from hazwatch.store import TelemetryStore
@@ -29,6 +30,7 @@ class Services:
     orgs: OrgTrees
     users: UserDirectory
     device_credentials: DeviceCredentials
+    adapters: list[Adapter] = field(default_factory=list)  # protocol adapters run beside the API
 
     @property
     def index(self) -> SensorIndex:

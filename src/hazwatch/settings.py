@@ -46,7 +46,12 @@ class Settings(BaseSettings):
                                     "a browser (JSON list); empty = CORS closed")
     tls_certfile: Path | None = Field(None, description="Serve HTTPS with this certificate (PEM)")
     tls_keyfile: Path | None = Field(None, description="Private key for tls_certfile (PEM)")
-    mqtt_url: str | None = Field(None, description="mqtt://user:password@host:port of the broker to read")
+    mqtt_url: str | None = Field(None, description="mqtt://user:password@host:port (or mqtts://) of the broker "
+                                 "to take telemetry from; unset = no MQTT ingest")
+    mqtt_client_id: str = Field("hazwatch-ingest", description="MQTT client id: the broker keeps this persistent "
+                                "session's messages while the server is down")
+    mqtt_spool_max_bytes: int = Field(8 << 30, description="Largest backlog the MQTT receiver keeps on disk "
+                                      "before it stops acknowledging (the broker then holds the rest)")
 
     @property
     def relational_url(self) -> str:

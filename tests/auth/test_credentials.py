@@ -46,7 +46,7 @@ def test_device_secret_cannot_write_another_devices_sensor(world):
     assert body["accepted"] == 1
     reasons = {x["sensor"]: x["reason"] for x in body["rejected"]}
     assert reasons["T-EA1B"].startswith("sensor 'T-EA1B' is on device 'D-EA1B'")
-    assert "own device" in reasons["T-EA1B"]
+    assert "own device's sensors" in reasons["T-EA1B"]
     assert reasons["T-EB1"] == "unknown sensor"
     for t, n in counts.items():
         assert len(world.client.get(f"{API}/sensors/{t}/series").json()["value"]) == n

@@ -33,7 +33,7 @@ class AlarmCommandError(Exception):
 @dataclass
 class AlarmPoint:
     id: int
-    sensor_id: int
+    sensor_id: int | None
     condition: str
     priority: int
     active: bool = False
@@ -45,6 +45,7 @@ class AlarmPoint:
     cleared_at: int | None = None
     value: float | None = None
     changed_at: int = 0
+    device_id: int | None = None  # set instead of sensor_id for a device's communication-loss alarm
 
     @property
     def state(self) -> str:
@@ -64,9 +65,13 @@ def iso(us: int | None) -> str | None:
 
 
 def public(p: AlarmPoint, index: SensorIndex) -> dict:
-    info = index.info.get(p.sensor_id, {})
+    if p.device_id is not None:
+        code = index.device_codes.get(p.device_id)
+        info = {"device": code, "enterprise": index.devices[code][1] if code in index.devices else None}
+    else:
+        info = index.info.get(p.sensor_id, {})
     return {
-        "id": p.id, "sensor": info.get("tag"), "sensor_name": info.get("name"),
+        "id": p.id, "sensor": info.get("tag"), "sensor_name": info.get("name"), "device": info.get("device"),
         "enterprise": info.get("enterprise"), "condition": p.condition,
         "priority": Priority(p.priority).label, "state": p.state, "active": p.active,
         "acknowledged": p.acknowledged, "raised_at": iso(p.raised_at), "cleared_at": iso(p.cleared_at),
@@ -85,13 +90,17 @@ class Change:
 class AlarmManager:
     def __init__(self, engine: Engine) -> None:
         self.points: dict[tuple[int, str], AlarmPoint] = {}
+        self.device_points: dict[tuple[int, str], AlarmPoint] = {}
         self.by_id: dict[int, AlarmPoint] = {}
         with engine.connect() as conn:
             for r in conn.execute(select(_A)).mappings():
                 self._keep(AlarmPoint(**dict(r)))
 
     def _keep(self, p: AlarmPoint) -> None:
-        self.points[(p.sensor_id, p.condition)] = p
+        if p.device_id is not None:
+            self.device_points[(p.device_id, p.condition)] = p
+        else:
+            self.points[(p.sensor_id, p.condition)] = p
         self.by_id[p.id] = p
 
     @staticmethod
@@ -149,6 +158,28 @@ class AlarmManager:
         # A point can change twice in one batch: its final row is what counts.
         self._write(conn, list({c.point.id: c.point for c in changes}.values()), entries)
         return changes
+
+    def set_device_condition(self, conn: Connection, device_id: int, condition: str, active: bool, ts: int,
+                             now: int, priority: int = int(Priority.HIGH), comment: str | None = None) -> list[Change]:
+        """Raise or clear a device-level alarm (communication loss); a no-op when already so."""
+        p = self.device_points.get((device_id, condition))
+        if p is None:
+            if not active:
+                return []
+            p = AlarmPoint(id=0, sensor_id=None, device_id=device_id, condition=condition, priority=priority,
+                           changed_at=now)
+            p.id = conn.execute(insert(_A).values(device_id=device_id, condition=condition, **p.row())
+                                ).inserted_primary_key[0]
+            self._keep(p)
+        if p.active == active:
+            return []
+        if active:
+            p.active, p.acknowledged, p.raised_at, p.cleared_at = True, False, ts, None
+        else:
+            p.active, p.cleared_at = False, ts
+        p.changed_at = now
+        event = "raised" if active else "cleared"
+        return [self._journal(conn, p, event, ts, now, SYSTEM, comment)]
 
     def get(self, alarm_id: int) -> AlarmPoint:
         p = self.by_id.get(alarm_id)

@@ -9,10 +9,14 @@ from hazwatch.db import Base
 
 
 class Alarm(Base):
+    """A sensor's process alarm (LL/L/H/HH) or sensor-fault alarm, or a device's communication-loss
+    alarm (COMM): exactly one of sensor_id and device_id is set."""
+
     __tablename__ = "alarms"
-    __table_args__ = (UniqueConstraint("sensor_id", "condition"),)
+    __table_args__ = (UniqueConstraint("sensor_id", "condition"), UniqueConstraint("device_id", "condition"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"))
+    sensor_id: Mapped[int | None] = mapped_column(ForeignKey("sensors.id"), nullable=True)
+    device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
     condition: Mapped[str] = mapped_column(String(8))
     priority: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -33,6 +33,8 @@ class SensorIndex:
     org_id: np.ndarray  # int32, the enterprise of the sensor's device (scope checks)
     device_id: np.ndarray  # int32, the sensor's device (device credentials write only their own)
     info: dict[int, dict]  # per-sensor descriptive fields for the API (not the hot path)
+    devices: dict[str, tuple[int, str, int]]  # device code -> (device id, enterprise code, enterprise org id)
+    device_codes: dict[int, str]  # device id -> code
 
     @property
     def size(self) -> int:
@@ -66,6 +68,8 @@ class SensorIndex:
                 org_id=np.full(n, -1, np.int32),
                 device_id=np.full(n, -1, np.int32),
                 info={},
+                devices={d.code: (d.id, orgs[d.org_id].code, d.org_id) for d in devices.values()},
+                device_codes={d.id: d.code for d in devices.values()},
             )
             for r in rows:
                 i = r.id

@@ -35,3 +35,6 @@ DEFAULT_PRIORITY: dict[Condition, Priority] = {
     "H": Priority.MEDIUM,
     "HH": Priority.HIGH,
 }
+
+# A device's communication-loss alarm: not a limit on a value, but an alarm point all the same.
+COMM = "COMM"

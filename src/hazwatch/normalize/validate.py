@@ -96,7 +96,7 @@ class Normalizer:
             refuse(~known, lambda i: "unknown sensor")
             if raw.denied is not None:
                 refuse(raw.denied, lambda i: f"sensor {raw.tags[i]!r} is on device {index.info[sid[i]]['device']!r}; "
-                                             "a device credential writes only its own device's sensors")
+                                             "a device writes only its own device's sensors")
             refuse(~finite, lambda i: "value is not a finite number")
             refuse(~in_range, lambda i: f"value {raw.value[i]:g} outside the instrument range "
                                         f"{lo[i]:g}..{hi[i]:g}")

@@ -17,10 +17,12 @@ AlarmId = Annotated[int, Path(description="alarm id", ge=1, le=2**31 - 1)]
 
 class AlarmOut(BaseModel):
     id: int
-    sensor: str | None
+    sensor: str | None = Field(description="tag of the sensor; null for a device's communication-loss alarm")
     sensor_name: str | None
+    device: str | None = Field(description="device code")
     enterprise: str | None
-    condition: Literal["LL", "L", "H", "HH"]
+    condition: Literal["LL", "L", "H", "HH", "COMM"] = Field(
+        description="LL/L/H/HH: process limits; COMM: the device stopped communicating")
     priority: Literal["low", "medium", "high", "urgent"]
     state: str = Field(description="ISA-18.2 state, e.g. active_unacknowledged, shelved, out_of_service")
     active: bool

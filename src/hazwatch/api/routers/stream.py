@@ -49,7 +49,9 @@ async def stream(ws: WebSocket) -> None:
         index = services.index
         if isinstance(event, AlarmChanged):
             sid = index.tag_to_id.get(event.alarm.get("sensor") or "")
-            if sid is not None and scope.allows(int(index.org_id[sid])):
+            dev = index.devices.get(event.alarm.get("device") or "")
+            org = int(index.org_id[sid]) if sid is not None else (dev[2] if dev else None)
+            if org is not None and scope.allows(org):
                 msg = orjson.dumps({"type": "alarm", "event": event.event, "alarm": event.alarm})
                 loop.call_soon_threadsafe(offer, msg)
         elif isinstance(event, ReadingsStored):

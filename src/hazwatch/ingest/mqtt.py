@@ -1,0 +1,301 @@
+"""MQTT ingest: `hz/v1/{enterprise}/{device}/telemetry` (the HTTP payloads, QoS 1) and
+`hz/v1/{enterprise}/{device}/status` (`online` / `offline`, the latter usually a last will).
+
+Why two processes. A broker drops QoS 1 messages for a subscriber that falls behind (Mosquitto
+once its per-client queue is full), so the platform must never be slow to acknowledge, and it may
+only acknowledge what is durable. The receiver is a small process of its own: it takes messages
+off the socket, appends them to a local spool with one fsync per group (a few milliseconds), and
+only then sends their PUBACKs (paho's manual acknowledgement). The server drains the spool into
+the pipeline at its own pace. Under overload the spool grows on disk; nothing is dropped. The
+session is persistent (clean_session false), so messages that arrive while the receiver is down
+wait in the broker. A message spooled but not yet acknowledged when the receiver dies comes again
+after the restart; the pipeline refuses the second copy as a duplicate (sensor, ts), so each
+reading is stored once."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import socket
+import struct
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+
+from hazwatch.catalog.index import SensorIndex
+from hazwatch.ingest.adapter import Health, Sink
+from hazwatch.ingest.payload import Columns, PayloadError, arrays, columns
+from hazwatch.ingest.spool import Spool, SpoolFull
+from hazwatch.normalize import RawBatch
+
+log = logging.getLogger(__name__)
+ROOT = "hz/v1"
+TELEMETRY = f"{ROOT}/+/+/telemetry"
+STATUS = f"{ROOT}/+/+/status"
+_TOPIC_LEN = struct.Struct("<H")
+
+
+@dataclass(frozen=True)
+class Broker:
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> Broker:
+        u = urlsplit(url)
+        if u.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ValueError(f"HAZWATCH_MQTT_URL: {url!r} is not mqtt://host:port or mqtts://host:port")
+        tls = u.scheme in ("mqtts", "ssl")
+        return cls(u.hostname or "127.0.0.1", u.port or (8883 if tls else 1883),
+                   unquote(u.username) if u.username else None, unquote(u.password) if u.password else None, tls)
+
+
+def encode(topic: str, payload: bytes) -> bytes:
+    t = topic.encode()
+    return _TOPIC_LEN.pack(len(t)) + t + payload
+
+
+def split(record: bytes) -> tuple[str, bytes]:
+    (n,) = _TOPIC_LEN.unpack_from(record)
+    return record[2:2 + n].decode(errors="replace"), record[2 + n:]
+
+
+# -- the receiver process -------------------------------------------------------------------------------
+def run_receiver(url: str, spool_dir: str, client_id: str, stop, connected, max_bytes: int = 8 << 30,
+                 flush_s: float = 0.002) -> None:
+    """Process entry point: subscribe, spool, fsync, acknowledge; until `stop` is set."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    broker = Broker.parse(url)
+    spool = Spool(Path(spool_dir), max_bytes=max_bytes)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False,
+                         protocol=mqtt.MQTTv311, manual_ack=True)
+    if broker.username:
+        client.username_pw_set(broker.username, broker.password)
+    if broker.tls:
+        client.tls_set()
+    client.reconnect_delay_set(min_delay=1, max_delay=30)
+    client.max_inflight_messages_set(1000)
+    pending: list[tuple[int, int, bytes]] = []
+    cond = threading.Condition()
+
+    def on_connect(c, _u, _flags, rc, _props) -> None:
+        if rc.is_failure:
+            log.warning("MQTT broker refused the connection: %s", rc)
+            return
+        with contextlib.suppress(OSError, AttributeError):  # small messages must not wait for delayed ACKs
+            c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        c.subscribe([(TELEMETRY, 1), (STATUS, 1)])
+        connected.set()
+
+    def on_disconnect(_c, _u, _flags, _rc, _props) -> None:
+        connected.clear()
+
+    def on_message(_c, _u, msg) -> None:
+        with cond:
+            pending.append((msg.mid, msg.qos, encode(msg.topic, msg.payload)))
+            if len(pending) >= 5000:
+                cond.notify()
+
+    client.on_connect, client.on_disconnect, client.on_message = on_connect, on_disconnect, on_message
+
+    def flusher() -> None:
+        nonlocal pending
+        while True:
+            with cond:
+                if not pending:
+                    cond.wait(flush_s)
+                batch, pending = pending, []
+            if batch:
+                while True:
+                    try:
+                        spool.append([r for _, _, r in batch])
+                        break
+                    except SpoolFull as e:  # not acknowledged: the broker keeps the messages
+                        log.error("%s; waiting for the server to drain it", e)
+                        time.sleep(0.5)
+                for mid, qos, _ in batch:
+                    if qos:
+                        client.ack(mid, qos)
+            elif stop.is_set():
+                return
+
+    t = threading.Thread(target=flusher, name="mqtt-spool", daemon=True)
+    t.start()
+    client.connect_async(broker.host, broker.port, keepalive=30)
+    client.loop_start()
+    try:
+        while not stop.wait(0.2):
+            pass
+    finally:
+        client.disconnect()
+        client.loop_stop()
+        t.join(5)
+        spool.close()
+
+
+# -- the server side ----------------------------------------------------------------------------------------
+class MqttAdapter:
+    """Starts the receiver process and drains its spool into the sink."""
+
+    name = "mqtt"
+
+    def __init__(self, url: str, spool_dir: Path, sink: Sink, index: Callable[[], SensorIndex],
+                 client_id: str = "hazwatch-ingest", max_readings: int = 100_000,
+                 on_status: Callable[[str, bool, int], None] | None = None, spool_max_bytes: int = 8 << 30) -> None:
+        Broker.parse(url)  # refuse a bad URL at start-up, not in the child
+        self.url, self.spool_dir, self.sink, self.index = url, Path(spool_dir), sink, index
+        self.client_id, self.max_readings, self.spool_max_bytes = client_id, max_readings, spool_max_bytes
+        self.on_status = on_status  # (device code, online: bool, at µs) -> None
+        ctx = mp.get_context("spawn")
+        self._ctx = ctx
+        self._stop, self._connected = ctx.Event(), ctx.Event()
+        self._proc: mp.process.BaseProcess | None = None
+        self._drain: threading.Thread | None = None
+        self._running = False
+        self._spool = Spool(self.spool_dir, writer=False)
+        self.counters: Counter = Counter()
+        self.rejections: Counter = Counter()
+        self.last_error = ""
+
+    async def start(self) -> None:
+        self._stop.clear()
+        self._proc = self._ctx.Process(target=run_receiver, name="hazwatch-mqtt",
+                                       args=(self.url, str(self.spool_dir), self.client_id, self._stop,
+                                             self._connected, self.spool_max_bytes), daemon=True)
+        self._proc.start()
+        self._running = True
+        self._drain = threading.Thread(target=self._drain_loop, name="mqtt-drain", daemon=True)
+        self._drain.start()
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._proc is not None:
+            self._proc.join(10)
+        self._running = False  # the drain thread empties what the receiver spooled, then ends
+        if self._drain is not None:
+            self._drain.join(30)
+        self._spool.close()
+
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def health(self) -> Health:
+        alive = self._proc is not None and self._proc.is_alive()
+        state = "stopped" if not self._running else ("running" if alive and self.connected() else "degraded")
+        detail = "" if state != "degraded" else ("receiver process died" if not alive else "broker unreachable")
+        return Health(self.name, state, detail or self.last_error, {
+            "broker": Broker.parse(self.url).host, "spool_pending_bytes": self._spool.pending_bytes(),
+            **self.counters, "rejected_by_reason": dict(self.rejections)})
+
+    # -- draining ---------------------------------------------------------------------------------------
+    def _drain_loop(self) -> None:
+        idle = 0.0
+        while True:
+            records, offset = self._spool.read(max_records=20_000)
+            if not records:
+                if not self._running:
+                    return
+                time.sleep(min(0.02, 0.001 + idle))
+                idle += 0.001
+                continue
+            idle = 0.0
+            try:
+                self._handle(records)
+                self._spool.commit(offset)
+            except Exception as e:  # the records stay in the spool and are tried again
+                self.last_error = f"{type(e).__name__}: {e}"
+                log.exception("MQTT batch failed; retrying from the spool")
+                self._spool.rewind()
+                time.sleep(1.0)
+
+    def _handle(self, records: list[bytes]) -> None:
+        index: SensorIndex = self.index()
+        parts: list[tuple[Columns, int, str]] = []  # columns, device id (-1 unknown), topic device code
+        statuses: list[tuple[str, bool]] = []
+        for rec in records:
+            topic, payload = split(rec)
+            bits = topic.split("/")
+            if len(bits) != 5 or bits[0] != "hz" or bits[1] != "v1":
+                self.rejections["topic outside hz/v1/{enterprise}/{device}/..."] += 1
+                continue
+            _, _, enterprise, device, kind = bits
+            self.counters["messages"] += 1
+            if kind == "status":
+                text = payload.decode(errors="replace").strip().strip('"').lower()
+                if text.startswith("{"):
+                    text = "offline" if '"offline"' in text else "online"
+                statuses.append((device, text != "offline"))
+                continue
+            known = index.devices.get(device)
+            dev_id = known[0] if known and known[1] == enterprise else -1
+            try:
+                parts.append((columns(payload, self.max_readings), dev_id, device))
+            except PayloadError as e:
+                self.rejections[e.message.split(":")[0]] += 1
+                self.last_error = f"{topic}: {e.message}"
+        if parts:
+            self._ingest(parts, index)
+        if statuses and self.on_status is not None:
+            now = time.time_ns() // 1000
+            for device, online in statuses:
+                self.on_status(device, online, now)
+
+    def _ingest(self, parts: list[tuple[Columns, int, str]], index: SensorIndex) -> None:
+        tags: list[str] = []
+        ts: list = []
+        values: list = []
+        quality: list[str] = []
+        owner: list[int] = []
+        for c, dev_id, _ in parts:
+            n = len(c.tags)
+            tags += c.tags
+            ts += c.ts
+            values += c.values
+            quality += c.quality if c.quality is not None else ["good"] * n
+            owner += [dev_id] * n
+        try:
+            raw = arrays(Columns(tags, ts, values, quality, "$.ts[{i}]"), index)
+        except PayloadError:
+            # one message carries a bad timestamp: build them one by one and leave it out
+            good = []
+            for c, dev_id, _ in parts:
+                try:
+                    good.append((arrays(c, index), dev_id))
+                except PayloadError as e:
+                    self.rejections[e.message.split(":")[0]] += 1
+            if not good:
+                return
+            raw = RawBatch.concat([r for r, _ in good])
+            owner = [d for r, d in good for _ in range(len(r))]
+        dev = np.asarray(owner, np.int32)
+        known = raw.sensor >= 0
+        sid = np.where(known, raw.sensor, 0)
+        # a topic may carry only its own device's sensors (the broker's ACL guards the topic)
+        raw.denied = known & (index.device_id[sid] != dev)
+        result = self.sink(raw).result()
+        self.counters["readings_accepted"] += result.accepted
+        self.counters["readings_rejected"] += len(result.rejected)
+        for r in result.rejected:
+            self.rejections[reason_kind(r.reason)] += 1
+
+
+_KINDS = (("unknown sensor", "unknown sensor"), ("sensor ", "sensor on another device than the topic's"),
+          ("value is not", "value is not a finite number"), ("value ", "outside the instrument range"),
+          ("duplicate", "duplicate (sensor, ts)"), ("timestamp", "timestamp out of bounds"))
+
+
+def reason_kind(reason: str) -> str:
+    """A rejection reason without its particulars, for counting."""
+    return next((kind for prefix, kind in _KINDS if reason.startswith(prefix)), reason)
