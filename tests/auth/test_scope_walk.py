@@ -291,6 +291,15 @@ def _(w, user):
         assert {"EA1", "EA2", "EB1"} <= orgs
 
 
+@case("GET", "/adapters")
+def _(w, user):
+    r = w.client.get(f"{API}/adapters", headers=w.headers(user))
+    if may(user, R.SYSTEM_READ):
+        assert r.status_code == 200 and r.json() == {"items": [], "count": 0}  # counters only, no tenant data
+    else:
+        assert r.status_code == 403
+
+
 @case("GET", "/auth/me")
 def _(w, user):
     me = w.client.get(f"{API}/auth/me", headers=w.headers(user)).json()

@@ -15,7 +15,7 @@ from hazwatch import __version__
 from hazwatch.api.middleware import BodyLimit, RateLimit, SecurityHeaders
 from hazwatch.api.openapi import build_openapi
 from hazwatch.api.responses import JSON
-from hazwatch.api.routers import alarms, audit, auth, catalog, devices, orgs, sensors, stream, telemetry, users
+from hazwatch.api.routers import alarms, audit, auth, catalog, devices, orgs, sensors, stream, system, telemetry, users
 from hazwatch.catalog.errors import CatalogError
 from hazwatch.domain.errors import ServiceError, TooMany
 from hazwatch.services import Services
@@ -35,7 +35,7 @@ def _cache(api: FastAPI) -> dict:
 
 
 ROUTERS = (auth.router, orgs.router, users.router, catalog.router, devices.router, telemetry.router, sensors.router,
-           alarms.router, audit.router, stream.router)
+           alarms.router, audit.router, system.router, stream.router)
 
 
 def create_api(services: Services | None = None) -> FastAPI:

@@ -22,9 +22,11 @@ USERS_MANAGE: Final = "users:manage"
 AUDIT_READ: Final = "audit:read"
 OWN_CREDENTIALS: Final = "credentials:own"  # your own password, and API keys that act as you
 REPORTS_REQUEST: Final = "reports:request"
+SYSTEM_READ: Final = "system:read"  # health of the installation's protocol adapters
 
 ALL: Final = frozenset({SELF, READ, TELEMETRY_WRITE, ALARM_OPERATE, ALARM_ENGINEER, ANNOTATE, CATALOG_WRITE,
-                        DEVICE_CREDENTIALS, ORGS_WRITE, USERS_MANAGE, AUDIT_READ, OWN_CREDENTIALS, REPORTS_REQUEST})
+                        DEVICE_CREDENTIALS, ORGS_WRITE, USERS_MANAGE, AUDIT_READ, OWN_CREDENTIALS, REPORTS_REQUEST,
+                        SYSTEM_READ})
 
 ADMIN: Final = "admin"
 REGULATOR: Final = "regulator"

@@ -40,6 +40,9 @@ ROOT = "hz/v1"
 TELEMETRY = f"{ROOT}/+/+/telemetry"
 STATUS = f"{ROOT}/+/+/status"
 _TOPIC_LEN = struct.Struct("<H")
+# Brokers keep only a few messages in flight per subscriber (Mosquitto: 20), so the spool is flushed
+# and acknowledged as soon as that many are waiting, not only on the timer.
+NOTIFY_AT = 16
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ def run_receiver(url: str, spool_dir: str, client_id: str, stop, connected, max_
     def on_message(_c, _u, msg) -> None:
         with cond:
             pending.append((msg.mid, msg.qos, encode(msg.topic, msg.payload)))
-            if len(pending) >= 5000:
+            if len(pending) >= NOTIFY_AT:
                 cond.notify()
 
     client.on_connect, client.on_disconnect, client.on_message = on_connect, on_disconnect, on_message
@@ -256,15 +259,16 @@ class MqttAdapter:
         tags: list[str] = []
         ts: list = []
         values: list = []
-        quality: list[str] = []
-        owner: list[int] = []
-        for c, dev_id, _ in parts:
-            n = len(c.tags)
+        counts = np.empty(len(parts), np.int64)
+        for i, (c, _, _) in enumerate(parts):
             tags += c.tags
             ts += c.ts
             values += c.values
-            quality += c.quality if c.quality is not None else ["good"] * n
-            owner += [dev_id] * n
+            counts[i] = len(c.tags)
+        quality = None
+        if any(c.quality is not None for c, _, _ in parts):
+            quality = [q for c, _, _ in parts for q in (c.quality or ["good"] * len(c.tags))]
+        owner = np.repeat(np.fromiter((d for _, d, _ in parts), np.int32, len(parts)), counts)
         try:
             raw = arrays(Columns(tags, ts, values, quality, "$.ts[{i}]"), index)
         except PayloadError:
@@ -278,8 +282,8 @@ class MqttAdapter:
             if not good:
                 return
             raw = RawBatch.concat([r for r, _ in good])
-            owner = [d for r, d in good for _ in range(len(r))]
-        dev = np.asarray(owner, np.int32)
+            owner = np.repeat(np.asarray([d for _, d in good], np.int32), [len(r) for r, _ in good])
+        dev = owner
         known = raw.sensor >= 0
         sid = np.where(known, raw.sensor, 0)
         # a topic may carry only its own device's sensors (the broker's ACL guards the topic)

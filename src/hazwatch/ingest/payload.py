@@ -103,27 +103,27 @@ def columns(body: bytes, max_readings: int) -> Columns:
     """The readings as plain lists, checked for shape: the cheap part of decoding, for callers
     that gather many small messages into one batch (MQTT) before building arrays once."""
     doc = _document(body)
-    columnar = [f for f in ("sensor", "ts", "value") if getattr(doc, f) is not None]
+    sensor, ts, value, quality = doc.sensor, doc.ts, doc.value, doc.quality
     if doc.readings is not None:
-        if columnar or doc.quality is not None:
+        if sensor is not None or ts is not None or value is not None or quality is not None:
             raise PayloadError(422, "give either `readings` (row form) or `sensor`/`ts`/`value` columns, not both")
         rows = doc.readings
         if len(rows) > max_readings:
             raise PayloadError(413, f"{len(rows)} readings in one request; the limit is {max_readings}")
         return Columns([r.sensor for r in rows], [r.ts for r in rows], [r.value for r in rows],
                        [r.quality for r in rows], "$.readings[{i}].ts")
-    missing = [f for f in ("sensor", "ts", "value") if f not in columnar]
-    if missing:
+    if sensor is None or ts is None or value is None:
+        missing = [f for f, v in (("sensor", sensor), ("ts", ts), ("value", value)) if v is None]
         raise PayloadError(422, "missing field(s) " + ", ".join(f"`$.{m}`" for m in missing)
                            + ": send `readings` rows or `sensor`, `ts` and `value` columns")
-    n = len(doc.sensor)
-    for f in ("ts", "value", "quality"):
-        col = getattr(doc, f)
-        if col is not None and len(col) != n:
-            raise PayloadError(422, f"`$.{f}` has {len(col)} items but `$.sensor` has {n}")
+    n = len(sensor)
+    if len(ts) != n or len(value) != n or (quality is not None and len(quality) != n):
+        f, col = next((f, c) for f, c in (("ts", ts), ("value", value), ("quality", quality))
+                      if c is not None and len(c) != n)
+        raise PayloadError(422, f"`$.{f}` has {len(col)} items but `$.sensor` has {n}")
     if n > max_readings:
         raise PayloadError(413, f"{n} readings in one request; the limit is {max_readings}")
-    return Columns(doc.sensor, doc.ts, doc.value, doc.quality, "$.ts[{i}]")
+    return Columns(sensor, ts, value, quality, "$.ts[{i}]")
 
 
 def arrays(c: Columns, index: SensorIndex) -> RawBatch:
