@@ -1,0 +1,29 @@
+"""docs/asyncapi.yaml documents the topics the adapter subscribes to and the payloads it takes."""
+
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from hazwatch.api.routers.telemetry import _BODY
+from hazwatch.ingest import mqtt
+
+DOC = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs" / "asyncapi.yaml").read_text())
+
+
+def test_topics_are_the_adapters():
+    assert DOC["asyncapi"].startswith("3.")
+    addresses = {c["address"] for c in DOC["channels"].values()}
+    assert addresses == {"hz/v1/{enterprise}/{device}/telemetry", "hz/v1/{enterprise}/{device}/status"}
+    subscribed = {mqtt.TELEMETRY, mqtt.STATUS}
+    assert {a.replace("{enterprise}", "+").replace("{device}", "+") for a in addresses} == subscribed
+
+
+def test_readings_payload_is_the_http_body_and_examples_hold():
+    msg = DOC["components"]["messages"]["readings"]
+    assert msg["payload"] == _BODY
+    for ex in msg["examples"]:
+        jsonschema.validate(ex["payload"], msg["payload"])
+    status = DOC["components"]["messages"]["status"]
+    for ex in status["examples"]:
+        jsonschema.validate(ex["payload"], status["payload"])
