@@ -27,15 +27,18 @@ from hazwatch.alarms import AlarmManager, Change, public
 from hazwatch.catalog import CatalogRepository, SensorIndex
 from hazwatch.detect import checkpoint
 from hazwatch.detect.rules import LimitEvaluator, Transitions
+from hazwatch.detect.rules.quality import FAULTS, FLAT, RANGE, STALE, Fault, QualityMonitor
 from hazwatch.domain import Clock, Rejection
 from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged, ReadingsStored
-from hazwatch.domain.limits import COMM
+from hazwatch.domain.limits import COMM, Priority
 from hazwatch.normalize import Normalizer, RawBatch
-from hazwatch.normalize.validate import EARLIEST_US
+from hazwatch.normalize.validate import EARLIEST_US, NO_TS
 from hazwatch.store import TelemetryStore
 
 log = logging.getLogger(__name__)
 MAX_GROUP_READINGS = 200_000
+# A dead gas detector matters as much as a high reading; a stuck value slightly less.
+FAULT_PRIORITY = {STALE: int(Priority.HIGH), RANGE: int(Priority.HIGH), FLAT: int(Priority.MEDIUM)}
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Pipeline:
         self.index = SensorIndex.load(engine)
         self.normalizer = Normalizer(store, future_tolerance_s)
         self.evaluator = LimitEvaluator(self.index.size)
+        self.quality = QualityMonitor(self.index.size, clock.now_us())
         self.alarms: AlarmManager
         self._queue: queue.Queue[_Job] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -75,6 +79,11 @@ class Pipeline:
         checkpoint.load(self.engine, self.evaluator.state)
         self.evaluator.state.grow(self.index.size)
         self.alarms = AlarmManager(self.engine)
+        stored = np.flatnonzero(self.normalizer.last_ts != NO_TS)
+        self.quality = QualityMonitor(self.index.size, self.clock.now_us())
+        self.quality.restore((stored, self.normalizer.last_ts[stored]),
+                             [(p.sensor_id, p.condition) for p in self.alarms.points.values()
+                              if p.active and p.condition in FAULTS])
         sensors = np.flatnonzero(self.index.exists).astype(np.int32)
         after = np.maximum(self.evaluator.state.last_ts[sensors], EARLIEST_US - 1)
         replay = self.store.readings_after(sensors, after)
@@ -87,6 +96,7 @@ class Pipeline:
         """Swap in a fresh SensorIndex (a single reference assignment, safe for readers)."""
         self.index = SensorIndex.load(self.engine)
         self.evaluator.state.grow(self.index.size)
+        self.quality.grow(self.index.size)
         log.info("catalog revision %d loaded (%d sensors)", self.index.revision, len(self.index.tag_to_id))
 
     # -- public, thread-safe -----------------------------------------------------------------------
@@ -180,7 +190,9 @@ class Pipeline:
                 j.future.set_exception(e)
             return
         try:
-            self._commit_alarms(self.evaluator.evaluate(batch, self.index), now)
+            faults = self.quality.observe(batch, self.index, self.normalizer.out_of_range)
+            self._commit_alarms(self.evaluator.evaluate(batch, self.index), now,
+                                extra=(lambda conn: self._faults(conn, faults, now)) if faults else None)
             if len(batch) and self.bus.has_subscribers(READINGS_STORED):
                 self.bus.publish(READINGS_STORED, ReadingsStored(batch))
         except Exception:
@@ -209,14 +221,23 @@ class Pipeline:
         for c in changes:
             self.bus.publish(ALARM_CHANGED, AlarmChanged(public(c.point, self.index), c.event))
 
+    def _faults(self, conn: Connection, faults: list[Fault], now: int) -> list[Change]:
+        changes: list[Change] = []
+        for f in faults:
+            changes += self.alarms.set_sensor_condition(conn, f.sensor, f.condition, f.active, f.ts, now,
+                                                        FAULT_PRIORITY[f.condition], f.value)
+        return changes
+
     def _tick(self) -> None:
         now = self.clock.now_us()
         if self.catalog.revision() != self.index.revision:
             self.reload_catalog()
         tr = self.evaluator.tick(now, self.index)
+        faults = self.quality.tick(now, self.index)
         due = any(p.shelved_until is not None and p.shelved_until <= now for p in self.alarms.by_id.values())
-        if len(tr) or due:
-            self._commit_alarms(tr, now, extra=lambda conn: self.alarms.expire_shelving(conn, now))
+        if len(tr) or due or faults:
+            self._commit_alarms(tr, now, extra=lambda conn: self.alarms.expire_shelving(conn, now)
+                                + self._faults(conn, faults, now))
 
     def _checkpoint(self, force: bool = False) -> None:
         dirty = np.flatnonzero(self.evaluator.state.dirty)

@@ -39,3 +39,4 @@ def test_faults_raise_and_clear_alarms_through_the_pipeline(tmp_path):
     assert ("TK103-LT", "H") in {(tag[s], c) for s, c in raised_by[20]}
     later = {(tag[s], c) for s, c in raised_by[149]}
     assert ("GT305", "HH") not in later and ("AT805", "H") not in later  # the leak and release are over
+    assert ("R503-FT-FEED", "FLAT") in later and ("R503-FT-FEED", "FLAT") not in first_minute  # stuck since 15 s

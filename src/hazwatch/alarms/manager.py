@@ -162,13 +162,25 @@ class AlarmManager:
     def set_device_condition(self, conn: Connection, device_id: int, condition: str, active: bool, ts: int,
                              now: int, priority: int = int(Priority.HIGH), comment: str | None = None) -> list[Change]:
         """Raise or clear a device-level alarm (communication loss); a no-op when already so."""
-        p = self.device_points.get((device_id, condition))
+        return self._set(conn, self.device_points, "device_id", device_id, condition, active, ts, now, priority,
+                         comment, None)
+
+    def set_sensor_condition(self, conn: Connection, sensor_id: int, condition: str, active: bool, ts: int,
+                             now: int, priority: int, value: float | None = None,
+                             comment: str | None = None) -> list[Change]:
+        """Raise or clear a sensor fault (stale, flatline, out of range); a no-op when already so."""
+        return self._set(conn, self.points, "sensor_id", sensor_id, condition, active, ts, now, priority, comment,
+                         value)
+
+    def _set(self, conn: Connection, pool: dict, column: str, key: int, condition: str, active: bool, ts: int,
+             now: int, priority: int, comment: str | None, value: float | None) -> list[Change]:
+        p = pool.get((key, condition))
         if p is None:
             if not active:
                 return []
-            p = AlarmPoint(id=0, sensor_id=None, device_id=device_id, condition=condition, priority=priority,
-                           changed_at=now)
-            p.id = conn.execute(insert(_A).values(device_id=device_id, condition=condition, **p.row())
+            p = AlarmPoint(id=0, sensor_id=None, condition=condition, priority=priority, changed_at=now)
+            setattr(p, column, key)
+            p.id = conn.execute(insert(_A).values({column: key, "condition": condition, **p.row()})
                                 ).inserted_primary_key[0]
             self._keep(p)
         if p.active == active:
@@ -177,7 +189,7 @@ class AlarmManager:
             p.active, p.acknowledged, p.raised_at, p.cleared_at = True, False, ts, None
         else:
             p.active, p.cleared_at = False, ts
-        p.changed_at = now
+        p.value, p.changed_at = value, now
         event = "raised" if active else "cleared"
         return [self._journal(conn, p, event, ts, now, SYSTEM, comment)]
 

@@ -30,6 +30,8 @@ class SensorIndex:
     on_delay_us: np.ndarray  # int64
     off_delay_us: np.ndarray
     in_use: np.ndarray  # bool
+    stale_us: np.ndarray  # int64: no reading for this long is a STALE fault (0 = not watched)
+    flat_us: np.ndarray  # int64: an unchanged value for this long is a FLAT fault (0 = not watched)
     org_id: np.ndarray  # int32, the enterprise of the sensor's device (scope checks)
     device_id: np.ndarray  # int32, the sensor's device (device credentials write only their own)
     info: dict[int, dict]  # per-sensor descriptive fields for the API (not the hot path)
@@ -65,6 +67,8 @@ class SensorIndex:
                 on_delay_us=np.zeros(n, np.int64),
                 off_delay_us=np.zeros(n, np.int64),
                 in_use=np.zeros(n, bool),
+                stale_us=np.zeros(n, np.int64),
+                flat_us=np.zeros(n, np.int64),
                 org_id=np.full(n, -1, np.int32),
                 device_id=np.full(n, -1, np.int32),
                 info={},
@@ -85,6 +89,8 @@ class SensorIndex:
                 idx.on_delay_us[i] = round(r.on_delay_s * US)
                 idx.off_delay_us[i] = round(r.off_delay_s * US)
                 idx.in_use[i] = r.in_use
+                idx.stale_us[i] = round(r.interval_s * r.stale_intervals * US) if r.interval_s else 0
+                idx.flat_us[i] = round(r.flatline_s * US) if r.flatline_s else 0
                 idx.org_id[i] = dev.org_id
                 idx.device_id[i] = dev.id
                 idx.info[i] = {
@@ -95,5 +101,6 @@ class SensorIndex:
                     "priorities": {c: getattr(r, f"priority_{c.lower()}") for c in CONDITIONS},
                     "deadband": r.deadband, "on_delay_s": r.on_delay_s, "off_delay_s": r.off_delay_s,
                     "longitude": r.longitude, "latitude": r.latitude, "in_use": r.in_use,
+                    "interval_s": r.interval_s, "stale_intervals": r.stale_intervals, "flatline_s": r.flatline_s,
                 }
             return idx

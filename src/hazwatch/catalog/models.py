@@ -75,6 +75,9 @@ class Sensor(Base):
     longitude: Mapped[float | None] = mapped_column(Float, nullable=True)
     latitude: Mapped[float | None] = mapped_column(Float, nullable=True)
     in_use: Mapped[bool] = mapped_column(Boolean, default=True)
+    interval_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    stale_intervals: Mapped[int] = mapped_column(Integer, default=3)
+    flatline_s: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class CatalogMeta(Base):

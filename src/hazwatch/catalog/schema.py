@@ -90,6 +90,11 @@ class SensorDoc(_Item):
     longitude: float | None = Field(None, ge=-180, le=180)
     latitude: float | None = Field(None, ge=-90, le=90)
     in_use: bool = True
+    interval_s: float | None = Field(None, gt=0, le=86400, description="expected reporting interval; no reading "
+                                     "for interval_s × stale_intervals raises a STALE sensor fault")
+    stale_intervals: int = Field(3, ge=1, le=1000)
+    flatline_s: float | None = Field(None, gt=0, le=30 * 86400, description="a value that has not changed for "
+                                     "this long raises a FLAT sensor fault (a stuck transmitter)")
 
     @model_validator(mode="after")
     def _limits_ordered(self) -> SensorDoc:
@@ -124,6 +129,7 @@ CSV_COLUMNS = [
     "tag", "name", "kind", "unit", "range_low", "range_high", "ll", "l", "h", "hh",
     "device", "hazard_source", "longitude", "latitude", "in_use",
     "deadband", "on_delay_s", "off_delay_s", "priority_ll", "priority_l", "priority_h", "priority_hh",
+    "interval_s", "stale_intervals", "flatline_s",
 ]
 
 

@@ -59,6 +59,7 @@ class Normalizer:
         self.store = store
         self.future_us = int(future_tolerance_s * US)
         self.last_ts = np.full(0, NO_TS, TS_DTYPE)
+        self.out_of_range: tuple[np.ndarray, np.ndarray] = (np.zeros(0, SENSOR_DTYPE), np.zeros(0, TS_DTYPE))
         sensors, ts = store.last_ts()
         self._grow(int(sensors.max()) + 1 if len(sensors) else 0)
         self.last_ts[sensors] = ts
@@ -89,6 +90,9 @@ class Normalizer:
                 if i not in reasons:
                     reasons[i] = reason(i)
 
+        out = known & finite & ~in_range
+        # the instrument sends values it cannot measure: a sensor fault, raised by the quality monitor
+        self.out_of_range = (sensor[out], raw.ts[out])
         ok = known & finite & in_range & not_future & not_ancient
         if raw.denied is not None:
             ok &= ~raw.denied

@@ -140,4 +140,10 @@ def park_catalog() -> CatalogDoc:
         s.append(_gas_toxic(f"AT{850 + i}", "E-FINE-GDS", "HS-REACT", i, "Chlorine", 1, 2, 20))
     for i in range(1, 5):
         s.append(_oxygen(f"OT{870 + i}", "E-FINE-GDS", "HS-REACT", i))
+    # Every instrument reports once a second: five silent seconds is a STALE fault. Analogue process
+    # values are never perfectly still, so a minute without change is a stuck transmitter (FLAT);
+    # gas detectors read zero in clean air for hours and on/off states stay put, so they are not watched.
+    watched = {"level", "temperature", "pressure", "flow", "current", "vibration"}
+    s = [x.model_copy(update={"interval_s": 1.0, "stale_intervals": 5,
+                              "flatline_s": 60.0 if x.kind in watched else None}) for x in s]
     return CatalogDoc(orgs=orgs, sites=sites, hazard_sources=hazards, devices=devices, sensors=s)

@@ -21,8 +21,9 @@ class AlarmOut(BaseModel):
     sensor_name: str | None
     device: str | None = Field(description="device code")
     enterprise: str | None
-    condition: Literal["LL", "L", "H", "HH", "COMM"] = Field(
-        description="LL/L/H/HH: process limits; COMM: the device stopped communicating")
+    condition: Literal["LL", "L", "H", "HH", "COMM", "STALE", "FLAT", "RANGE"] = Field(
+        description="LL/L/H/HH: process limits; COMM: the device stopped communicating; sensor faults: STALE (no "
+                    "reading for too long), FLAT (a stuck value), RANGE (values outside the instrument's range)")
     priority: Literal["low", "medium", "high", "urgent"]
     state: str = Field(description="ISA-18.2 state, e.g. active_unacknowledged, shelved, out_of_service")
     active: bool

@@ -35,6 +35,9 @@ class SensorOut(BaseModel):
     longitude: float | None
     latitude: float | None
     in_use: bool
+    interval_s: float | None = Field(description="expected reporting interval (stale-data watch)")
+    stale_intervals: int
+    flatline_s: float | None = Field(description="flatline watch: longest a value may stay unchanged")
     last_ts: float | None = Field(description="epoch seconds of the newest reading")
     last_value: float | None
 
