@@ -147,7 +147,7 @@ def hazwatch_rate(port: int, messages: int, workdir: Path) -> float:
     services = build(settings)
     services.catalog.apply(catalog(), "bench")
     services.pipeline.reload_catalog()
-    adapter = services.adapters[0]
+    adapter = next(a for a in services.adapters if a.name == "mqtt")
     open_session(port, "bench-hz")
     preload(port, messages, time.time() - 2 * 86400)
     total = messages * PER_DEVICE

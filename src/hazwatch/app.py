@@ -24,6 +24,7 @@ from hazwatch.catalog import CatalogRepository
 from hazwatch.db import make_engine
 from hazwatch.domain import SystemClock
 from hazwatch.ingest.mqtt import MqttAdapter
+from hazwatch.ingest.opcua import OpcUaAdapter
 from hazwatch.migrations.runner import upgrade
 from hazwatch.pipeline import Pipeline
 from hazwatch.services import Services
@@ -54,6 +55,8 @@ def build(settings: Settings) -> Services:
     services = Services(settings=settings, engine=engine, store=store, catalog=catalog, pipeline=pipeline,
                         auth=auth, alarm_queries=AlarmQueries(engine), bus=bus, audit=auth.audit, orgs=users.orgs,
                         users=users, device_credentials=devices)
+    # OPC UA: idle until the catalog names opc.tcp sources; follows catalog changes by itself.
+    services.adapters.append(OpcUaAdapter(pipeline.ingest, lambda: pipeline.index))
     if settings.mqtt_url:
         services.adapters.append(MqttAdapter(
             settings.mqtt_url, settings.data_dir / "mqtt-spool", pipeline.ingest, lambda: pipeline.index,

@@ -125,7 +125,7 @@ def run_flow(tmp_path: Path, port: int) -> None:
     client_id = f"hz-test-{uuid.uuid4().hex[:8]}"
     settings = make_settings(tmp_path, mqtt_url=f"mqtt://127.0.0.1:{port}", mqtt_client_id=client_id)
     services = build_services(settings, DATA / "tenants.yaml")
-    adapter = services.adapters[0]
+    adapter = next(a for a in services.adapters if a.name == "mqtt")
     pub = None
     try:
         with TestClient(make_api(services), headers={"Authorization": f"Bearer {TOKEN}"}) as api:
@@ -148,7 +148,7 @@ def run_flow(tmp_path: Path, port: int) -> None:
             assert series and series["value"] == [1.0 + i for i in range(10)] + [60.0]
             assert api.get(f"{API}/sensors/T-EA2/series", params={"start": now - 60}).json()["value"] == []
             h = until(lambda: (x := adapter.health().as_dict())["rejected_by_reason"].get("malformed JSON") and x)
-            assert h["rejected_by_reason"]["sensor on another device than the topic's"] == 1
+            assert h["rejected_by_reason"]["sensor on another device than the sender's"] == 1
             assert h["readings_accepted"] == 11 and h["state"] == "running"
             hh = until(lambda: [a for a in api.get(f"{API}/alarms").json()["items"] if a["condition"] == "HH"])
             assert hh[0]["sensor"] == "T-EA1"  # readings over MQTT raise process alarms like any others

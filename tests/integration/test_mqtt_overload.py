@@ -78,7 +78,7 @@ def test_zero_loss_when_publishers_outrun_the_platform(tmp_path, lossy_mosquitto
     port = lossy_mosquitto
     settings = make_settings(tmp_path, mqtt_url=f"mqtt://127.0.0.1:{port}", mqtt_client_id="hz-overload")
     services = build_services(settings, DATA / "tenants.yaml")
-    adapter = services.adapters[0]
+    adapter = next(a for a in services.adapters if a.name == "mqtt")
     fast = adapter.sink
 
     def slow_sink(raw):  # the platform takes 20,000 readings/s here: less than half the offer

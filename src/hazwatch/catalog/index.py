@@ -102,5 +102,6 @@ class SensorIndex:
                     "deadband": r.deadband, "on_delay_s": r.on_delay_s, "off_delay_s": r.off_delay_s,
                     "longitude": r.longitude, "latitude": r.latitude, "in_use": r.in_use,
                     "interval_s": r.interval_s, "stale_intervals": r.stale_intervals, "flatline_s": r.flatline_s,
+                    "source": r.source,
                 }
             return idx

@@ -78,6 +78,7 @@ class Sensor(Base):
     interval_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     stale_intervals: Mapped[int] = mapped_column(Integer, default=3)
     flatline_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    source: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class CatalogMeta(Base):

@@ -95,6 +95,10 @@ class SensorDoc(_Item):
     stale_intervals: int = Field(3, ge=1, le=1000)
     flatline_s: float | None = Field(None, gt=0, le=30 * 86400, description="a value that has not changed for "
                                      "this long raises a FLAT sensor fault (a stuck transmitter)")
+    source: str | None = Field(None, max_length=300, pattern=r"^opc\.tcp://[^#\s]+#\S+$",
+                               description="where the server reads the sensor itself: an OPC UA endpoint and node "
+                                           "id, `opc.tcp://host:4840#ns=2;s=TK103.LT`; omit for sensors that "
+                                           "arrive by HTTP, MQTT or the edge gateway")
 
     @model_validator(mode="after")
     def _limits_ordered(self) -> SensorDoc:
@@ -129,7 +133,7 @@ CSV_COLUMNS = [
     "tag", "name", "kind", "unit", "range_low", "range_high", "ll", "l", "h", "hh",
     "device", "hazard_source", "longitude", "latitude", "in_use",
     "deadband", "on_delay_s", "off_delay_s", "priority_ll", "priority_l", "priority_h", "priority_hh",
-    "interval_s", "stale_intervals", "flatline_s",
+    "interval_s", "stale_intervals", "flatline_s", "source",
 ]
 
 

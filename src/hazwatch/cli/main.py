@@ -23,6 +23,9 @@ users_app = typer.Typer(help="Manage users from the command line.", no_args_is_h
 app.add_typer(users_app, name="users")
 mqtt_app = typer.Typer(help="Broker credentials for devices.", no_args_is_help=True)
 app.add_typer(mqtt_app, name="mqtt-auth")
+sim_app = typer.Typer(help="The demo park as real field servers (OPC UA), for the adapters and the gateway.",
+                      no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -241,6 +244,35 @@ def mqtt_auth_export(directory: Annotated[Path, typer.Argument(help="where to wr
     console.print(f"wrote {directory / 'password_file'} and {directory / 'acl_file'}: {n} device(s) and "
                   f"the server account {server_user!r}")
     console.print("  mosquitto.conf:  allow_anonymous false / password_file ... / acl_file ...")
+
+
+@sim_app.command("opcua")
+def sim_opcua(port: Annotated[int, typer.Option()] = 4840, host: Annotated[str, typer.Option()] = "127.0.0.1",
+              catalog_out: Annotated[Path | None, typer.Option("--catalog-out", help="write the park's catalog "
+                                                               "with each sensor's source on this server")] = None,
+              duration: Annotated[float | None, typer.Option(help="seconds before it stops by itself")] = None) -> None:
+    """Serve the demo park as an OPC UA server: one variable per sensor (ns=2;s=TAG), updated each second."""
+    import asyncio
+
+    from hazwatch.catalog.io import dump_document
+    from hazwatch.sim import park_catalog
+    from hazwatch.sim.opcua_server import serve_park, with_sources
+
+    doc = park_catalog()
+
+    def ready(endpoint: str) -> None:
+        console.print(f"OPC UA server on [bold]{endpoint}[/] ({len(doc.sensors)} variables, ns=2;s=<tag>)")
+        if catalog_out:
+            catalog_out.write_text(dump_document(with_sources(doc, endpoint), "yaml"), encoding="utf-8")
+            console.print(f"catalog with sources written to {catalog_out}: `hazwatch catalog import {catalog_out}`")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        if duration:
+            asyncio.get_running_loop().call_later(duration, stop.set)
+        await serve_park(doc, port, host, ready=ready, stop=stop)
+
+    asyncio.run(main())
 
 
 @app.command()

@@ -38,3 +38,13 @@ class Adapter(Protocol):
         """Stop taking data; everything already acknowledged to a sender has reached the sink."""
 
     def health(self) -> Health: ...
+
+
+_KINDS = (("unknown sensor", "unknown sensor"), ("sensor ", "sensor on another device than the sender's"),
+          ("value is not", "value is not a finite number"), ("value ", "outside the instrument range"),
+          ("duplicate", "duplicate (sensor, ts)"), ("timestamp", "timestamp out of bounds"))
+
+
+def reason_kind(reason: str) -> str:
+    """A rejection reason without its particulars, for an adapter's counters."""
+    return next((kind for prefix, kind in _KINDS if reason.startswith(prefix)), reason)

@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 
 from hazwatch.catalog.index import SensorIndex
-from hazwatch.ingest.adapter import Health, Sink
+from hazwatch.ingest.adapter import Health, Sink, reason_kind
 from hazwatch.ingest.payload import Columns, PayloadError, arrays, columns
 from hazwatch.ingest.spool import Spool, SpoolFull
 from hazwatch.normalize import RawBatch
@@ -293,13 +293,3 @@ class MqttAdapter:
         self.counters["readings_rejected"] += len(result.rejected)
         for r in result.rejected:
             self.rejections[reason_kind(r.reason)] += 1
-
-
-_KINDS = (("unknown sensor", "unknown sensor"), ("sensor ", "sensor on another device than the topic's"),
-          ("value is not", "value is not a finite number"), ("value ", "outside the instrument range"),
-          ("duplicate", "duplicate (sensor, ts)"), ("timestamp", "timestamp out of bounds"))
-
-
-def reason_kind(reason: str) -> str:
-    """A rejection reason without its particulars, for counting."""
-    return next((kind for prefix, kind in _KINDS if reason.startswith(prefix)), reason)

@@ -38,6 +38,7 @@ class SensorOut(BaseModel):
     interval_s: float | None = Field(description="expected reporting interval (stale-data watch)")
     stale_intervals: int
     flatline_s: float | None = Field(description="flatline watch: longest a value may stay unchanged")
+    source: str | None = Field(description="OPC UA endpoint#node the server reads, if any")
     last_ts: float | None = Field(description="epoch seconds of the newest reading")
     last_value: float | None
 
