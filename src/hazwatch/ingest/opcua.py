@@ -84,7 +84,7 @@ class _Session:
         self.adapter.buffer.append((tag, ts_us, value, quality_of(code)))
 
     async def run(self) -> None:
-        from asyncua import Client
+        from asyncua import Client, ua
 
         delay = 1.0
         while True:
@@ -94,8 +94,11 @@ class _Session:
                 sub = await client.create_subscription(self.adapter.publish_ms, _Handler(self))
                 handles = [client.get_node(n) for n in self.nodes]
                 self.by_node = {h.nodeid.to_string(): self.nodes[n] for n, h in zip(self.nodes, handles, strict=True)}
-                # a queue on the server side, so changes faster than the publishing interval are not folded
-                await sub.subscribe_data_change(handles, queuesize=self.adapter.queue_size)
+                # Trigger on status, value *or source timestamp*: a steady value sampled again is a new
+                # reading (otherwise a stable process looks stale), and a queue on the server side keeps
+                # changes faster than the publishing interval from being folded into one.
+                changes = ua.DataChangeFilter(Trigger=ua.DataChangeTrigger.StatusValueTimestamp)
+                await sub._subscribe(handles, ua.AttributeIds.Value, changes, self.adapter.queue_size)
                 self.connected, self.lost = True, asyncio.Event()
                 self.adapter.counters["connects"] += 1
                 delay = 1.0
