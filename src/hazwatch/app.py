@@ -23,6 +23,7 @@ from hazwatch.bus import InProcessBus
 from hazwatch.catalog import CatalogRepository
 from hazwatch.db import make_engine
 from hazwatch.domain import SystemClock
+from hazwatch.ingest.modbus import ModbusAdapter, ModbusConfig
 from hazwatch.ingest.mqtt import MqttAdapter
 from hazwatch.ingest.opcua import OpcUaAdapter
 from hazwatch.migrations.runner import upgrade
@@ -57,6 +58,9 @@ def build(settings: Settings) -> Services:
                         users=users, device_credentials=devices)
     # OPC UA: idle until the catalog names opc.tcp sources; follows catalog changes by itself.
     services.adapters.append(OpcUaAdapter(pipeline.ingest, lambda: pipeline.index))
+    if settings.modbus_config:
+        services.adapters.append(ModbusAdapter(ModbusConfig.load(settings.modbus_config), pipeline.ingest,
+                                               lambda: pipeline.index))
     if settings.mqtt_url:
         services.adapters.append(MqttAdapter(
             settings.mqtt_url, settings.data_dir / "mqtt-spool", pipeline.ingest, lambda: pipeline.index,

@@ -32,11 +32,13 @@ pytestmark = pytest.mark.services
 class RecordingSink:
     def __init__(self) -> None:
         self.readings: list[tuple[str, int, float]] = []
+        self.quality: list[int] = []
         self.lock = threading.Lock()
 
     def __call__(self, raw) -> Future:
         with self.lock:
             self.readings += list(zip(raw.tags, raw.ts.tolist(), raw.value.tolist(), strict=True))
+            self.quality += raw.quality.tolist()
         f: Future = Future()
         f.set_result(IngestResult(len(raw), []))
         return f
@@ -48,6 +50,7 @@ class Rig:
     sink: RecordingSink
     send: Callable[[str, float, float], None]  # tag, ts (s), value
     ready: Callable[[], bool]
+    polled: bool = False  # the adapter polls: readings carry the poll's time, not the sender's
 
 
 def _index(tmp_path, source: str | None = None) -> SensorIndex:
@@ -98,7 +101,47 @@ def opcua_rig(tmp_path) -> Iterator[Rig]:
     server.stop()
 
 
-@pytest.fixture(params=["mqtt", "opcua"])
+class ModbusField:
+    """A Modbus TCP server in a thread of its own; the test sets registers through it."""
+
+    def __init__(self, port: int, size: int = 64) -> None:
+        from hazwatch.sim.modbus_server import RegisterServer
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.server = RegisterServer(size, "127.0.0.1", port)
+        self.task = asyncio.run_coroutine_threadsafe(self.server.serve(), self.loop)
+        wait_port(port)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.server.shutdown(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture
+def modbus_rig(tmp_path) -> Iterator[Rig]:
+    from hazwatch.ingest.modbus import ModbusAdapter, ModbusConfig, ModbusDevice, Point
+
+    port = free_port()
+    field = ModbusField(port)
+    points = {"T-EA1": Point(tag="T-EA1", address=0, type="float32"),
+              "T-EA2": Point(tag="T-EA2", address=2, type="int16", scale=0.5)}
+    config = ModbusConfig(devices=[ModbusDevice(name="plc", host="127.0.0.1", port=port, interval_s=0.05,
+                                                points=list(points.values()))])
+    index = _index(tmp_path)
+    sink = RecordingSink()
+    adapter = ModbusAdapter(config, sink, lambda: index)
+
+    def send(tag: str, _ts: float, value: float) -> None:
+        field.server.set(points[tag], value)  # a poll reads it at the poll's time, not the field's
+
+    yield Rig(adapter, sink, send, lambda: adapter.health().counters.get("connected") == 1, polled=True)
+    field.stop()
+
+
+@pytest.fixture(params=["mqtt", "opcua", "modbus"])
 def rig(request) -> Rig:
     return request.getfixturevalue(f"{request.param}_rig")
 
@@ -112,18 +155,20 @@ def test_adapter_contract(rig: Rig):
         while not rig.ready():
             await asyncio.sleep(0.05)
         t0 = time.time() - 100
-        sent = [("T-EA1", t0 + i, float(i)) for i in range(3)] + [("T-EA2", t0 + 5, 42.0)]
+        sent = [("T-EA1", t0 + i, float(i + 1)) for i in range(3)] + [("T-EA2", t0 + 5, 42.0)]
+
+        def arrived(tag: str, ts: float, value: float) -> bool:
+            return any(r[0] == tag and r[2] == value and (rig.polled or abs(r[1] / 1e6 - ts) < 1e-3)
+                       for r in rig.sink.readings)
+
         for tag, ts, value in sent:
             await asyncio.to_thread(rig.send, tag, ts, value)
             await asyncio.sleep(0.15)  # the field's own pace
         deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not all(
-                any(r[0] == t and abs(r[1] / 1e6 - ts) < 1e-3 and r[2] == v for r in rig.sink.readings)
-                for t, ts, v in sent):
+        while time.monotonic() < deadline and not all(arrived(*x) for x in sent):
             await asyncio.sleep(0.05)
-        for tag, ts, value in sent:
-            assert any(r[0] == tag and abs(r[1] / 1e6 - ts) < 1e-3 and r[2] == value for r in rig.sink.readings), \
-                (tag, ts, value, rig.sink.readings)
+        for x in sent:
+            assert arrived(*x), (x, rig.sink.readings)
         assert a.health().state == "running"
         await a.stop()
         assert a.health().state == "stopped"
@@ -131,6 +176,42 @@ def test_adapter_contract(rig: Rig):
         await asyncio.to_thread(rig.send, "T-EA1", t0 + 50, 9.0)
         await asyncio.sleep(0.5)
         assert len(rig.sink.readings) == n
+
+
+def test_modbus_exception_responses_become_bad_readings_with_the_reason(tmp_path):
+    from hazwatch.ingest.modbus import ModbusAdapter, ModbusConfig, ModbusDevice, Point
+
+    port = free_port()
+    field = ModbusField(port, size=4)
+    good, missing = Point(tag="T-EA1", address=0, type="float32"), Point(tag="T-EA2", address=100, type="uint16")
+    field.server.set(good, 12.5)
+    config = ModbusConfig(devices=[ModbusDevice(name="plc", host="127.0.0.1", port=port, interval_s=0.05,
+                                                points=[good, missing])])
+    index = _index(tmp_path)
+    sink = RecordingSink()
+    adapter = ModbusAdapter(config, sink, lambda: index)
+
+    async def scenario():
+        await adapter.start()
+        for _ in range(100):
+            if any(r[0] == "T-EA2" for r in sink.readings) and any(r[0] == "T-EA1" for r in sink.readings):
+                break
+            await asyncio.sleep(0.05)
+        health = adapter.health()
+        await adapter.stop()
+        return health
+
+    try:
+        h = asyncio.run(scenario())
+    finally:
+        field.stop()
+    by_tag: dict[str, set] = {}
+    for (tag, _ts, value), q in zip(sink.readings, sink.quality, strict=True):
+        by_tag.setdefault(tag, set()).add((value, q))
+    assert by_tag["T-EA1"] == {(12.5, 0)}  # good
+    assert by_tag["T-EA2"] == {(0.0, 2)}  # bad, with the last value it had (none yet: 0)
+    assert h.state == "running" and h.counters["exception_responses"] >= 1  # the device answers; a point is bad
+    assert "Modbus exception 2 (illegal data address) reading holding 100+1" in h.detail
 
     asyncio.run(scenario())
 

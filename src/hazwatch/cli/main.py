@@ -23,7 +23,8 @@ users_app = typer.Typer(help="Manage users from the command line.", no_args_is_h
 app.add_typer(users_app, name="users")
 mqtt_app = typer.Typer(help="Broker credentials for devices.", no_args_is_help=True)
 app.add_typer(mqtt_app, name="mqtt-auth")
-sim_app = typer.Typer(help="The demo park as real field servers (OPC UA), for the adapters and the gateway.",
+sim_app = typer.Typer(help="The demo park as real field servers (OPC UA, Modbus TCP), for the adapters and the "
+                      "gateway.",
                       no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
 console = Console(soft_wrap=True)
@@ -265,6 +266,38 @@ def sim_opcua(port: Annotated[int, typer.Option()] = 4840, host: Annotated[str, 
         if catalog_out:
             catalog_out.write_text(dump_document(with_sources(doc, endpoint), "yaml"), encoding="utf-8")
             console.print(f"catalog with sources written to {catalog_out}: `hazwatch catalog import {catalog_out}`")
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        if duration:
+            asyncio.get_running_loop().call_later(duration, stop.set)
+        await serve_park(doc, port, host, ready=ready, stop=stop)
+
+    asyncio.run(main())
+
+
+@sim_app.command("modbus")
+def sim_modbus(port: Annotated[int, typer.Option()] = 5020, host: Annotated[str, typer.Option()] = "127.0.0.1",
+               map_out: Annotated[Path | None, typer.Option("--map-out", help="write the register map (a Modbus "
+                                                            "config for the adapter and the gateway)")] = None,
+               duration: Annotated[float | None, typer.Option(help="seconds before it stops by itself")] = None
+               ) -> None:
+    """Serve the demo park as a Modbus TCP server: each sensor a float32 in two holding registers."""
+    import asyncio
+
+    import yaml
+
+    from hazwatch.sim import park_catalog
+    from hazwatch.sim.modbus_server import serve_park
+
+    doc = park_catalog()
+
+    def ready(config) -> None:
+        console.print(f"Modbus TCP server on [bold]{host}:{port}[/] unit 1: {len(doc.sensors)} float32 points "
+                      "in holding registers 0..")
+        if map_out:
+            map_out.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+            console.print(f"register map written to {map_out}")
 
     async def main() -> None:
         stop = asyncio.Event()

@@ -17,12 +17,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-import numpy as np
-
 from hazwatch.catalog.index import SensorIndex
-from hazwatch.domain.batch import QUALITY_DTYPE, TS_DTYPE, US, Quality
-from hazwatch.ingest.adapter import Health, Sink, reason_kind
-from hazwatch.normalize import RawBatch
+from hazwatch.domain.batch import US, Quality
+from hazwatch.ingest.adapter import Health, RowBuffer, Sink
 
 log = logging.getLogger(__name__)
 PREFIX = "opc.tcp://"
@@ -81,7 +78,7 @@ class _Session:
             # watch reports an instrument that stays in that state.
             self.adapter.counters["bad_status_without_value"] += 1
             return
-        self.adapter.buffer.append((tag, ts_us, value, quality_of(code)))
+        self.adapter.rows.add(tag, ts_us, value, quality_of(code))
 
     async def run(self) -> None:
         from asyncua import Client, ua
@@ -126,15 +123,14 @@ class OpcUaAdapter:
 
     def __init__(self, sink: Sink, index: Callable[[], SensorIndex], flush_s: float = 0.1, publish_ms: int = 100,
                  check_s: float = 1.0, timeout_s: float = 4.0, queue_size: int = 100) -> None:
-        self.sink, self.index, self.queue_size = sink, index, queue_size
+        self.index, self.queue_size = index, queue_size
         self.flush_s, self.publish_ms, self.check_s, self.timeout_s = flush_s, publish_ms, check_s, timeout_s
-        self.buffer: list[tuple[str, int, float, int]] = []
+        self.rows = RowBuffer(sink, index)
         self.sessions: dict[str, _Session] = {}
         self._tasks: dict[str, asyncio.Task] = {}
         self._main: asyncio.Task | None = None
         self._revision = -1
         self.counters: Counter = Counter()
-        self.rejections: Counter = Counter()
 
     async def start(self) -> None:
         self._main = asyncio.create_task(self._run())
@@ -145,7 +141,7 @@ class OpcUaAdapter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._main
         await self._stop_sessions()
-        await self._flush()
+        await self.rows.flush()
 
     async def _stop_sessions(self) -> None:
         for t in self._tasks.values():
@@ -162,7 +158,7 @@ class OpcUaAdapter:
         state = "degraded" if down else "running"
         return Health(self.name, state, "; ".join(s.last_error for s in down if s.last_error), {
             "endpoints": len(self.sessions), "connected": len(self.sessions) - len(down), **self.counters,
-            "rejected_by_reason": dict(self.rejections)})
+            **self.rows.counters, "rejected_by_reason": dict(self.rows.rejections)})
 
     async def _run(self) -> None:
         while True:
@@ -174,18 +170,4 @@ class OpcUaAdapter:
                     s = self.sessions[endpoint] = _Session(self, endpoint, nodes)
                     self._tasks[endpoint] = asyncio.create_task(s.run())
             await asyncio.sleep(self.flush_s)
-            await self._flush()
-
-    async def _flush(self) -> None:
-        if not self.buffer:
-            return
-        rows, self.buffer = self.buffer, []
-        tags = [r[0] for r in rows]
-        raw = RawBatch(tags, self.index().lookup(tags), np.fromiter((r[1] for r in rows), TS_DTYPE, len(rows)),
-                       np.fromiter((r[2] for r in rows), np.float64, len(rows)),
-                       np.fromiter((r[3] for r in rows), QUALITY_DTYPE, len(rows)))
-        result = await asyncio.wrap_future(self.sink(raw))
-        self.counters["readings_accepted"] += result.accepted
-        self.counters["readings_rejected"] += len(result.rejected)
-        for r in result.rejected:
-            self.rejections[reason_kind(r.reason)] += 1
+            await self.rows.flush()
