@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from hazwatch.alarms.queries import AlarmQueries
 from hazwatch.api import create_api
 from hazwatch.auth import AuditLog, AuthService, DeviceCredentials, OrgTrees, UserDirectory
+from hazwatch.auth.signing import BatchSignatures
 from hazwatch.auth.throttle import LoginThrottle
 from hazwatch.bus import InProcessBus
 from hazwatch.catalog import CatalogRepository
@@ -55,7 +56,7 @@ def build(settings: Settings) -> Services:
     auth, users, devices = build_auth(engine, settings, lambda: pipeline.index.revision)
     services = Services(settings=settings, engine=engine, store=store, catalog=catalog, pipeline=pipeline,
                         auth=auth, alarm_queries=AlarmQueries(engine), bus=bus, audit=auth.audit, orgs=users.orgs,
-                        users=users, device_credentials=devices)
+                        users=users, device_credentials=devices, signatures=BatchSignatures(engine))
     # OPC UA: idle until the catalog names opc.tcp sources; follows catalog changes by itself.
     services.adapters.append(OpcUaAdapter(pipeline.ingest, lambda: pipeline.index))
     if settings.modbus_config:

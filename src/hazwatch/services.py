@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 
 from hazwatch.alarms.queries import AlarmQueries
 from hazwatch.auth import AuditLog, AuthService, DeviceCredentials, OrgTrees, UserDirectory
+from hazwatch.auth.signing import BatchSignatures
 from hazwatch.bus import Bus
 from hazwatch.catalog import CatalogRepository, SensorIndex
 from hazwatch.ingest.adapter import Adapter
@@ -30,6 +31,7 @@ class Services:
     orgs: OrgTrees
     users: UserDirectory
     device_credentials: DeviceCredentials
+    signatures: BatchSignatures  # signed device batches (edge gateways): forgeries and replays refused
     adapters: list[Adapter] = field(default_factory=list)  # protocol adapters run beside the API
 
     @property

@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     tls_keyfile: Path | None = Field(None, description="Private key for tls_certfile (PEM)")
     mqtt_url: str | None = Field(None, description="mqtt://user:password@host:port (or mqtts://) of the broker "
                                  "to take telemetry from; unset = no MQTT ingest")
+    require_signed_batches: bool = Field(False, description="Device credentials must sign their batches "
+                                         "(X-Hazwatch-Sequence, X-Hazwatch-Signature); unsigned ones answer 401")
     modbus_config: Path | None = Field(None, description="Register maps of Modbus TCP devices the server polls "
                                        "itself (YAML: devices with host, port, unit, interval_s, points)")
     mqtt_client_id: str = Field("hazwatch-ingest", description="MQTT client id: the broker keeps this persistent "

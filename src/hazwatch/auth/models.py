@@ -38,6 +38,7 @@ class ApiToken(Base):
     expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     mqtt_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    last_sequence: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # signed batches: replay guard
 
 
 class AuditEntry(Base):

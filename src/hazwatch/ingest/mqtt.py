@@ -10,7 +10,10 @@ the pipeline at its own pace. Under overload the spool grows on disk; nothing is
 session is persistent (clean_session false), so messages that arrive while the receiver is down
 wait in the broker. A message spooled but not yet acknowledged when the receiver dies comes again
 after the restart; the pipeline refuses the second copy as a duplicate (sensor, ts), so each
-reading is stored once."""
+reading is stored once.
+
+The receiver uses paho-mqtt directly: acknowledging only after the fsync needs paho's manual
+acknowledgement, which aiomqtt (a wrapper around paho) does not expose."""
 
 from __future__ import annotations
 

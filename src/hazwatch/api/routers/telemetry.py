@@ -9,6 +9,7 @@ from fastapi import APIRouter, HTTPException, Request
 from hazwatch.api.deps import AccessDep, needs
 from hazwatch.api.responses import JSON
 from hazwatch.auth.roles import TELEMETRY_WRITE
+from hazwatch.auth.signing import SEQUENCE_HEADER, SIGNATURE_HEADER
 from hazwatch.ingest.payload import PayloadError, decode
 
 router = APIRouter(tags=["telemetry"])
@@ -59,8 +60,18 @@ _ANSWER = {
             "200": {"description": "stored", "content": {"application/json": {"schema": _ANSWER}}},
             "400": {"description": "malformed JSON"},
             "413": {"description": "batch larger than the configured limit"},
+            "401": {"description": "a device batch whose signature does not match (forged or altered), or "
+                                   "unsigned where signing is required"},
+            "409": {"description": "a replayed device batch: its sequence is not above the last accepted"},
             "422": {"description": "a field has the wrong type or is missing; the message names it"},
         },
+        "parameters": [
+            {"name": SEQUENCE_HEADER, "in": "header", "required": False,
+             "schema": {"type": "integer", "minimum": 0},
+             "description": "signed device batches: a number that grows with every batch"},
+            {"name": SIGNATURE_HEADER, "in": "header", "required": False, "schema": {"type": "string"},
+             "description": "hex HMAC-SHA256 of `<sequence>\\n<body>` keyed with SHA-256(device secret)"},
+        ],
     }),
 )
 async def ingest(request: Request, access: AccessDep) -> JSON:
@@ -72,11 +83,19 @@ async def ingest(request: Request, access: AccessDep) -> JSON:
     body = await request.body()
     if len(body) > limit:
         raise HTTPException(413, f"body of {len(body)} bytes; the limit is {limit}")
+    principal, seq = access.principal, None
+    if principal.device_id is not None:
+        secret = request.headers.get("authorization", "")[7:].strip()
+        seq = services.signatures.check(secret, principal.token_id, request.headers.get(SEQUENCE_HEADER),
+                                        request.headers.get(SIGNATURE_HEADER), body,
+                                        services.settings.require_signed_batches)
     try:
         raw = decode(body, services.index, services.settings.max_batch_readings)
     except PayloadError as e:
         raise HTTPException(e.status, e.message) from None
     result = await asyncio.wrap_future(services.pipeline.ingest(access.restrict(raw)))
+    if seq is not None:
+        services.signatures.accepted(principal.token_id, seq)
     return JSON({
         "accepted": result.accepted,
         "rejected": [{"index": r.index, "sensor": r.sensor, "reason": r.reason} for r in result.rejected],
