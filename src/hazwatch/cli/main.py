@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -23,6 +24,8 @@ users_app = typer.Typer(help="Manage users from the command line.", no_args_is_h
 app.add_typer(users_app, name="users")
 mqtt_app = typer.Typer(help="Broker credentials for devices.", no_args_is_help=True)
 app.add_typer(mqtt_app, name="mqtt-auth")
+edge_app = typer.Typer(help="The edge gateway that runs at the plant.", no_args_is_help=True)
+app.add_typer(edge_app, name="edge")
 sim_app = typer.Typer(help="The demo park as real field servers (OPC UA, Modbus TCP), for the adapters and the "
                       "gateway.",
                       no_args_is_help=True)
@@ -306,6 +309,29 @@ def sim_modbus(port: Annotated[int, typer.Option()] = 5020, host: Annotated[str,
         await serve_park(doc, port, host, ready=ready, stop=stop)
 
     asyncio.run(main())
+
+
+@edge_app.command("run")
+def edge_run(config: Annotated[Path, typer.Option("--config", help="edge.yaml: uplink, spool, opcua, modbus")]
+             ) -> None:
+    """Run the edge gateway: read the plant's OPC UA and Modbus servers, spool locally, forward signed
+    batches to the platform, and hold everything while the uplink is down."""
+    import asyncio
+
+    from pydantic import ValidationError
+
+    from hazwatch.ingest.edge import EdgeConfig, EdgeGateway
+
+    _logging()
+    try:
+        gateway = EdgeGateway(EdgeConfig.load(config))
+    except (ValidationError, ValueError, OSError) as e:
+        err.print(f"{config}: {e}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    console.print(f"edge gateway: {len(gateway.adapters)} field adapter(s), spool {gateway.config.spool.dir}, "
+                  f"uplink {gateway.config.uplink.url}")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(gateway.run_forever())
 
 
 @app.command()

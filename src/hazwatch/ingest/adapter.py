@@ -60,11 +60,12 @@ class RowBuffer:
     """Readings gathered one by one (OPC UA notifications, Modbus polls) and handed to the sink as
     one batch per flush, so a busy field costs one pipeline pass per flush, not one per value."""
 
-    def __init__(self, sink: Sink, index: Callable[[], SensorIndex]) -> None:
+    def __init__(self, sink: Sink, index: Callable[[], SensorIndex] | None) -> None:
         self.sink, self.index = sink, index
         self.rows: list[tuple[str, int, float, int]] = []
         self.counters: Counter = Counter()
         self.rejections: Counter = Counter()
+        self.last_error = ""
 
     def add(self, tag: str, ts_us: int, value: float, quality: int) -> None:
         self.rows.append((tag, ts_us, value, quality))
@@ -75,10 +76,16 @@ class RowBuffer:
         rows, self.rows = self.rows, []
         n = len(rows)
         tags = [r[0] for r in rows]
-        raw = RawBatch(tags, self.index().lookup(tags), np.fromiter((r[1] for r in rows), TS_DTYPE, n),
+        ids = self.index().lookup(tags) if self.index is not None else np.full(n, -1, np.int32)  # edge: no catalog
+        raw = RawBatch(tags, ids, np.fromiter((r[1] for r in rows), TS_DTYPE, n),
                        np.fromiter((r[2] for r in rows), np.float64, n),
                        np.fromiter((r[3] for r in rows), QUALITY_DTYPE, n))
-        result = await asyncio.wrap_future(self.sink(raw))
+        try:
+            result = await asyncio.wrap_future(self.sink(raw))
+        except Exception as e:  # the sink refused the batch (a full spool with policy `refuse`)
+            self.counters["readings_not_taken"] += n
+            self.last_error = f"{type(e).__name__}: {e}"
+            return
         self.counters["readings_accepted"] += result.accepted
         self.counters["readings_rejected"] += len(result.rejected)
         for r in result.rejected:

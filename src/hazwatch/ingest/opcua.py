@@ -121,8 +121,12 @@ class _Session:
 class OpcUaAdapter:
     name = "opcua"
 
-    def __init__(self, sink: Sink, index: Callable[[], SensorIndex], flush_s: float = 0.1, publish_ms: int = 100,
-                 check_s: float = 1.0, timeout_s: float = 4.0, queue_size: int = 100) -> None:
+    def __init__(self, sink: Sink, index: Callable[[], SensorIndex] | None, flush_s: float = 0.1,
+                 publish_ms: int = 100, check_s: float = 1.0, timeout_s: float = 4.0, queue_size: int = 100,
+                 endpoints: dict[str, dict[str, str]] | None = None) -> None:
+        """`endpoints` ({endpoint: {node id: tag}}) fixes what to read (the edge gateway's config);
+        without it the sources come from the catalog and follow its changes."""
+        self.endpoints = endpoints
         self.index, self.queue_size = index, queue_size
         self.flush_s, self.publish_ms, self.check_s, self.timeout_s = flush_s, publish_ms, check_s, timeout_s
         self.rows = RowBuffer(sink, index)
@@ -162,11 +166,12 @@ class OpcUaAdapter:
 
     async def _run(self) -> None:
         while True:
-            index = self.index()
-            if index.revision != self._revision:
-                self._revision = index.revision
+            revision = self.index().revision if self.endpoints is None and self.index is not None else 0
+            if revision != self._revision:
+                self._revision = revision
                 await self._stop_sessions()
-                for endpoint, nodes in sources(index).items():
+                wanted = self.endpoints if self.endpoints is not None else sources(self.index())
+                for endpoint, nodes in wanted.items():
                     s = self.sessions[endpoint] = _Session(self, endpoint, nodes)
                     self._tasks[endpoint] = asyncio.create_task(s.run())
             await asyncio.sleep(self.flush_s)

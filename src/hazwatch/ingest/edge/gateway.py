@@ -1,0 +1,129 @@
+"""The gateway's loop: the field adapters hand batches to the spool (fsync before they count as
+taken); a forwarder sends the spool to the platform oldest first, one signed batch per record,
+and commits a record only when the platform has it. While the uplink is down the spool fills (up
+to its bound, by its policy); when it is back the backlog drains in order while new readings keep
+joining the end. Each record's spool offset is its sequence number, so a resent batch that the
+platform already stored answers "replayed" and is dropped: at-least-once delivery onto idempotent
+ingest, the effect exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from concurrent.futures import Future
+
+import httpx
+import orjson
+
+from hazwatch.auth.signing import SEQUENCE_HEADER, SIGNATURE_HEADER, sign
+from hazwatch.domain.batch import QUALITY_NAMES, US
+from hazwatch.ingest.adapter import Health
+from hazwatch.ingest.edge.config import EdgeConfig
+from hazwatch.ingest.modbus import ModbusAdapter
+from hazwatch.ingest.opcua import OpcUaAdapter
+from hazwatch.ingest.spool import Spool, SpoolFull
+from hazwatch.normalize import RawBatch
+from hazwatch.pipeline import IngestResult
+
+log = logging.getLogger(__name__)
+
+
+class EdgeGateway:
+    def __init__(self, config: EdgeConfig) -> None:
+        self.config = config
+        self.secret = config.uplink.device_secret()
+        self.spool = Spool(config.spool.dir, max_bytes=config.spool.max_bytes, policy=config.spool.policy)
+        self.counters: Counter = Counter()
+        self.uplink_ok = False
+        self.last_error = ""
+        self.adapters: list = []
+        if config.opcua:
+            self.adapters.append(OpcUaAdapter(self.take, None, endpoints={
+                s.endpoint: s.nodes for s in config.opcua}))
+        if config.modbus is not None:
+            self.adapters.append(ModbusAdapter(config.modbus, self.take, None))
+        self._forwarder: asyncio.Task | None = None
+
+    # -- the field side: the adapters' sink -----------------------------------------------------------------
+    def take(self, raw: RawBatch) -> Future:
+        body = orjson.dumps({"sensor": raw.tags, "ts": (raw.ts / US).tolist(), "value": raw.value.tolist(),
+                             "quality": [QUALITY_NAMES[q] for q in raw.quality.tolist()]})
+        fut: Future = Future()
+        try:
+            self.spool.append([body])
+        except SpoolFull as e:  # policy "refuse": the field's readings wait at the source
+            self.counters["refused_full"] += len(raw)
+            fut.set_exception(e)
+            return fut
+        self.counters["readings_spooled"] += len(raw)
+        fut.set_result(IngestResult(len(raw), []))
+        return fut
+
+    # -- the uplink side ------------------------------------------------------------------------------------
+    async def _forward(self) -> None:
+        up = self.config.uplink
+        delay = 1.0
+        async with httpx.AsyncClient(base_url=up.url, timeout=up.timeout_s) as client:
+            while True:
+                records, offset = self.spool.read(max_records=1)
+                if not records:
+                    await asyncio.sleep(0.05)
+                    continue
+                body, seq = records[0], offset
+                try:
+                    r = await client.post("/api/v1/telemetry", content=body, headers={
+                        "Authorization": f"Bearer {self.secret}", "Content-Type": "application/json",
+                        SEQUENCE_HEADER: str(seq), SIGNATURE_HEADER: sign(self.secret, seq, body)})
+                except httpx.HTTPError as e:
+                    r, self.last_error = None, f"uplink unreachable: {type(e).__name__}: {e}"
+                if r is not None and (r.status_code == 200 or r.status_code == 409):
+                    # 409: a batch sent before whose answer was lost; the platform has its readings
+                    self.spool.commit(offset)
+                    self.counters["batches_forwarded" if r.status_code == 200 else "batches_already_there"] += 1
+                    self.uplink_ok, delay = True, 1.0
+                    continue
+                if r is not None and r.status_code in (400, 413, 422):
+                    # the platform will never take this batch: keep the line moving, say so
+                    self.last_error = f"batch at {seq} refused for good: {r.status_code} {r.text[:200]}"
+                    log.error(self.last_error)
+                    self.counters["batches_refused"] += 1
+                    self.spool.commit(offset)
+                    continue
+                if r is not None:
+                    self.last_error = f"uplink answered {r.status_code}: {r.text[:200]}"
+                self.uplink_ok = False
+                self.spool.rewind()
+                log.warning("%s; retrying in %.0f s", self.last_error, delay)
+                await asyncio.sleep(delay)
+                delay = min(up.max_backoff_s, delay * 2)
+
+    async def start(self) -> None:
+        for a in self.adapters:
+            await a.start()
+        self._forwarder = asyncio.create_task(self._forward())
+
+    async def stop(self) -> None:
+        for a in self.adapters:
+            await a.stop()
+        if self._forwarder is not None:
+            self._forwarder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._forwarder
+        self.spool.close()
+
+    def health(self) -> Health:
+        state = "running" if self.uplink_ok else "degraded"
+        return Health("edge", state, "" if self.uplink_ok else self.last_error, {
+            **self.counters, "spool_pending_bytes": self.spool.pending_bytes(),
+            "spool_dropped_bytes": self.spool.dropped_bytes,
+            "adapters": [a.health().as_dict() for a in self.adapters]})
+
+    async def run_forever(self) -> None:
+        await self.start()
+        try:
+            while True:
+                await asyncio.sleep(3600)
+        finally:
+            await self.stop()
