@@ -66,7 +66,8 @@ def build(settings: Settings) -> Services:
         services.adapters.append(MqttAdapter(
             settings.mqtt_url, settings.data_dir / "mqtt-spool", pipeline.ingest, lambda: pipeline.index,
             client_id=settings.mqtt_client_id, max_readings=settings.max_batch_readings,
-            on_status=pipeline.device_status, spool_max_bytes=settings.mqtt_spool_max_bytes))
+            on_status=pipeline.device_status, spool_max_bytes=settings.mqtt_spool_max_bytes,
+            signatures=services.signatures, require_signed=settings.require_signed_batches))
     return services
 
 

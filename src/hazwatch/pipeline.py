@@ -29,6 +29,7 @@ from hazwatch.detect import checkpoint
 from hazwatch.detect.rules import LimitEvaluator, Transitions
 from hazwatch.detect.rules.quality import FAULTS, FLAT, RANGE, STALE, Fault, QualityMonitor
 from hazwatch.domain import Clock, Rejection
+from hazwatch.domain.batch import IngestResult
 from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged, ReadingsStored
 from hazwatch.domain.limits import COMM, Priority
 from hazwatch.normalize import Normalizer, RawBatch
@@ -39,12 +40,6 @@ log = logging.getLogger(__name__)
 MAX_GROUP_READINGS = 200_000
 # A dead gas detector matters as much as a high reading; a stuck value slightly less.
 FAULT_PRIORITY = {STALE: int(Priority.HIGH), RANGE: int(Priority.HIGH), FLAT: int(Priority.MEDIUM)}
-
-
-@dataclass(frozen=True)
-class IngestResult:
-    accepted: int
-    rejected: list[Rejection]
 
 
 @dataclass

@@ -18,10 +18,10 @@ import pytest
 
 from hazwatch.catalog.index import SensorIndex
 from hazwatch.catalog.io import load_file
+from hazwatch.domain.batch import IngestResult
 from hazwatch.ingest.adapter import Adapter
 from hazwatch.ingest.mqtt import MqttAdapter
 from hazwatch.ingest.opcua import OpcUaAdapter
-from hazwatch.pipeline import IngestResult
 from tests.conftest import DATA, build_services, make_settings
 from tests.integration.test_mqtt_ingest import Publisher, binary, free_port, until, wait_port
 from tests.integration.test_opcua_ingest import FieldServer

@@ -10,29 +10,18 @@ gets the replay answer and may drop it: the readings are stored."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
 from sqlalchemy import Engine, or_, select, update
 
 from hazwatch.auth.models import ApiToken
 from hazwatch.domain.errors import Conflict, ServiceError
+from hazwatch.domain.signing import SEQUENCE_HEADER, SIGNATURE_HEADER, key_of, matches, sign
 
-SEQUENCE_HEADER = "X-Hazwatch-Sequence"
-SIGNATURE_HEADER = "X-Hazwatch-Signature"
+__all__ = ["SEQUENCE_HEADER", "SIGNATURE_HEADER", "BatchSignatures", "Unsigned", "sign"]
 _T = ApiToken.__table__
 
 
 class Unsigned(ServiceError):
     status = 401
-
-
-def key_of(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
-
-
-def sign(secret: str, sequence: int, body: bytes) -> str:
-    return hmac.new(key_of(secret), f"{sequence}\n".encode() + body, hashlib.sha256).hexdigest()
 
 
 class BatchSignatures:
@@ -51,8 +40,11 @@ class BatchSignatures:
         if sequence is None or signature is None or not sequence.isdigit() or len(sequence) > 18:
             raise Unsigned(f"a signed batch needs both {SEQUENCE_HEADER} (a non-negative integer) and "
                            f"{SIGNATURE_HEADER}")
-        seq = int(sequence)
-        if not hmac.compare_digest(sign(secret, seq, body), signature.strip().lower()):
+        return self.verify(key_of(secret), token_id, int(sequence), signature, body)
+
+    def verify(self, key: bytes, token_id: int, seq: int, signature: str, body: bytes) -> int:
+        """Signature and sequence of a batch, given the credential's key (SHA-256 of its secret)."""
+        if not matches(key, seq, body, signature):
             raise Unsigned("signature does not match the batch: it was forged or altered on the way")
         with self.engine.connect() as conn:
             last = conn.scalar(select(_T.c.last_sequence).where(_T.c.id == token_id))
@@ -60,6 +52,14 @@ class BatchSignatures:
             raise Conflict(f"replayed batch: sequence {seq} is not above {last}, the last accepted from this "
                            "device; its readings were stored when it first came")
         return seq
+
+    def device_key(self, token_id: int, device_id: int) -> bytes | None:
+        """The signing key of a live device credential of this device (batches that arrive over MQTT
+        name their credential), None if there is no such credential."""
+        with self.engine.connect() as conn:
+            digest = conn.scalar(select(_T.c.token_sha256).where(
+                _T.c.id == token_id, _T.c.device_id == device_id, _T.c.kind == "device", _T.c.revoked_at.is_(None)))
+        return bytes.fromhex(digest) if digest else None
 
     def accepted(self, token_id: int, seq: int) -> None:
         """Remember the sequence once the batch is stored (a later, higher one may have won a race)."""

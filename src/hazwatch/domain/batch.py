@@ -88,3 +88,11 @@ class ReadingBatch:
         """Order by (sensor, ts): clusters rows for the store and groups them for evaluation."""
         order = np.lexsort((self.ts, self.sensor))
         return self.take(order)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What became of a raw batch: how many readings were stored, and why the others were not."""
+
+    accepted: int
+    rejected: list[Rejection]

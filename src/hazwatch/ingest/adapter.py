@@ -34,6 +34,16 @@ class Health:
         return {"name": self.name, "state": self.state, "detail": self.detail, **self.counters}
 
 
+class BatchVerifier(Protocol):
+    """Checks signed batches (the platform's auth.signing.BatchSignatures)."""
+
+    def device_key(self, token_id: int, device_id: int) -> bytes | None: ...
+
+    def verify(self, key: bytes, token_id: int, seq: int, signature: str, body: bytes) -> int: ...
+
+    def accepted(self, token_id: int, seq: int) -> None: ...
+
+
 class Adapter(Protocol):
     name: str
 

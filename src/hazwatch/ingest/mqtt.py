@@ -17,6 +17,7 @@ acknowledgement, which aiomqtt (a wrapper around paho) does not expose."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import logging
 import multiprocessing as mp
@@ -30,10 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import msgspec
 import numpy as np
 
 from hazwatch.catalog.index import SensorIndex
-from hazwatch.ingest.adapter import Health, Sink, reason_kind
+from hazwatch.domain.errors import ServiceError
+from hazwatch.ingest.adapter import BatchVerifier, Health, Sink, reason_kind
 from hazwatch.ingest.payload import Columns, PayloadError, arrays, columns
 from hazwatch.ingest.spool import Spool, SpoolFull
 from hazwatch.normalize import RawBatch
@@ -43,6 +46,20 @@ ROOT = "hz/v1"
 TELEMETRY = f"{ROOT}/+/+/telemetry"
 STATUS = f"{ROOT}/+/+/status"
 _TOPIC_LEN = struct.Struct("<H")
+
+
+class _Signed(msgspec.Struct, forbid_unknown_fields=True):
+    credential: int
+    sequence: int
+    signature: str
+    body: str  # base64 of the telemetry body, signed as sent
+
+
+class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
+    signed: _Signed
+
+
+_envelope = msgspec.json.Decoder(_Envelope)
 # Brokers keep only a few messages in flight per subscriber (Mosquitto: 20), so the spool is flushed
 # and acknowledged as soon as that many are waiting, not only on the timer.
 NOTIFY_AT = 16
@@ -159,7 +176,9 @@ class MqttAdapter:
 
     def __init__(self, url: str, spool_dir: Path, sink: Sink, index: Callable[[], SensorIndex],
                  client_id: str = "hazwatch-ingest", max_readings: int = 100_000,
-                 on_status: Callable[[str, bool, int], None] | None = None, spool_max_bytes: int = 8 << 30) -> None:
+                 on_status: Callable[[str, bool, int], None] | None = None, spool_max_bytes: int = 8 << 30,
+                 signatures: BatchVerifier | None = None, require_signed: bool = False) -> None:
+        self.signatures, self.require_signed = signatures, require_signed
         Broker.parse(url)  # refuse a bad URL at start-up, not in the child
         self.url, self.spool_dir, self.sink, self.index = url, Path(spool_dir), sink, index
         self.client_id, self.max_readings, self.spool_max_bytes = client_id, max_readings, spool_max_bytes
@@ -230,6 +249,7 @@ class MqttAdapter:
         index: SensorIndex = self.index()
         parts: list[tuple[Columns, int, str]] = []  # columns, device id (-1 unknown), topic device code
         statuses: list[tuple[str, bool]] = []
+        signed: list[tuple[int, int]] = []  # (credential, sequence) of signed batches in this group
         for rec in records:
             topic, payload = split(rec)
             bits = topic.split("/")
@@ -247,16 +267,41 @@ class MqttAdapter:
             known = index.devices.get(device)
             dev_id = known[0] if known and known[1] == enterprise else -1
             try:
+                if payload[:12].lstrip().startswith(b'{"signed"'):
+                    payload = self._unwrap(payload, dev_id, signed)
+                elif self.require_signed:
+                    raise PayloadError(401, "unsigned batch: this installation requires signed device batches")
                 parts.append((columns(payload, self.max_readings), dev_id, device))
-            except PayloadError as e:
+            except (PayloadError, ServiceError) as e:
                 self.rejections[e.message.split(":")[0]] += 1
                 self.last_error = f"{topic}: {e.message}"
         if parts:
             self._ingest(parts, index)
+        if self.signatures is not None:
+            for cred, seq in signed:
+                self.signatures.accepted(cred, seq)
         if statuses and self.on_status is not None:
             now = time.time_ns() // 1000
             for device, online in statuses:
                 self.on_status(device, online, now)
+
+    def _unwrap(self, payload: bytes, device_id: int, signed: list[tuple[int, int]]) -> bytes:
+        """A signed batch from an edge gateway: check it came from a credential of the topic's device,
+        unaltered and not replayed (see auth/signing.py); return the telemetry body inside."""
+        try:
+            env = _envelope.decode(payload).signed
+            body = base64.b64decode(env.body, validate=True)
+        except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as e:
+            raise PayloadError(422, f"malformed signed batch: {e}") from None
+        key = self.signatures.device_key(env.credential, device_id) if self.signatures is not None else None
+        if key is None:
+            raise PayloadError(401, f"signed batch: credential {env.credential} is not a live credential of the "
+                                    "topic's device")
+        if any(c == env.credential and q >= env.sequence for c, q in signed):
+            raise PayloadError(409, f"replayed batch: sequence {env.sequence} came twice")
+        self.signatures.verify(key, env.credential, env.sequence, env.signature, body)
+        signed.append((env.credential, env.sequence))
+        return body
 
     def _ingest(self, parts: list[tuple[Columns, int, str]], index: SensorIndex) -> None:
         tags: list[str] = []

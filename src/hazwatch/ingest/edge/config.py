@@ -1,7 +1,8 @@
 """`edge.yaml`: what the gateway reads, where it forwards, and how much it may hold.
 
     uplink:
-      url: https://platform.example:8443     # the platform's HTTP API
+      url: https://platform.example:8443     # the platform's HTTP API, or mqtt://broker:1883 with
+                                             # enterprise, device and credential (the secret's id)
       secret_env: HAZWATCH_EDGE_SECRET       # or `secret:`; the gateway's device secret
       timeout_s: 10
     spool:
@@ -29,7 +30,10 @@ from hazwatch.ingest.modbus import ModbusConfig
 
 class Uplink(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(pattern=r"^https?://")
+    url: str = Field(pattern=r"^(https?|mqtts?)://", description="the platform's HTTP API, or its MQTT broker")
+    enterprise: str | None = Field(None, description="MQTT: the topic's enterprise code")
+    device: str | None = Field(None, description="MQTT: the gateway's device code (topic and broker user name)")
+    credential: int | None = Field(None, description="MQTT: the id of the device secret, named in each batch")
     secret: str | None = None
     secret_env: str | None = None
     timeout_s: float = Field(10.0, gt=0)
@@ -39,7 +43,13 @@ class Uplink(BaseModel):
     def _one_secret(self) -> Uplink:
         if (self.secret is None) == (self.secret_env is None):
             raise ValueError("give the device secret as `secret` or name it with `secret_env`, one of the two")
+        if self.mqtt and None in (self.enterprise, self.device, self.credential):
+            raise ValueError("an MQTT uplink needs `enterprise`, `device` and `credential` (the secret's id)")
         return self
+
+    @property
+    def mqtt(self) -> bool:
+        return self.url.startswith("mqtt")
 
     def device_secret(self) -> str:
         if self.secret is not None:

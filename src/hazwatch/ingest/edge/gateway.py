@@ -9,6 +9,7 @@ ingest, the effect exactly once."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 from collections import Counter
@@ -17,15 +18,14 @@ from concurrent.futures import Future
 import httpx
 import orjson
 
-from hazwatch.auth.signing import SEQUENCE_HEADER, SIGNATURE_HEADER, sign
-from hazwatch.domain.batch import QUALITY_NAMES, US
+from hazwatch.domain.batch import QUALITY_NAMES, US, IngestResult
+from hazwatch.domain.signing import SEQUENCE_HEADER, SIGNATURE_HEADER, sign
 from hazwatch.ingest.adapter import Health
 from hazwatch.ingest.edge.config import EdgeConfig
 from hazwatch.ingest.modbus import ModbusAdapter
 from hazwatch.ingest.opcua import OpcUaAdapter
 from hazwatch.ingest.spool import Spool, SpoolFull
 from hazwatch.normalize import RawBatch
-from hazwatch.pipeline import IngestResult
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,56 @@ class EdgeGateway:
         return fut
 
     # -- the uplink side ------------------------------------------------------------------------------------
+    async def _forward_mqtt(self) -> None:
+        """Each record as a signed envelope on the gateway's own telemetry topic, QoS 1; committed once
+        the broker has acknowledged it. The platform checks signature and sequence as over HTTP."""
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        from hazwatch.ingest.mqtt import Broker
+
+        up = self.config.uplink
+        broker = Broker.parse(up.url)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"hazwatch-edge-{up.device}",
+                             protocol=mqtt.MQTTv311)
+        client.username_pw_set(up.device, self.secret)
+        if broker.tls:
+            client.tls_set()
+        client.reconnect_delay_set(1, int(up.max_backoff_s))
+        client.connect_async(broker.host, broker.port, keepalive=30)
+        client.loop_start()
+        topic = f"hz/v1/{up.enterprise}/{up.device}/telemetry"
+        delay = 1.0
+        try:
+            while True:
+                records, offset = self.spool.read(max_records=1)
+                if not records:
+                    await asyncio.sleep(0.05)
+                    continue
+                body, seq = records[0], offset
+                envelope = orjson.dumps({"signed": {"credential": up.credential, "sequence": seq,
+                                                    "signature": sign(self.secret, seq, body),
+                                                    "body": base64.b64encode(body).decode()}})
+                try:
+                    info = client.publish(topic, envelope, qos=1)
+                    await asyncio.to_thread(info.wait_for_publish, up.timeout_s)
+                    ok = info.is_published()
+                except (RuntimeError, ValueError) as e:
+                    ok, self.last_error = False, f"broker: {e}"
+                if ok:
+                    self.spool.commit(offset)
+                    self.counters["batches_forwarded"] += 1
+                    self.uplink_ok, delay = True, 1.0
+                    continue
+                self.last_error = self.last_error or "broker did not acknowledge in time"
+                self.uplink_ok = False
+                self.spool.rewind()
+                await asyncio.sleep(delay)
+                delay = min(up.max_backoff_s, delay * 2)
+        finally:
+            client.disconnect()
+            client.loop_stop()
+
     async def _forward(self) -> None:
         up = self.config.uplink
         delay = 1.0
@@ -102,7 +152,7 @@ class EdgeGateway:
     async def start(self) -> None:
         for a in self.adapters:
             await a.start()
-        self._forwarder = asyncio.create_task(self._forward())
+        self._forwarder = asyncio.create_task(self._forward_mqtt() if self.config.uplink.mqtt else self._forward())
 
     async def stop(self) -> None:
         for a in self.adapters:
