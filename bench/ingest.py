@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import platform
 import shutil
 import signal
 import socket
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
+from benchdocs import machine, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "bench-token"
@@ -176,25 +176,16 @@ def bench_backend(backend: str, seconds: float, clients: int) -> dict:
 
 
 def write_docs(results: list[dict], cmd: str, clients: int) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = "<!-- ingest:start -->", "<!-- ingest:end -->"
     rows = "\n".join(f"| {r['backend']} | {r['http']:,.0f} | {r['raw']:,.0f} | {r['http'] / r['raw']:.0%} |"
                      for r in results)
-    section = (f"{start}\n## Ingest, end to end\n\nCommand: `{cmd}`  \n"
-               f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; "
-               f"measured {time.strftime('%Y-%m-%d')}. HTTP POST of columnar {BATCH:,}-reading batches over "
-               f"{SENSORS:,} sensors per client ({clients} clients, each in time order) to a `hazwatch serve` "
-               f"subprocess, answered after the batch is durable and "
-               f"its limits evaluated. Raw append: the same backend's `append` of the same batches, no HTTP, "
-               f"no validation, no evaluation, in the same run.\n\n"
-               f"| backend | end to end (readings/s) | raw append (readings/s) | fraction of raw |\n"
-               f"|---|---:|---:|---:|\n{rows}\n{end}")
-    if start in text:
-        text = text[: text.index(start)] + section + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
+    write_section("ingest", (
+        f"## Ingest, end to end\n\nCommand: `{cmd}`  \n{machine()} HTTP POST of columnar {BATCH:,}-reading "
+        f"batches over {SENSORS:,} sensors per client ({clients} clients, each in time order) to a `hazwatch serve` "
+        f"subprocess, answered after the batch is durable and "
+        f"its limits evaluated. Raw append: the same backend's `append` of the same batches, no HTTP, "
+        f"no validation, no evaluation, in the same run.\n\n"
+        f"| backend | end to end (readings/s) | raw append (readings/s) | fraction of raw |\n"
+        f"|---|---:|---:|---:|\n{rows}"))
 
 
 def main() -> None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
 import shutil
 import socket
 import subprocess
@@ -30,6 +29,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
+from benchdocs import machine, write_section
 from paho.mqtt.enums import CallbackAPIVersion
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,25 +174,16 @@ def hazwatch_rate(port: int, messages: int, workdir: Path) -> float:
 
 
 def write_docs(bare: float, hz: float, messages: int, cmd: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text()
-    start, end = "<!-- mqtt:start -->", "<!-- mqtt:end -->"
-    section = (f"{start}\n## MQTT ingest\n\nCommand: `{cmd}`  \n"
-               f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {platform.python_version()}; measured "
-               f"{time.strftime('%Y-%m-%d')}. {messages:,} QoS 1 messages of {PER_DEVICE} readings each, queued in a "
-               f"Mosquitto started for the run (`set_tcp_nodelay true`, in-flight window 20, no queue limit), drained "
-               f"by each consumer in turn; rate from first message to last (for Hazwatch: to the last reading "
-               f"stored in DuckDB with limits evaluated).\n\n"
-               f"| consumer | messages/s | readings/s |\n|---|---:|---:|\n"
-               f"| bare paho subscriber (acknowledge only) | {bare:,.0f} | {bare * PER_DEVICE:,.0f} |\n"
-               f"| Hazwatch MQTT adapter (spool, fsync, acknowledge; decode, validate, store, evaluate) | "
-               f"{hz / PER_DEVICE:,.0f} | {hz:,.0f} |\n\n"
-               f"Hazwatch reaches {hz / PER_DEVICE / bare:.0%} of the bare rate.\n{end}")
-    if start in text:
-        text = text[: text.index(start)] + section + text[text.index(end) + len(end):]
-    else:
-        text = text.rstrip() + "\n\n" + section + "\n"
-    path.write_text(text)
+    write_section("mqtt", (
+        f"## MQTT ingest\n\nCommand: `{cmd}`  \n{machine()} {messages:,} QoS 1 messages of {PER_DEVICE} readings "
+        f"each, queued in a Mosquitto started for the run (`set_tcp_nodelay true`, in-flight window 20, no queue "
+        f"limit), drained by each consumer in turn; rate from first message to last (for Hazwatch: to the last "
+        f"reading stored in DuckDB with limits evaluated).\n\n"
+        f"| consumer | messages/s | readings/s |\n|---|---:|---:|\n"
+        f"| bare paho subscriber (acknowledge only) | {bare:,.0f} | {bare * PER_DEVICE:,.0f} |\n"
+        f"| Hazwatch MQTT adapter (spool, fsync, acknowledge; decode, validate, store, evaluate) | "
+        f"{hz / PER_DEVICE:,.0f} | {hz:,.0f} |\n\n"
+        f"Hazwatch reaches {hz / PER_DEVICE / bare:.0%} of the bare rate."))
 
 
 def main() -> None:

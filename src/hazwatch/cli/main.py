@@ -250,14 +250,26 @@ def mqtt_auth_export(directory: Annotated[Path, typer.Argument(help="where to wr
     console.print("  mosquitto.conf:  allow_anonymous false / password_file ... / acl_file ...")
 
 
+def _serve_for(serve, duration: float | None) -> None:
+    """Run `serve(stop)` until interrupted, or until `duration` seconds have passed."""
+    import asyncio
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        if duration:
+            asyncio.get_running_loop().call_later(duration, stop.set)
+        await serve(stop)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
 @sim_app.command("opcua")
 def sim_opcua(port: Annotated[int, typer.Option()] = 4840, host: Annotated[str, typer.Option()] = "127.0.0.1",
               catalog_out: Annotated[Path | None, typer.Option("--catalog-out", help="write the park's catalog "
                                                                "with each sensor's source on this server")] = None,
               duration: Annotated[float | None, typer.Option(help="seconds before it stops by itself")] = None) -> None:
     """Serve the demo park as an OPC UA server: one variable per sensor (ns=2;s=TAG), updated each second."""
-    import asyncio
-
     from hazwatch.catalog.io import dump_document
     from hazwatch.sim import park_catalog
     from hazwatch.sim.opcua_server import serve_park, with_sources
@@ -270,13 +282,7 @@ def sim_opcua(port: Annotated[int, typer.Option()] = 4840, host: Annotated[str, 
             catalog_out.write_text(dump_document(with_sources(doc, endpoint), "yaml"), encoding="utf-8")
             console.print(f"catalog with sources written to {catalog_out}: `hazwatch catalog import {catalog_out}`")
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        if duration:
-            asyncio.get_running_loop().call_later(duration, stop.set)
-        await serve_park(doc, port, host, ready=ready, stop=stop)
-
-    asyncio.run(main())
+    _serve_for(lambda stop: serve_park(doc, port, host, ready=ready, stop=stop), duration)
 
 
 @sim_app.command("modbus")
@@ -286,8 +292,6 @@ def sim_modbus(port: Annotated[int, typer.Option()] = 5020, host: Annotated[str,
                duration: Annotated[float | None, typer.Option(help="seconds before it stops by itself")] = None
                ) -> None:
     """Serve the demo park as a Modbus TCP server: each sensor a float32 in two holding registers."""
-    import asyncio
-
     import yaml
 
     from hazwatch.sim import park_catalog
@@ -302,13 +306,7 @@ def sim_modbus(port: Annotated[int, typer.Option()] = 5020, host: Annotated[str,
             map_out.write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
             console.print(f"register map written to {map_out}")
 
-    async def main() -> None:
-        stop = asyncio.Event()
-        if duration:
-            asyncio.get_running_loop().call_later(duration, stop.set)
-        await serve_park(doc, port, host, ready=ready, stop=stop)
-
-    asyncio.run(main())
+    _serve_for(lambda stop: serve_park(doc, port, host, ready=ready, stop=stop), duration)
 
 
 @edge_app.command("run")

@@ -76,13 +76,7 @@ _ANSWER = {
 )
 async def ingest(request: Request, access: AccessDep) -> JSON:
     services = access.services
-    limit = services.settings.max_body_bytes
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise HTTPException(413, f"body of {length} bytes; the limit is {limit}")
-    body = await request.body()
-    if len(body) > limit:
-        raise HTTPException(413, f"body of {len(body)} bytes; the limit is {limit}")
+    body = await request.body()  # its size was checked by the BodyLimit middleware (HAZWATCH_MAX_BODY_BYTES)
     principal, seq = access.principal, None
     if principal.device_id is not None:
         secret = request.headers.get("authorization", "")[7:].strip()

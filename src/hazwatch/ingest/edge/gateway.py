@@ -28,6 +28,7 @@ from hazwatch.ingest.spool import Spool, SpoolFull
 from hazwatch.normalize import RawBatch
 
 log = logging.getLogger(__name__)
+STORED, REFUSED, RETRY = "stored", "refused", "retry"  # what became of one forwarded record
 
 
 class EdgeGateway:
@@ -62,8 +63,57 @@ class EdgeGateway:
         return fut
 
     # -- the uplink side ------------------------------------------------------------------------------------
+    async def _drain(self, send) -> None:
+        """Forward the spool oldest first, one record at a time. `send(body, seq)` answers STORED
+        (commit), REFUSED (the platform will never take it: commit, and say so) or RETRY (keep it,
+        back off, send it again)."""
+        up = self.config.uplink
+        delay = 1.0
+        while True:
+            records, offset = self.spool.read(max_records=1)
+            if not records:
+                await asyncio.sleep(0.05)
+                continue
+            outcome = await send(records[0], offset)  # the record's offset is its sequence number
+            if outcome != RETRY:
+                self.spool.commit(offset)
+                if outcome == STORED:
+                    self.uplink_ok, delay = True, 1.0
+                continue
+            self.uplink_ok = False
+            self.spool.rewind()
+            log.warning("%s; retrying in %.0f s", self.last_error, delay)
+            await asyncio.sleep(delay)
+            delay = min(up.max_backoff_s, delay * 2)
+
+    async def _forward_http(self) -> None:
+        up = self.config.uplink
+        async with httpx.AsyncClient(base_url=up.url, timeout=up.timeout_s) as client:
+
+            async def send(body: bytes, seq: int) -> str:
+                try:
+                    r = await client.post("/api/v1/telemetry", content=body, headers={
+                        "Authorization": f"Bearer {self.secret}", "Content-Type": "application/json",
+                        SEQUENCE_HEADER: str(seq), SIGNATURE_HEADER: sign(self.secret, seq, body)})
+                except httpx.HTTPError as e:
+                    self.last_error = f"uplink unreachable: {type(e).__name__}: {e}"
+                    return RETRY
+                if r.status_code in (200, 409):
+                    # 409: a batch sent before whose answer was lost; the platform has its readings
+                    self.counters["batches_forwarded" if r.status_code == 200 else "batches_already_there"] += 1
+                    return STORED
+                if r.status_code in (400, 413, 422):  # keep the line moving, say so
+                    self.last_error = f"batch at {seq} refused for good: {r.status_code} {r.text[:200]}"
+                    log.error(self.last_error)
+                    self.counters["batches_refused"] += 1
+                    return REFUSED
+                self.last_error = f"uplink answered {r.status_code}: {r.text[:200]}"
+                return RETRY
+
+            await self._drain(send)
+
     async def _forward_mqtt(self) -> None:
-        """Each record as a signed envelope on the gateway's own telemetry topic, QoS 1; committed once
+        """Each record as a signed envelope on the gateway's own telemetry topic, QoS 1; stored once
         the broker has acknowledged it. The platform checks signature and sequence as over HTTP."""
         import paho.mqtt.client as mqtt
         from paho.mqtt.enums import CallbackAPIVersion
@@ -81,78 +131,33 @@ class EdgeGateway:
         client.connect_async(broker.host, broker.port, keepalive=30)
         client.loop_start()
         topic = f"hz/v1/{up.enterprise}/{up.device}/telemetry"
-        delay = 1.0
+
+        async def send(body: bytes, seq: int) -> str:
+            envelope = orjson.dumps({"signed": {"credential": up.credential, "sequence": seq,
+                                                "signature": sign(self.secret, seq, body),
+                                                "body": base64.b64encode(body).decode()}})
+            try:
+                info = client.publish(topic, envelope, qos=1)
+                await asyncio.to_thread(info.wait_for_publish, up.timeout_s)
+            except (RuntimeError, ValueError) as e:
+                self.last_error = f"broker: {e}"
+                return RETRY
+            if not info.is_published():
+                self.last_error = "broker did not acknowledge in time"
+                return RETRY
+            self.counters["batches_forwarded"] += 1
+            return STORED
+
         try:
-            while True:
-                records, offset = self.spool.read(max_records=1)
-                if not records:
-                    await asyncio.sleep(0.05)
-                    continue
-                body, seq = records[0], offset
-                envelope = orjson.dumps({"signed": {"credential": up.credential, "sequence": seq,
-                                                    "signature": sign(self.secret, seq, body),
-                                                    "body": base64.b64encode(body).decode()}})
-                try:
-                    info = client.publish(topic, envelope, qos=1)
-                    await asyncio.to_thread(info.wait_for_publish, up.timeout_s)
-                    ok = info.is_published()
-                except (RuntimeError, ValueError) as e:
-                    ok, self.last_error = False, f"broker: {e}"
-                if ok:
-                    self.spool.commit(offset)
-                    self.counters["batches_forwarded"] += 1
-                    self.uplink_ok, delay = True, 1.0
-                    continue
-                self.last_error = self.last_error or "broker did not acknowledge in time"
-                self.uplink_ok = False
-                self.spool.rewind()
-                await asyncio.sleep(delay)
-                delay = min(up.max_backoff_s, delay * 2)
+            await self._drain(send)
         finally:
             client.disconnect()
             client.loop_stop()
 
-    async def _forward(self) -> None:
-        up = self.config.uplink
-        delay = 1.0
-        async with httpx.AsyncClient(base_url=up.url, timeout=up.timeout_s) as client:
-            while True:
-                records, offset = self.spool.read(max_records=1)
-                if not records:
-                    await asyncio.sleep(0.05)
-                    continue
-                body, seq = records[0], offset
-                try:
-                    r = await client.post("/api/v1/telemetry", content=body, headers={
-                        "Authorization": f"Bearer {self.secret}", "Content-Type": "application/json",
-                        SEQUENCE_HEADER: str(seq), SIGNATURE_HEADER: sign(self.secret, seq, body)})
-                except httpx.HTTPError as e:
-                    r, self.last_error = None, f"uplink unreachable: {type(e).__name__}: {e}"
-                if r is not None and (r.status_code == 200 or r.status_code == 409):
-                    # 409: a batch sent before whose answer was lost; the platform has its readings
-                    self.spool.commit(offset)
-                    self.counters["batches_forwarded" if r.status_code == 200 else "batches_already_there"] += 1
-                    self.uplink_ok, delay = True, 1.0
-                    continue
-                if r is not None and r.status_code in (400, 413, 422):
-                    # the platform will never take this batch: keep the line moving, say so
-                    self.last_error = f"batch at {seq} refused for good: {r.status_code} {r.text[:200]}"
-                    log.error(self.last_error)
-                    self.counters["batches_refused"] += 1
-                    self.spool.commit(offset)
-                    continue
-                if r is not None:
-                    self.last_error = f"uplink answered {r.status_code}: {r.text[:200]}"
-                self.uplink_ok = False
-                self.spool.rewind()
-                log.warning("%s; retrying in %.0f s", self.last_error, delay)
-                await asyncio.sleep(delay)
-                delay = min(up.max_backoff_s, delay * 2)
-
     async def start(self) -> None:
         for a in self.adapters:
             await a.start()
-        self._forwarder = asyncio.create_task(self._forward_mqtt() if self.config.uplink.mqtt else self._forward())
+        self._forwarder = asyncio.create_task(self._forward_mqtt() if self.config.uplink.mqtt else self._forward_http())
 
     async def stop(self) -> None:
         for a in self.adapters:
