@@ -29,6 +29,34 @@ def test_records_round_trip_in_order_across_segments(tmp_path):
     assert len(list(tmp_path.glob("seg-*.log"))) <= 2  # spent segments are deleted
 
 
+def test_a_reader_keeping_pace_with_the_writer_misses_nothing_as_segments_roll(tmp_path):
+    writer = Spool(tmp_path, segment_bytes=120)
+    reader = Spool(tmp_path, writer=False)
+    records = [f"r{i:03d}".encode() * (i % 4 + 1) for i in range(300)]
+    seen: list[bytes] = []
+    for i in range(0, 300, 3):  # the reader drains between small appends, often at a segment's end
+        writer.append(records[i:i + 3])
+        while True:
+            got, off = reader.read(max_records=2)
+            if not got:
+                break
+            seen += got
+            reader.commit(off)
+    assert seen == records
+
+
+def test_a_record_larger_than_the_read_budget_still_comes_out(tmp_path):
+    s = Spool(tmp_path)
+    big = bytes(range(256)) * 400
+    s.append([b"small", big, b"after"])
+    out = []
+    for _ in range(10):
+        got, off = s.read(max_bytes=1000)
+        out += got
+        s.commit(off)
+    assert out == [b"small", big, b"after"]
+
+
 def test_uncommitted_records_come_back_after_a_restart(tmp_path):
     s = Spool(tmp_path)
     s.append([b"a", b"b", b"c"])

@@ -88,6 +88,30 @@ def encode(topic: str, payload: bytes) -> bytes:
     return _TOPIC_LEN.pack(len(t)) + t + payload
 
 
+_PUBACK = struct.Struct("!BBH")
+
+
+def ack_all(client, acks: list[tuple[int, int]]) -> None:
+    """Acknowledge a spooled group: its QoS 1 PUBACKs go out as one write.
+
+    paho's `ack()` queues each PUBACK as a packet of its own, wakes the network thread through a
+    socket pair and sends it with a syscall of its own: at tens of thousands of messages a second
+    that is a fifth of the receiver's time. The acknowledgements of a group are consecutive 4-byte
+    packets, so they are queued as one run of bytes; where paho lacks the queue this relies on,
+    each message is acknowledged on its own."""
+    queue = getattr(client, "_packet_queue", None)
+    ones = [mid for mid, qos in acks if qos == 1]
+    if queue is None or len(ones) < 2:
+        for mid, qos in acks:
+            if qos:
+                client.ack(mid, qos)
+        return
+    queue(0x40, b"".join([_PUBACK.pack(0x40, 2, mid) for mid in ones]), ones[-1], 1)
+    for mid, qos in acks:
+        if qos == 2:
+            client.ack(mid, qos)
+
+
 def split(record: bytes) -> tuple[str, bytes]:
     (n,) = _TOPIC_LEN.unpack_from(record)
     return record[2:2 + n].decode(errors="replace"), record[2 + n:]
@@ -148,9 +172,7 @@ def run_receiver(url: str, spool_dir: str, client_id: str, stop, connected, max_
                     except SpoolFull as e:  # not acknowledged: the broker keeps the messages
                         log.error("%s; waiting for the server to drain it", e)
                         time.sleep(0.5)
-                for mid, qos, _ in batch:
-                    if qos:
-                        client.ack(mid, qos)
+                ack_all(client, [(mid, qos) for mid, qos, _ in batch])
             elif stop.is_set():
                 return
 

@@ -54,8 +54,12 @@ class Spool:
         # Only the writer may cut a torn tail: a reader in another process could see a record the
         # writer is still writing.
         self._end = self._recover_tail() if writer else 0
+        # The committed offset only grows, so a stale copy overstates what is pending: the writer
+        # reads the file again only when the stale figure would break the bound.
+        self._committed_seen = self.committed() if writer else 0
         # reader state
         self._read_seg: Path | None = None
+        self._read_start = 0
         self._read_fh = None
         self._read_pos = self.committed()
 
@@ -89,7 +93,9 @@ class Spool:
             buf += _HEAD.pack(len(r), zlib.crc32(r))
             buf += r
         with self._lock:
-            if self.pending_bytes() + len(buf) > self.max_bytes:
+            if self._end - self._committed_seen + len(buf) > self.max_bytes:
+                self._committed_seen = self.committed()
+            if self._end - self._committed_seen + len(buf) > self.max_bytes:
                 if self.policy == "refuse":
                     raise SpoolFull(f"spool {self.dir} holds {self.pending_bytes()} bytes; the limit is "
                                     f"{self.max_bytes}")
@@ -155,29 +161,60 @@ class Spool:
 
     def read(self, max_records: int = 10_000, max_bytes: int = 16 << 20) -> tuple[list[bytes], int]:
         """Complete records after the read position (not yet committed), and the offset after them.
-        The position moves on; a restart resumes from the last commit."""
+        The position moves on; a restart resumes from the last commit.
+
+        Records are parsed out of one read of the segment, not read one by one: the server drains
+        tens of thousands of records a second and must not spend a syscall (or a directory scan)
+        on each."""
         out: list[bytes] = []
         size = 0
         while len(out) < max_records and size < max_bytes:
             if not self._open_for(self._read_pos):
                 break
-            assert self._read_fh is not None and self._read_seg is not None
-            start = int(self._read_seg.stem[4:])
-            self._read_fh.seek(self._read_pos - start)
-            head = self._read_fh.read(_HEAD.size)
-            if len(head) < _HEAD.size:
-                if self._next_segment_after(start) is not None and not head:
-                    self._read_pos = self._next_segment_after(start)  # type: ignore[assignment]
-                    continue
+            fh = self._read_fh
+            assert fh is not None
+            fh.seek(self._read_pos - self._read_start)
+            want = max(max_bytes - size, _HEAD.size)
+            data = fh.read(want)
+            pos = 0
+            while len(out) < max_records and pos + _HEAD.size <= len(data):
+                length, crc = _HEAD.unpack_from(data, pos)
+                end = pos + _HEAD.size + length
+                if end > len(data) and pos == 0 and len(data) == want:  # one record beyond the budget
+                    data += fh.read(end - len(data))
+                if end > len(data):
+                    break  # still being written
+                body = data[pos + _HEAD.size:end]
+                if zlib.crc32(body) != crc:
+                    break  # still being written
+                out.append(body)
+                size += length
+                pos = end
+            self._read_pos += pos
+            if pos < len(data) or len(out) >= max_records:
+                break  # a record still being written, or enough for one call
+            if len(data) == want:
+                continue  # the budget ended the read, not the segment
+            if not self._advance():
                 break
-            length, crc = _HEAD.unpack(head)
-            body = self._read_fh.read(length)
-            if len(body) < length or zlib.crc32(body) != crc:
-                break  # still being written
-            out.append(body)
-            size += length
-            self._read_pos += _HEAD.size + length
         return out, self._read_pos
+
+    def _advance(self) -> bool:
+        """At the end of the segment being read: move to the next one if the writer has moved on.
+        A segment is final once a later one exists (the writer rolls only after its last write),
+        but records may have landed between our read and that check, so look once more."""
+        start = self._read_start
+        nxt = self._next_segment_after(start)
+        if nxt is None:
+            return False
+        assert self._read_fh is not None
+        self._read_fh.seek(self._read_pos - start)
+        if self._read_fh.read(1):
+            return True  # more records in this segment after all: read them first
+        self._read_pos = nxt
+        self._read_fh.close()
+        self._read_seg = self._read_fh = None
+        return True
 
     def _next_segment_after(self, start: int) -> int | None:
         for s, _ in _segments(self.dir):
@@ -186,6 +223,9 @@ class Spool:
         return None
 
     def _open_for(self, offset: int) -> bool:
+        # the open segment serves until the reader moves past it or the writer's policy dropped it
+        if self._read_seg is not None and self._read_start <= offset and self._read_seg.exists():
+            return True
         segs = _segments(self.dir)
         chosen = None
         for start, path in segs:
@@ -201,6 +241,7 @@ class Spool:
             if self._read_fh is not None:
                 self._read_fh.close()
             self._read_seg, self._read_fh = chosen, open(chosen, "rb")  # noqa: SIM115
+            self._read_start = int(chosen.stem[4:])
         return True
 
     def commit(self, offset: int) -> None:
