@@ -75,8 +75,11 @@ class Access:
 
     # -- alarms -----------------------------------------------------------------------------------------
     def _alarm_org(self, p) -> int | None:
-        """The enterprise an alarm belongs to (through its sensor or its device), None if gone."""
+        """The enterprise an alarm belongs to (through its sensor, device or unit), None if gone."""
         idx = self.services.index
+        if p.unit_id is not None:
+            unit = (idx.units or {}).get(p.unit_id)
+            return unit["org_id"] if unit is not None else None
         if p.device_id is not None:
             code = idx.device_codes.get(p.device_id)
             return idx.devices[code][2] if code is not None else None
@@ -209,7 +212,7 @@ class Access:
 
 _ERRORS: dict[int, type[ServiceError]] = {404: NotFound, 409: Conflict, 422: Invalid}
 _OBJECT = {"orgs": "org", "sites": "site", "hazard_sources": "hazard_source", "devices": "device",
-           "sensors": "sensor"}
+           "sensors": "sensor", "units": "unit"}
 
 
 __all__ = ["Access", "CatalogError"]

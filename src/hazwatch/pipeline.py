@@ -26,6 +26,7 @@ from sqlalchemy import Connection, Engine
 from hazwatch.alarms import AlarmManager, Change, public
 from hazwatch.catalog import CatalogRepository, SensorIndex
 from hazwatch.detect import checkpoint
+from hazwatch.detect.multivariate.live import ANOM, UnitEvent, UnitMonitor
 from hazwatch.detect.rules import LimitEvaluator, Transitions
 from hazwatch.detect.rules.quality import FAULTS, FLAT, RANGE, STALE, Fault, QualityMonitor
 from hazwatch.domain import Clock, Rejection
@@ -61,6 +62,7 @@ class Pipeline:
         self.normalizer = Normalizer(store, future_tolerance_s)
         self.evaluator = LimitEvaluator(self.index.size)
         self.quality = QualityMonitor(self.index.size, clock.now_us())
+        self.units = UnitMonitor()
         self.alarms: AlarmManager
         self._queue: queue.Queue[_Job] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -79,6 +81,8 @@ class Pipeline:
         self.quality.restore((stored, self.normalizer.last_ts[stored]),
                              [(p.sensor_id, p.condition) for p in self.alarms.points.values()
                               if p.active and p.condition in FAULTS])
+        self.units = UnitMonitor()
+        self.units.load(self.index, self._active_units())
         sensors = np.flatnonzero(self.index.exists).astype(np.int32)
         after = np.maximum(self.evaluator.state.last_ts[sensors], EARLIEST_US - 1)
         replay = self.store.readings_after(sensors, after)
@@ -92,7 +96,11 @@ class Pipeline:
         self.index = SensorIndex.load(self.engine)
         self.evaluator.state.grow(self.index.size)
         self.quality.grow(self.index.size)
+        self.units.load(self.index, self._active_units())
         log.info("catalog revision %d loaded (%d sensors)", self.index.revision, len(self.index.tag_to_id))
+
+    def _active_units(self) -> set[int]:
+        return {uid for (uid, _), p in self.alarms.unit_points.items() if p.active}
 
     # -- public, thread-safe -----------------------------------------------------------------------
     def start(self) -> None:
@@ -186,8 +194,12 @@ class Pipeline:
             return
         try:
             faults = self.quality.observe(batch, self.index, self.normalizer.out_of_range)
-            self._commit_alarms(self.evaluator.evaluate(batch, self.index), now,
-                                extra=(lambda conn: self._faults(conn, faults, now)) if faults else None)
+            anomalies = self.units.observe(batch, self.index)
+            extra = None
+            if faults or anomalies:
+                def extra(conn: Connection) -> list[Change]:
+                    return self._faults(conn, faults, now) + self._anomalies(conn, anomalies, now)
+            self._commit_alarms(self.evaluator.evaluate(batch, self.index), now, extra=extra)
             if len(batch) and self.bus.has_subscribers(READINGS_STORED):
                 self.bus.publish(READINGS_STORED, ReadingsStored(batch))
         except Exception:
@@ -221,6 +233,14 @@ class Pipeline:
         for f in faults:
             changes += self.alarms.set_sensor_condition(conn, f.sensor, f.condition, f.active, f.ts, now,
                                                         FAULT_PRIORITY[f.condition], f.value)
+        return changes
+
+    def _anomalies(self, conn: Connection, events: list[UnitEvent], now: int) -> list[Change]:
+        changes: list[Change] = []
+        for e in events:
+            prio = int(Priority.parse((self.index.units or {}).get(e.unit_id, {}).get("priority", "medium")))
+            changes += self.alarms.set_unit_condition(conn, e.unit_id, ANOM, e.active, e.ts, now, prio, e.score,
+                                                      e.comment)
         return changes
 
     def _tick(self) -> None:

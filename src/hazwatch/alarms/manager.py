@@ -46,6 +46,7 @@ class AlarmPoint:
     value: float | None = None
     changed_at: int = 0
     device_id: int | None = None  # set instead of sensor_id for a device's communication-loss alarm
+    unit_id: int | None = None  # set instead of sensor_id for a unit's multivariate anomaly alarm
 
     @property
     def state(self) -> str:
@@ -65,7 +66,12 @@ def iso(us: int | None) -> str | None:
 
 
 def public(p: AlarmPoint, index: SensorIndex) -> dict:
-    if p.device_id is not None:
+    unit = None
+    if p.unit_id is not None:
+        u = (index.units or {}).get(p.unit_id, {})
+        unit = u.get("code")
+        info = {"enterprise": u.get("enterprise")}
+    elif p.device_id is not None:
         code = index.device_codes.get(p.device_id)
         info = {"device": code, "enterprise": index.devices[code][1] if code in index.devices else None}
     else:
@@ -78,6 +84,7 @@ def public(p: AlarmPoint, index: SensorIndex) -> dict:
         "value": p.value, "unit": info.get("unit"),
         "limit": (info.get("limits") or {}).get(p.condition),
         "shelved_until": iso(p.shelved_until), "suppressed": p.suppressed, "out_of_service": p.out_of_service,
+        "process_unit": unit,
     }
 
 
@@ -91,13 +98,16 @@ class AlarmManager:
     def __init__(self, engine: Engine) -> None:
         self.points: dict[tuple[int, str], AlarmPoint] = {}
         self.device_points: dict[tuple[int, str], AlarmPoint] = {}
+        self.unit_points: dict[tuple[int, str], AlarmPoint] = {}
         self.by_id: dict[int, AlarmPoint] = {}
         with engine.connect() as conn:
             for r in conn.execute(select(_A)).mappings():
                 self._keep(AlarmPoint(**dict(r)))
 
     def _keep(self, p: AlarmPoint) -> None:
-        if p.device_id is not None:
+        if p.unit_id is not None:
+            self.unit_points[(p.unit_id, p.condition)] = p
+        elif p.device_id is not None:
             self.device_points[(p.device_id, p.condition)] = p
         else:
             self.points[(p.sensor_id, p.condition)] = p
@@ -164,6 +174,12 @@ class AlarmManager:
         """Raise or clear a device-level alarm (communication loss); a no-op when already so."""
         return self._set(conn, self.device_points, "device_id", device_id, condition, active, ts, now, priority,
                          comment, None)
+
+    def set_unit_condition(self, conn: Connection, unit_id: int, condition: str, active: bool, ts: int, now: int,
+                           priority: int, value: float | None = None, comment: str | None = None) -> list[Change]:
+        """Raise or clear a unit's anomaly alarm; the comment names the sensors behind it."""
+        return self._set(conn, self.unit_points, "unit_id", unit_id, condition, active, ts, now, priority, comment,
+                         value)
 
     def set_sensor_condition(self, conn: Connection, sensor_id: int, condition: str, active: bool, ts: int,
                              now: int, priority: int, value: float | None = None,

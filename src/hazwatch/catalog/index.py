@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from hazwatch.catalog.models import CatalogMeta, Device, Org, Sensor
+from hazwatch.catalog.models import CatalogMeta, Device, Org, Sensor, Unit
 from hazwatch.domain.batch import US
 from hazwatch.domain.limits import CONDITIONS, Priority
 
@@ -37,6 +37,7 @@ class SensorIndex:
     info: dict[int, dict]  # per-sensor descriptive fields for the API (not the hot path)
     devices: dict[str, tuple[int, str, int]]  # device code -> (device id, enterprise code, enterprise org id)
     device_codes: dict[int, str]  # device id -> code
+    units: dict[int, dict] = None  # type: ignore[assignment]  # unit id -> code, name, enterprise, org_id, model ...
 
     @property
     def size(self) -> int:
@@ -74,6 +75,9 @@ class SensorIndex:
                 info={},
                 devices={d.code: (d.id, orgs[d.org_id].code, d.org_id) for d in devices.values()},
                 device_codes={d.id: d.code for d in devices.values()},
+                units={u.id: {"code": u.code, "name": u.name, "enterprise": orgs[u.org_id].code, "org_id": u.org_id,
+                              "priority": u.priority, "clear_rows": u.clear_rows, "model": u.model}
+                       for u in s.scalars(select(Unit).order_by(Unit.id))},
             )
             for r in rows:
                 i = r.id

@@ -36,7 +36,25 @@ def parse_document(data: Any, source: str) -> CatalogDoc:
         raise CatalogError(problems) from None
 
 
-def load_text(text: str, fmt: str, source: str) -> CatalogDoc:
+def _model_files(data: Any, base: Path | None, source: str) -> None:
+    """A unit's model may be given as the path of the file `hazwatch model fit` wrote."""
+    units = data.get("units") if isinstance(data, dict) else None
+    if not isinstance(units, list):
+        return
+    for i, u in enumerate(units):
+        ref = u.get("model") if isinstance(u, dict) else None
+        if not isinstance(ref, str):
+            continue
+        path = Path(ref) if base is None or Path(ref).is_absolute() else base / ref
+        try:
+            u["model"] = json.loads(path.read_text())
+        except OSError as e:
+            raise CatalogError([f"{source}: units[{i}].model: cannot read {ref!r}: {e.strerror or e}"]) from None
+        except json.JSONDecodeError as e:
+            raise CatalogError([f"{source}: units[{i}].model: {ref!r} is not JSON ({e.msg})"]) from None
+
+
+def load_text(text: str, fmt: str, source: str, base: Path | None = None) -> CatalogDoc:
     if fmt == "csv":
         return parse_csv(text, source)
     try:
@@ -47,6 +65,8 @@ def load_text(text: str, fmt: str, source: str) -> CatalogDoc:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark else ""
         raise CatalogError([f"{source}: {where}invalid YAML: {getattr(e, 'problem', e)}"]) from None
+    if base is not None:
+        _model_files(data, base, source)
     return parse_document(data, source)
 
 
@@ -64,7 +84,7 @@ def load_file(path: Path) -> CatalogDoc:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as e:
         raise CatalogError([f"{path}: cannot read: {e.strerror}"]) from None
-    return load_text(text, format_of(path), str(path))
+    return load_text(text, format_of(path), str(path), base=path.parent)
 
 
 _BLANK_IS_NONE = {"ll", "l", "h", "hh", "hazard_source", "longitude", "latitude", "interval_s", "flatline_s", "source"}

@@ -87,3 +87,17 @@ class CatalogMeta(Base):
     __tablename__ = "catalog_meta"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     revision: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Unit(Base):
+    """A group of sensors watched by one multivariate detector (the model is the fitted JSON)."""
+
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
+    hazard_source_id: Mapped[int | None] = mapped_column(ForeignKey("hazard_sources.id"), nullable=True)
+    model: Mapped[dict] = mapped_column(JSON)
+    priority: Mapped[str] = mapped_column(String(10), default="medium")
+    clear_rows: Mapped[int] = mapped_column(Integer, default=5)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -9,8 +11,8 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from hazwatch.catalog.errors import CatalogError
-from hazwatch.catalog.models import CatalogMeta, Device, HazardSource, Org, Sensor, Site
-from hazwatch.catalog.schema import CatalogDoc, DeviceDoc, HazardSourceDoc, OrgDoc, SensorDoc, SiteDoc
+from hazwatch.catalog.models import CatalogMeta, Device, HazardSource, Org, Sensor, Site, Unit
+from hazwatch.catalog.schema import CatalogDoc, DeviceDoc, HazardSourceDoc, OrgDoc, SensorDoc, SiteDoc, UnitDoc
 from hazwatch.domain.text import a
 
 # Which org kinds may stand above each kind.
@@ -27,7 +29,14 @@ class ApplySummary:
 
 
 def _row(obj) -> dict:
-    return {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
+    """An item as the audit log keeps it; a unit's model (tens of kilobytes of numbers) is kept as
+    its method, threshold and digest, which still shows that and when it changed."""
+    row = {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
+    if isinstance(row.get("model"), dict):
+        m = row["model"]
+        digest = hashlib.sha256(json.dumps(m, sort_keys=True).encode()).hexdigest()
+        row["model"] = {"method": m.get("method"), "threshold": m.get("threshold"), "sha256": digest}
+    return row
 
 
 class CatalogRepository:
@@ -81,6 +90,10 @@ class CatalogRepository:
                 values["device_id"] = devices[item.device]
                 values["hazard_source_id"] = hazards.get(item.hazard_source)
                 self._upsert(session, Sensor, "tag", item.tag, values, summary, "sensors")
+            for item in doc.units:
+                self._upsert(session, Unit, "code", item.code, {
+                    "name": item.name, "org_id": orgs[item.org], "hazard_source_id": hazards.get(item.hazard_source),
+                    "model": item.model, "priority": item.priority, "clear_rows": item.clear_rows}, summary, "units")
             meta = session.get(CatalogMeta, 1)
             if meta is None:
                 meta = CatalogMeta(id=1, revision=0)
@@ -174,6 +187,16 @@ class CatalogRepository:
                 problems.append(f"{source}: sensors[{i}].tag: {item.tag!r} is not available")
             else:
                 refs("sensors", i, item, (("device", "device"), ("hazard_source", "hazard_source")))
+        ok["sensor"] = {t for t, m in mine.items() if m} | {x.tag for x in doc.sensors if x.device in ok["device"]}
+        unit_mine = {u.code: u.org_id in allowed for u in session.scalars(select(Unit))}
+        for i, item in enumerate(doc.units):
+            if not unit_mine.get(item.code, True):
+                problems.append(f"{source}: units[{i}].code: {item.code!r} is not available")
+                continue
+            refs("units", i, item, (("org", "org"), ("hazard_source", "hazard_source")))
+            for tag in item.model["columns"]:
+                if tag not in ok["sensor"]:
+                    problems.append(f"{source}: units[{i}].model.columns: unknown sensor {tag!r}")
         return problems
 
     def _check(self, session: Session, doc: CatalogDoc, source: str) -> list[str]:
@@ -192,7 +215,8 @@ class CatalogRepository:
 
         for items, key, section in ((doc.orgs, "code", "orgs"), (doc.sites, "code", "sites"),
                                     (doc.hazard_sources, "code", "hazard_sources"),
-                                    (doc.devices, "code", "devices"), (doc.sensors, "tag", "sensors")):
+                                    (doc.devices, "code", "devices"), (doc.sensors, "tag", "sensors"),
+                                    (doc.units, "code", "units")):
             dupes(items, key, section)
 
         def known(model, extra) -> set[str]:
@@ -230,6 +254,38 @@ class CatalogRepository:
         for i, item in enumerate(doc.sensors):
             ref("sensors", i, "device", item.device, devices, "device")
             ref("sensors", i, "hazard_source", item.hazard_source, hazards, "hazard source")
+        problems.extend(self._check_units(session, doc, source, org_kind))
+        return problems
+
+    def _check_units(self, session: Session, doc: CatalogDoc, source: str, org_kind: dict[str, str]) -> list[str]:
+        """A unit belongs to an enterprise, and its model's columns are that enterprise's sensors."""
+        if not doc.units:
+            return []
+        problems: list[str] = []
+        org_code = {i: c for i, c in session.execute(select(Org.id, Org.code))}
+        dev_org = {c: org_code.get(o) for c, o in session.execute(select(Device.code, Device.org_id))}
+        dev_org |= {d.code: d.org for d in doc.devices}
+        dev_code = {i: c for i, c in session.execute(select(Device.id, Device.code))}
+        tag_org = {t: dev_org.get(dev_code.get(d)) for t, d in session.execute(select(Sensor.tag, Sensor.device_id))}
+        tag_org |= {x.tag: dev_org.get(x.device) for x in doc.sensors}
+        hazards = set(self._codes(session, HazardSource)) | {x.code for x in doc.hazard_sources}
+        for i, item in enumerate(doc.units):
+            if item.org not in org_kind:
+                problems.append(f"{source}: units[{i}].org: unknown org {item.org!r}")
+            elif org_kind[item.org] != "enterprise":
+                problems.append(f"{source}: units[{i}].org: {item.org!r} is a {org_kind[item.org]}, units belong to "
+                                "an enterprise")
+            if item.hazard_source is not None and item.hazard_source not in hazards:
+                problems.append(f"{source}: units[{i}].hazard_source: unknown hazard source {item.hazard_source!r}")
+            cols = item.model["columns"]
+            if len(set(cols)) != len(cols):
+                problems.append(f"{source}: units[{i}].model.columns: a sensor appears twice")
+            for tag in cols:
+                if tag not in tag_org:
+                    problems.append(f"{source}: units[{i}].model.columns: unknown sensor {tag!r}")
+                elif tag_org[tag] != item.org:
+                    problems.append(f"{source}: units[{i}].model.columns: sensor {tag!r} belongs to "
+                                    f"{tag_org[tag]!r}, not to the unit's enterprise {item.org!r}")
         return problems
 
     # -- reading -----------------------------------------------------------------------------------
@@ -246,7 +302,9 @@ class CatalogRepository:
             hazards = {x.id: x for x in s.scalars(select(HazardSource).order_by(HazardSource.id))}
             devices = {x.id: x for x in s.scalars(select(Device).order_by(Device.id))}
             sensors = list(s.scalars(select(Sensor).order_by(Sensor.id)))
+            units = list(s.scalars(select(Unit).order_by(Unit.id)))
             if allowed is not None:
+                units = [u for u in units if u.org_id in allowed]
                 mine = {i: o for i, o in orgs.items() if i in allowed}
                 sites = {i: x for i, x in sites.items() if x.org_id in allowed}
                 hazards = {i: x for i, x in hazards.items() if x.org_id in allowed}
@@ -275,6 +333,9 @@ class CatalogRepository:
                                    **{k: getattr(x, k) for k in SensorDoc.model_fields
                                       if k not in ("tag", "device", "hazard_source")})
                          for x in sensors],
+                units=[UnitDoc(code=u.code, name=u.name, org=orgs[u.org_id].code,
+                               hazard_source=code(hazards, u.hazard_source_id), model=u.model, priority=u.priority,
+                               clear_rows=u.clear_rows) for u in units],
             )
 
 

@@ -117,6 +117,33 @@ class SensorDoc(_Item):
         return self
 
 
+class UnitDoc(_Item):
+    """A unit watched as a whole by a multivariate detector: a model from `hazwatch model fit`,
+    whose columns are the unit's sensor tags."""
+
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    org: str = Field(description="code of the enterprise the unit belongs to")
+    hazard_source: str | None = None
+    model: dict = Field(description="the fitted model (the JSON that `hazwatch model fit` writes); in a YAML "
+                                    "catalog file a path to that file, relative to the catalog, may stand here")
+    priority: PriorityName = "medium"
+    clear_rows: int = Field(5, ge=1, le=10_000, description="rows in a row below the threshold before the "
+                                                            "unit's alarm clears")
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: dict) -> dict:
+        if v.get("format") != "hazwatch-model/1":
+            raise ValueError("model must be a Hazwatch model (format hazwatch-model/1, from `hazwatch model fit`)")
+        cols = v.get("columns")
+        if not isinstance(cols, list) or not cols or not all(isinstance(c, str) for c in cols):
+            raise ValueError("model columns must be a list of sensor tags")
+        if not isinstance(v.get("detector"), dict) or not isinstance(v.get("threshold"), int | float):
+            raise ValueError("model lacks its detector or threshold")
+        return v
+
+
 class CatalogDoc(_Item):
     """A catalog document; every list is optional so a file may carry only part of a catalog."""
 
@@ -126,6 +153,7 @@ class CatalogDoc(_Item):
     hazard_sources: list[HazardSourceDoc] = []
     devices: list[DeviceDoc] = []
     sensors: list[SensorDoc] = []
+    units: list[UnitDoc] = []
 
 
 # Columns of the sensor CSV: the fields provincial reporting systems carry, plus alarm settings.

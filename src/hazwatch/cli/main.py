@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from hazwatch.cli.model import model_app
 from hazwatch.settings import Settings
 
 app = typer.Typer(help="Hazwatch: industrial-internet safety production platform.", no_args_is_help=True,
@@ -30,6 +31,7 @@ sim_app = typer.Typer(help="The demo park as real field servers (OPC UA, Modbus 
                       "gateway.",
                       no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
+app.add_typer(model_app, name="model")
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 

@@ -17,13 +17,15 @@ AlarmId = Annotated[int, Path(description="alarm id", ge=1, le=2**31 - 1)]
 
 class AlarmOut(BaseModel):
     id: int
-    sensor: str | None = Field(description="tag of the sensor; null for a device's communication-loss alarm")
+    sensor: str | None = Field(description="tag of the sensor; null for a device's communication-loss alarm and "
+                                           "a unit's anomaly alarm")
     sensor_name: str | None
     device: str | None = Field(description="device code")
     enterprise: str | None
-    condition: Literal["LL", "L", "H", "HH", "COMM", "STALE", "FLAT", "RANGE"] = Field(
+    condition: Literal["LL", "L", "H", "HH", "COMM", "STALE", "FLAT", "RANGE", "ANOM"] = Field(
         description="LL/L/H/HH: process limits; COMM: the device stopped communicating; sensor faults: STALE (no "
-                    "reading for too long), FLAT (a stuck value), RANGE (values outside the instrument's range)")
+                    "reading for too long), FLAT (a stuck value), RANGE (values outside the instrument's range); "
+                    "ANOM: a unit's multivariate detector scores its sensors as a whole above its threshold")
     priority: Literal["low", "medium", "high", "urgent"]
     state: str = Field(description="ISA-18.2 state, e.g. active_unacknowledged, shelved, out_of_service")
     active: bool
@@ -36,6 +38,7 @@ class AlarmOut(BaseModel):
     shelved_until: str | None
     suppressed: bool
     out_of_service: bool
+    process_unit: str | None = Field(None, description="code of the unit whose detector raised an ANOM alarm")
 
 
 class AlarmList(BaseModel):
