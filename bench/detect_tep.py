@@ -17,7 +17,6 @@ Simulated runs are cached (`--cache`, default .cache/tep), so a second run only 
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
