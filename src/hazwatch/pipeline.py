@@ -29,6 +29,7 @@ from hazwatch.detect import checkpoint
 from hazwatch.detect.multivariate.live import ANOM, UnitEvent, UnitMonitor
 from hazwatch.detect.rules import LimitEvaluator, Transitions
 from hazwatch.detect.rules.quality import FAULTS, FLAT, RANGE, STALE, Fault, QualityMonitor
+from hazwatch.detect.rules.trend import ROC, TREND, WARNINGS, EarlyWarning, TrendMonitor
 from hazwatch.domain import Clock, Rejection
 from hazwatch.domain.batch import IngestResult
 from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged, ReadingsStored
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 MAX_GROUP_READINGS = 200_000
 # A dead gas detector matters as much as a high reading; a stuck value slightly less.
 FAULT_PRIORITY = {STALE: int(Priority.HIGH), RANGE: int(Priority.HIGH), FLAT: int(Priority.MEDIUM)}
+# A fast change is often the first sign of a leak or a runaway; a predicted crossing is advice.
+WARNING_PRIORITY = {ROC: int(Priority.MEDIUM), TREND: int(Priority.LOW)}
 
 
 @dataclass
@@ -63,6 +66,7 @@ class Pipeline:
         self.evaluator = LimitEvaluator(self.index.size)
         self.quality = QualityMonitor(self.index.size, clock.now_us())
         self.units = UnitMonitor()
+        self.trend = TrendMonitor(self.index.size)
         self.alarms: AlarmManager
         self._queue: queue.Queue[_Job] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -83,6 +87,9 @@ class Pipeline:
                               if p.active and p.condition in FAULTS])
         self.units = UnitMonitor()
         self.units.load(self.index, self._active_units())
+        self.trend = TrendMonitor(self.index.size)
+        self.trend.restore([(p.sensor_id, p.condition) for p in self.alarms.points.values()
+                            if p.active and p.condition in WARNINGS])
         sensors = np.flatnonzero(self.index.exists).astype(np.int32)
         after = np.maximum(self.evaluator.state.last_ts[sensors], EARLIEST_US - 1)
         replay = self.store.readings_after(sensors, after)
@@ -96,6 +103,7 @@ class Pipeline:
         self.index = SensorIndex.load(self.engine)
         self.evaluator.state.grow(self.index.size)
         self.quality.grow(self.index.size)
+        self.trend.grow(self.index.size)
         self.units.load(self.index, self._active_units())
         log.info("catalog revision %d loaded (%d sensors)", self.index.revision, len(self.index.tag_to_id))
 
@@ -195,10 +203,12 @@ class Pipeline:
         try:
             faults = self.quality.observe(batch, self.index, self.normalizer.out_of_range)
             anomalies = self.units.observe(batch, self.index)
+            warnings = self.trend.observe(batch, self.index)
             extra = None
-            if faults or anomalies:
+            if faults or anomalies or warnings:
                 def extra(conn: Connection) -> list[Change]:
-                    return self._faults(conn, faults, now) + self._anomalies(conn, anomalies, now)
+                    return (self._faults(conn, faults, now) + self._anomalies(conn, anomalies, now)
+                            + self._warnings(conn, warnings, now))
             self._commit_alarms(self.evaluator.evaluate(batch, self.index), now, extra=extra)
             if len(batch) and self.bus.has_subscribers(READINGS_STORED):
                 self.bus.publish(READINGS_STORED, ReadingsStored(batch))
@@ -233,6 +243,13 @@ class Pipeline:
         for f in faults:
             changes += self.alarms.set_sensor_condition(conn, f.sensor, f.condition, f.active, f.ts, now,
                                                         FAULT_PRIORITY[f.condition], f.value)
+        return changes
+
+    def _warnings(self, conn: Connection, warnings: list[EarlyWarning], now: int) -> list[Change]:
+        changes: list[Change] = []
+        for w in warnings:
+            changes += self.alarms.set_sensor_condition(conn, w.sensor, w.condition, w.active, w.ts, now,
+                                                        WARNING_PRIORITY[w.condition], w.value, w.comment)
         return changes
 
     def _anomalies(self, conn: Connection, events: list[UnitEvent], now: int) -> list[Change]:

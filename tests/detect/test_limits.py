@@ -21,6 +21,8 @@ def make_index(n: int, limits, deadband=0.0, on_s=0.0, off_s=0.0) -> SensorIndex
         priority=np.full((n, 4), 2, np.int8), deadband=np.full(n, deadband),
         on_delay_us=np.full(n, int(on_s * US), np.int64), off_delay_us=np.full(n, int(off_s * US), np.int64),
         in_use=np.ones(n, bool), stale_us=np.zeros(n, np.int64), flat_us=np.zeros(n, np.int64),
+        roc_limit=np.full(n, np.nan), roc_window_us=np.zeros(n, np.int64), roc_deadband=np.zeros(n),
+        trend_horizon_us=np.zeros(n, np.int64), trend_window_us=np.zeros(n, np.int64),
         org_id=np.zeros(n, np.int32), device_id=np.zeros(n, np.int32), info={},
         devices={}, device_codes={})
 

@@ -32,6 +32,11 @@ class SensorIndex:
     in_use: np.ndarray  # bool
     stale_us: np.ndarray  # int64: no reading for this long is a STALE fault (0 = not watched)
     flat_us: np.ndarray  # int64: an unchanged value for this long is a FLAT fault (0 = not watched)
+    roc_limit: np.ndarray  # float64 units per minute, NaN = no rate-of-change alarm
+    roc_window_us: np.ndarray  # int64
+    roc_deadband: np.ndarray  # float64 units per minute
+    trend_horizon_us: np.ndarray  # int64, 0 = no trend warning
+    trend_window_us: np.ndarray  # int64
     org_id: np.ndarray  # int32, the enterprise of the sensor's device (scope checks)
     device_id: np.ndarray  # int32, the sensor's device (device credentials write only their own)
     info: dict[int, dict]  # per-sensor descriptive fields for the API (not the hot path)
@@ -70,6 +75,11 @@ class SensorIndex:
                 in_use=np.zeros(n, bool),
                 stale_us=np.zeros(n, np.int64),
                 flat_us=np.zeros(n, np.int64),
+                roc_limit=np.full(n, np.nan),
+                roc_window_us=np.zeros(n, np.int64),
+                roc_deadband=np.zeros(n),
+                trend_horizon_us=np.zeros(n, np.int64),
+                trend_window_us=np.zeros(n, np.int64),
                 org_id=np.full(n, -1, np.int32),
                 device_id=np.full(n, -1, np.int32),
                 info={},
@@ -95,6 +105,11 @@ class SensorIndex:
                 idx.in_use[i] = r.in_use
                 idx.stale_us[i] = round(r.interval_s * r.stale_intervals * US) if r.interval_s else 0
                 idx.flat_us[i] = round(r.flatline_s * US) if r.flatline_s else 0
+                idx.roc_limit[i] = np.nan if r.roc_limit is None else r.roc_limit
+                idx.roc_window_us[i] = round(r.roc_window_s * US)
+                idx.roc_deadband[i] = r.roc_deadband
+                idx.trend_horizon_us[i] = round(r.trend_horizon_s * US) if r.trend_horizon_s else 0
+                idx.trend_window_us[i] = round(r.trend_window_s * US)
                 idx.org_id[i] = dev.org_id
                 idx.device_id[i] = dev.id
                 idx.info[i] = {
@@ -106,6 +121,8 @@ class SensorIndex:
                     "deadband": r.deadband, "on_delay_s": r.on_delay_s, "off_delay_s": r.off_delay_s,
                     "longitude": r.longitude, "latitude": r.latitude, "in_use": r.in_use,
                     "interval_s": r.interval_s, "stale_intervals": r.stale_intervals, "flatline_s": r.flatline_s,
-                    "source": r.source,
+                    "source": r.source, "roc_limit": r.roc_limit, "roc_window_s": r.roc_window_s,
+                    "roc_deadband": r.roc_deadband, "trend_horizon_s": r.trend_horizon_s,
+                    "trend_window_s": r.trend_window_s,
                 }
             return idx

@@ -87,7 +87,8 @@ def load_file(path: Path) -> CatalogDoc:
     return load_text(text, format_of(path), str(path), base=path.parent)
 
 
-_BLANK_IS_NONE = {"ll", "l", "h", "hh", "hazard_source", "longitude", "latitude", "interval_s", "flatline_s", "source"}
+_BLANK_IS_NONE = {"ll", "l", "h", "hh", "hazard_source", "longitude", "latitude", "interval_s", "flatline_s", "source",
+                 "roc_limit", "trend_horizon_s"}
 _BOOL = {"1": True, "true": True, "yes": True, "y": True, "0": False, "false": False, "no": False, "n": False}
 
 

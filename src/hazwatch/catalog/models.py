@@ -78,6 +78,11 @@ class Sensor(Base):
     interval_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     stale_intervals: Mapped[int] = mapped_column(Integer, default=3)
     flatline_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    roc_limit: Mapped[float | None] = mapped_column(Float, nullable=True)
+    roc_window_s: Mapped[float] = mapped_column(Float, default=60.0)
+    roc_deadband: Mapped[float] = mapped_column(Float, default=0.0)
+    trend_horizon_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    trend_window_s: Mapped[float] = mapped_column(Float, default=600.0)
     source: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 

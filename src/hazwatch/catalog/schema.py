@@ -95,6 +95,14 @@ class SensorDoc(_Item):
     stale_intervals: int = Field(3, ge=1, le=1000)
     flatline_s: float | None = Field(None, gt=0, le=30 * 86400, description="a value that has not changed for "
                                      "this long raises a FLAT sensor fault (a stuck transmitter)")
+    roc_limit: float | None = Field(None, gt=0, description="rate-of-change alarm (ROC): the most the value may "
+                                    "move per minute, in engineering units, either way")
+    roc_window_s: float = Field(60.0, gt=0, le=86400, description="the rate is the change over this window")
+    roc_deadband: float = Field(0.0, ge=0, description="ROC clears once the rate is this far below roc_limit")
+    trend_horizon_s: float | None = Field(None, gt=0, le=7 * 86400, description="early warning (TREND) when the "
+                                          "robust trend is predicted to cross H (rising) or L (falling) within "
+                                          "this many seconds")
+    trend_window_s: float = Field(600.0, gt=0, le=7 * 86400, description="the history the trend is fitted on")
     source: str | None = Field(None, max_length=300, pattern=r"^opc\.tcp://[^#\s]+#\S+$",
                                description="where the server reads the sensor itself: an OPC UA endpoint and node "
                                            "id, `opc.tcp://host:4840#ns=2;s=TK103.LT`; omit for sensors that "
@@ -105,6 +113,10 @@ class SensorDoc(_Item):
         values = [self.range_low, self.range_high, self.ll, self.l, self.h, self.hh, self.deadband]
         if any(v is not None and not math.isfinite(v) for v in values):
             raise ValueError("numbers must be finite")
+        if self.roc_limit is not None and self.roc_deadband >= self.roc_limit:
+            raise ValueError(f"roc_deadband {self.roc_deadband} must be below roc_limit {self.roc_limit}")
+        if self.trend_horizon_s is not None and self.h is None and self.l is None:
+            raise ValueError("trend_horizon_s needs an H or L limit to predict the crossing of")
         if self.range_low >= self.range_high:
             raise ValueError(f"range_low {self.range_low} must be below range_high {self.range_high}")
         named = [(n, getattr(self, n)) for n in ("ll", "l", "h", "hh") if getattr(self, n) is not None]
@@ -162,6 +174,7 @@ CSV_COLUMNS = [
     "device", "hazard_source", "longitude", "latitude", "in_use",
     "deadband", "on_delay_s", "off_delay_s", "priority_ll", "priority_l", "priority_h", "priority_hh",
     "interval_s", "stale_intervals", "flatline_s", "source",
+    "roc_limit", "roc_window_s", "roc_deadband", "trend_horizon_s", "trend_window_s",
 ]
 
 

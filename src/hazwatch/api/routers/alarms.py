@@ -22,10 +22,12 @@ class AlarmOut(BaseModel):
     sensor_name: str | None
     device: str | None = Field(description="device code")
     enterprise: str | None
-    condition: Literal["LL", "L", "H", "HH", "COMM", "STALE", "FLAT", "RANGE", "ANOM"] = Field(
+    condition: Literal["LL", "L", "H", "HH", "COMM", "STALE", "FLAT", "RANGE", "ANOM", "ROC", "TREND"] = Field(
         description="LL/L/H/HH: process limits; COMM: the device stopped communicating; sensor faults: STALE (no "
                     "reading for too long), FLAT (a stuck value), RANGE (values outside the instrument's range); "
-                    "ANOM: a unit's multivariate detector scores its sensors as a whole above its threshold")
+                    "ANOM: a unit's multivariate detector scores its sensors as a whole above its threshold; "
+                    "ROC: the value changes faster than its rate limit; TREND: early warning, the trend is "
+                    "predicted to cross H or L within the sensor's horizon (the journal says when)")
     priority: Literal["low", "medium", "high", "urgent"]
     state: str = Field(description="ISA-18.2 state, e.g. active_unacknowledged, shelved, out_of_service")
     active: bool

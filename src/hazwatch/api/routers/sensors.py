@@ -39,6 +39,12 @@ class SensorOut(BaseModel):
     stale_intervals: int
     flatline_s: float | None = Field(description="flatline watch: longest a value may stay unchanged")
     source: str | None = Field(description="OPC UA endpoint#node the server reads, if any")
+    roc_limit: float | None = Field(None, description="rate-of-change alarm: units per minute, either way")
+    roc_window_s: float = 60.0
+    roc_deadband: float = 0.0
+    trend_horizon_s: float | None = Field(None, description="early warning when H or L is predicted to be "
+                                                            "crossed within this many seconds")
+    trend_window_s: float = 600.0
     last_ts: float | None = Field(description="epoch seconds of the newest reading")
     last_value: float | None
 

@@ -54,12 +54,16 @@ def _registry() -> dict[str, type]:
     return {"pca": PcaDetector}
 
 
-# method name -> (class, parameters); the default is the one that won the evaluation (docs/benchmarks.md)
+# method name -> (class, parameters), as chosen by the evaluations in docs/benchmarks.md (bench/detect_tep.py,
+# bench/detect_skab.py). The smoothed methods score each row by the larger of its statistic and the
+# statistic's EWMA (each on its own scale): the EWMA finds small persistent shifts, the raw statistic
+# keeps abrupt faults from waiting for the average to catch up.
 METHODS: dict[str, tuple[str, dict[str, Any]]] = {
     "pca": ("pca", {"statistic": "combined"}),
     "pca-t2": ("pca", {"statistic": "t2"}),
     "pca-q": ("pca", {"statistic": "q"}),
-    "dpca-ewma": ("pca", {"statistic": "combined", "lags": 2, "smooth": 0.1}),
+    "pca-ewma": ("pca", {"statistic": "combined", "variance": 0.9, "smooth": 0.1, "fast": True}),
+    "dpca-ewma": ("pca", {"statistic": "combined", "variance": 0.95, "lags": 5, "smooth": 0.1, "fast": True}),
 }
 DEFAULT_METHOD = "dpca-ewma"
 

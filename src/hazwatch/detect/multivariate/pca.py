@@ -28,13 +28,15 @@ class PcaDetector:
     kind = "pca"
 
     def __init__(self, statistic: str = "combined", variance: float = 0.9, lags: int = 0, smooth: float = 0.0,
-                 adapt: float = 0.0) -> None:
+                 adapt: float = 0.0, fast: bool = False) -> None:
         if statistic not in STATISTICS:
             raise ValueError(f"statistic must be one of {STATISTICS}")
         if not 0 < variance <= 1 or lags < 0 or not 0 <= smooth < 1 or not 0 <= adapt < 1:
             raise ValueError("variance in (0, 1], lags >= 0, smooth and adapt in [0, 1)")
         self.method = "pca"
         self.statistic, self.variance, self.lags, self.smooth, self.adapt = statistic, variance, lags, smooth, adapt
+        self.fast = fast  # with smoothing: also the unsmoothed statistic, so abrupt faults are not delayed
+        self.raw_scale = self.smooth_scale = 1.0
         self.mean = self.scale = self.loadings = self.eigen = None
         self.t2_norm = self.q_norm = 1.0
         self.width = 0
@@ -61,6 +63,19 @@ class PcaDetector:
         t2, q = self._statistics(z)
         self.t2_norm, self.q_norm = max(float(t2.mean()), 1e-12), max(float(q.mean()), 1e-12)
         self.reset()
+        if self.smooth and self.fast:
+            # Put the raw and the smoothed statistic on one scale (each divided by its own upper tail
+            # on the fitting data), so that the larger of the two can be the score; the alarm
+            # threshold is still set on held-out data by the model.
+            raw_scores, smoothed = [], []
+            for seg in raw:
+                self.reset()
+                r, sm = self._both(self._z(seg, keep=True))
+                raw_scores.append(r)
+                smoothed.append(sm)
+            self.raw_scale = max(float(np.quantile(np.concatenate(raw_scores), 0.99)), 1e-12)
+            self.smooth_scale = max(float(np.quantile(np.concatenate(smoothed), 0.99)), 1e-12)
+            self.reset()
 
     # -- scoring -------------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -96,21 +111,32 @@ class PcaDetector:
             return q / self.q_norm
         return 0.5 * (t2 / self.t2_norm + q / self.q_norm)
 
-    def score(self, x: np.ndarray) -> np.ndarray:
-        if not len(x):
-            return np.empty(0)
-        s = self._raw_score(self._z(x, keep=True))
-        if not self.smooth:
-            return s
-        # EWMA as a linear filter: y_i = a*s_i + (1-a)*y_{i-1}, seeded with the stream's last level
+    def _ewma(self, s: np.ndarray) -> np.ndarray:
+        """y_i = a*s_i + (1-a)*y_{i-1}, seeded with the stream's last level (or its first value)."""
         a = self.smooth
         out = np.empty_like(s)
-        level = s[0] if self.level is None else self.level
+        level = float(s[0]) if self.level is None else self.level
         for i, v in enumerate(s.tolist()):  # a recurrence; rows per call are few in the live engine
             level = a * v + (1 - a) * level
             out[i] = level
-        self.level = float(level)
+        self.level = level
         return out
+
+    def _both(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The statistic of each row, and its EWMA."""
+        raw = self._raw_score(z)
+        return raw, self._ewma(raw)
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        if not len(x):
+            return np.empty(0)
+        z = self._z(x, keep=True)
+        if not self.smooth:
+            return self._raw_score(z)
+        raw, smoothed = self._both(z)
+        if not self.fast:
+            return smoothed
+        return np.maximum(raw / self.raw_scale, smoothed / self.smooth_scale)
 
     def contributions(self, x: np.ndarray) -> np.ndarray:
         """Each sensor's part of the unsmoothed statistic: its squared residual (Q) plus its share of
@@ -139,14 +165,17 @@ class PcaDetector:
     # -- state ---------------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
         return {"kind": self.kind, "statistic": self.statistic, "variance": self.variance, "lags": self.lags,
-                "smooth": self.smooth, "adapt": self.adapt, "width": self.width,
+                "smooth": self.smooth, "adapt": self.adapt, "fast": self.fast, "raw_scale": self.raw_scale,
+                "smooth_scale": self.smooth_scale, "width": self.width,
                 "mean": self.mean.tolist(), "scale": self.scale.tolist(), "loadings": self.loadings.tolist(),
                 "eigen": self.eigen.tolist(), "t2_norm": self.t2_norm, "q_norm": self.q_norm,
                 "history": None if self.history is None else self.history.tolist(), "level": self.level}
 
     @classmethod
     def restore(cls, state: dict[str, Any]) -> PcaDetector:
-        d = cls(state["statistic"], state["variance"], state["lags"], state["smooth"], state.get("adapt", 0.0))
+        d = cls(state["statistic"], state["variance"], state["lags"], state["smooth"], state.get("adapt", 0.0),
+                bool(state.get("fast", False)))
+        d.raw_scale, d.smooth_scale = float(state.get("raw_scale", 1.0)), float(state.get("smooth_scale", 1.0))
         d.width = int(state["width"])
         d.mean, d.scale = np.asarray(state["mean"], float), np.asarray(state["scale"], float)
         d.loadings, d.eigen = np.asarray(state["loadings"], float), np.asarray(state["eigen"], float)
