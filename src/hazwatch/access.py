@@ -75,11 +75,14 @@ class Access:
 
     # -- alarms -----------------------------------------------------------------------------------------
     def _alarm_org(self, p) -> int | None:
-        """The enterprise an alarm belongs to (through its sensor, device or unit), None if gone."""
+        """The org an alarm belongs to (through its sensor, device, unit or rule), None if gone."""
         idx = self.services.index
         if p.unit_id is not None:
             unit = (idx.units or {}).get(p.unit_id)
             return unit["org_id"] if unit is not None else None
+        if p.rule_id is not None:
+            rule = (idx.rules or {}).get(p.rule_id)
+            return rule["org_id"] if rule is not None else None
         if p.device_id is not None:
             code = idx.device_codes.get(p.device_id)
             return idx.devices[code][2] if code is not None else None
@@ -212,7 +215,7 @@ class Access:
 
 _ERRORS: dict[int, type[ServiceError]] = {404: NotFound, 409: Conflict, 422: Invalid}
 _OBJECT = {"orgs": "org", "sites": "site", "hazard_sources": "hazard_source", "devices": "device",
-           "sensors": "sensor", "units": "unit"}
+           "sensors": "sensor", "units": "unit", "rules": "rule"}
 
 
 __all__ = ["Access", "CatalogError"]

@@ -28,6 +28,7 @@ from hazwatch.catalog import CatalogRepository, SensorIndex
 from hazwatch.detect import checkpoint
 from hazwatch.detect.multivariate.live import ANOM, UnitEvent, UnitMonitor
 from hazwatch.detect.rules import LimitEvaluator, Transitions
+from hazwatch.detect.rules.compound import RULE, RuleEngine, RuleEvent
 from hazwatch.detect.rules.quality import FAULTS, FLAT, RANGE, STALE, Fault, QualityMonitor
 from hazwatch.detect.rules.trend import ROC, TREND, WARNINGS, EarlyWarning, TrendMonitor
 from hazwatch.domain import Clock, Rejection
@@ -67,6 +68,7 @@ class Pipeline:
         self.quality = QualityMonitor(self.index.size, clock.now_us())
         self.units = UnitMonitor()
         self.trend = TrendMonitor(self.index.size)
+        self.rules = RuleEngine()
         self.alarms: AlarmManager
         self._queue: queue.Queue[_Job] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -90,6 +92,8 @@ class Pipeline:
         self.trend = TrendMonitor(self.index.size)
         self.trend.restore([(p.sensor_id, p.condition) for p in self.alarms.points.values()
                             if p.active and p.condition in WARNINGS])
+        self.rules = RuleEngine()
+        self.rules.load(self.index, self._active_rules())
         sensors = np.flatnonzero(self.index.exists).astype(np.int32)
         after = np.maximum(self.evaluator.state.last_ts[sensors], EARLIEST_US - 1)
         replay = self.store.readings_after(sensors, after)
@@ -105,10 +109,14 @@ class Pipeline:
         self.quality.grow(self.index.size)
         self.trend.grow(self.index.size)
         self.units.load(self.index, self._active_units())
+        self.rules.load(self.index, self._active_rules())
         log.info("catalog revision %d loaded (%d sensors)", self.index.revision, len(self.index.tag_to_id))
 
     def _active_units(self) -> set[int]:
         return {uid for (uid, _), p in self.alarms.unit_points.items() if p.active}
+
+    def _active_rules(self) -> set[int]:
+        return {rid for (rid, _), p in self.alarms.rule_points.items() if p.active}
 
     # -- public, thread-safe -----------------------------------------------------------------------
     def start(self) -> None:
@@ -204,11 +212,12 @@ class Pipeline:
             faults = self.quality.observe(batch, self.index, self.normalizer.out_of_range)
             anomalies = self.units.observe(batch, self.index)
             warnings = self.trend.observe(batch, self.index)
+            fired = self.rules.observe(batch, self.index)
             extra = None
-            if faults or anomalies or warnings:
+            if faults or anomalies or warnings or fired:
                 def extra(conn: Connection) -> list[Change]:
                     return (self._faults(conn, faults, now) + self._anomalies(conn, anomalies, now)
-                            + self._warnings(conn, warnings, now))
+                            + self._warnings(conn, warnings, now) + self._rules(conn, fired, now))
             self._commit_alarms(self.evaluator.evaluate(batch, self.index), now, extra=extra)
             if len(batch) and self.bus.has_subscribers(READINGS_STORED):
                 self.bus.publish(READINGS_STORED, ReadingsStored(batch))
@@ -252,6 +261,13 @@ class Pipeline:
                                                         WARNING_PRIORITY[w.condition], w.value, w.comment)
         return changes
 
+    def _rules(self, conn: Connection, events: list[RuleEvent], now: int) -> list[Change]:
+        changes: list[Change] = []
+        for e in events:
+            prio = int(Priority.parse((self.index.rules or {}).get(e.rule_id, {}).get("priority", "high")))
+            changes += self.alarms.set_rule_condition(conn, e.rule_id, RULE, e.active, e.ts, now, prio, e.comment)
+        return changes
+
     def _anomalies(self, conn: Connection, events: list[UnitEvent], now: int) -> list[Change]:
         changes: list[Change] = []
         for e in events:
@@ -266,10 +282,11 @@ class Pipeline:
             self.reload_catalog()
         tr = self.evaluator.tick(now, self.index)
         faults = self.quality.tick(now, self.index)
+        fired = self.rules.tick(now, self.index)
         due = any(p.shelved_until is not None and p.shelved_until <= now for p in self.alarms.by_id.values())
-        if len(tr) or due or faults:
+        if len(tr) or due or faults or fired:
             self._commit_alarms(tr, now, extra=lambda conn: self.alarms.expire_shelving(conn, now)
-                                + self._faults(conn, faults, now))
+                                + self._faults(conn, faults, now) + self._rules(conn, fired, now))
 
     def _checkpoint(self, force: bool = False) -> None:
         dirty = np.flatnonzero(self.evaluator.state.dirty)

@@ -47,6 +47,7 @@ class AlarmPoint:
     changed_at: int = 0
     device_id: int | None = None  # set instead of sensor_id for a device's communication-loss alarm
     unit_id: int | None = None  # set instead of sensor_id for a unit's multivariate anomaly alarm
+    rule_id: int | None = None  # set instead of sensor_id for a compound rule's alarm
 
     @property
     def state(self) -> str:
@@ -66,8 +67,12 @@ def iso(us: int | None) -> str | None:
 
 
 def public(p: AlarmPoint, index: SensorIndex) -> dict:
-    unit = None
-    if p.unit_id is not None:
+    unit = rule = None
+    if p.rule_id is not None:
+        r = (index.rules or {}).get(p.rule_id, {})
+        rule = r.get("code")
+        info = {"enterprise": r.get("org")}
+    elif p.unit_id is not None:
         u = (index.units or {}).get(p.unit_id, {})
         unit = u.get("code")
         info = {"enterprise": u.get("enterprise")}
@@ -84,7 +89,7 @@ def public(p: AlarmPoint, index: SensorIndex) -> dict:
         "value": p.value, "unit": info.get("unit"),
         "limit": (info.get("limits") or {}).get(p.condition),
         "shelved_until": iso(p.shelved_until), "suppressed": p.suppressed, "out_of_service": p.out_of_service,
-        "process_unit": unit,
+        "process_unit": unit, "rule": rule,
     }
 
 
@@ -99,13 +104,16 @@ class AlarmManager:
         self.points: dict[tuple[int, str], AlarmPoint] = {}
         self.device_points: dict[tuple[int, str], AlarmPoint] = {}
         self.unit_points: dict[tuple[int, str], AlarmPoint] = {}
+        self.rule_points: dict[tuple[int, str], AlarmPoint] = {}
         self.by_id: dict[int, AlarmPoint] = {}
         with engine.connect() as conn:
             for r in conn.execute(select(_A)).mappings():
                 self._keep(AlarmPoint(**dict(r)))
 
     def _keep(self, p: AlarmPoint) -> None:
-        if p.unit_id is not None:
+        if p.rule_id is not None:
+            self.rule_points[(p.rule_id, p.condition)] = p
+        elif p.unit_id is not None:
             self.unit_points[(p.unit_id, p.condition)] = p
         elif p.device_id is not None:
             self.device_points[(p.device_id, p.condition)] = p
@@ -180,6 +188,12 @@ class AlarmManager:
         """Raise or clear a unit's anomaly alarm; the comment names the sensors behind it."""
         return self._set(conn, self.unit_points, "unit_id", unit_id, condition, active, ts, now, priority, comment,
                          value)
+
+    def set_rule_condition(self, conn: Connection, rule_id: int, condition: str, active: bool, ts: int, now: int,
+                           priority: int, comment: str | None = None) -> list[Change]:
+        """Raise or clear a compound rule's alarm; the comment says which inputs made it true."""
+        return self._set(conn, self.rule_points, "rule_id", rule_id, condition, active, ts, now, priority, comment,
+                         None)
 
     def set_sensor_condition(self, conn: Connection, sensor_id: int, condition: str, active: bool, ts: int,
                              now: int, priority: int, value: float | None = None,

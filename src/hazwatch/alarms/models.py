@@ -10,16 +10,17 @@ from hazwatch.db import Base
 
 class Alarm(Base):
     """A sensor's process alarm (LL/L/H/HH) or sensor-fault alarm, or a device's communication-loss
-    alarm (COMM), or a unit's multivariate anomaly alarm (ANOM): exactly one of sensor_id, device_id and
-    unit_id is set."""
+    alarm (COMM), a unit's multivariate anomaly alarm (ANOM) or a compound rule's alarm (RULE): exactly
+    one of sensor_id, device_id, unit_id and rule_id is set."""
 
     __tablename__ = "alarms"
     __table_args__ = (UniqueConstraint("sensor_id", "condition"), UniqueConstraint("device_id", "condition"),
-                      UniqueConstraint("unit_id", "condition"))
+                      UniqueConstraint("unit_id", "condition"), UniqueConstraint("rule_id", "condition"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     sensor_id: Mapped[int | None] = mapped_column(ForeignKey("sensors.id"), nullable=True)
     device_id: Mapped[int | None] = mapped_column(ForeignKey("devices.id"), nullable=True)
     unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True)
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id"), nullable=True)
     condition: Mapped[str] = mapped_column(String(8))
     priority: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=False)

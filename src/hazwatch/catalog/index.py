@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from hazwatch.catalog.models import CatalogMeta, Device, Org, Sensor, Unit
+from hazwatch.catalog.models import CatalogMeta, Device, Org, Rule, Sensor, Unit
 from hazwatch.domain.batch import US
 from hazwatch.domain.limits import CONDITIONS, Priority
 
@@ -43,6 +43,7 @@ class SensorIndex:
     devices: dict[str, tuple[int, str, int]]  # device code -> (device id, enterprise code, enterprise org id)
     device_codes: dict[int, str]  # device id -> code
     units: dict[int, dict] = None  # type: ignore[assignment]  # unit id -> code, name, enterprise, org_id, model ...
+    rules: dict[int, dict] = None  # type: ignore[assignment]  # rule id -> code, name, org, org_id, when, priority
 
     @property
     def size(self) -> int:
@@ -88,6 +89,9 @@ class SensorIndex:
                 units={u.id: {"code": u.code, "name": u.name, "enterprise": orgs[u.org_id].code, "org_id": u.org_id,
                               "priority": u.priority, "clear_rows": u.clear_rows, "model": u.model}
                        for u in s.scalars(select(Unit).order_by(Unit.id))},
+                rules={r.id: {"code": r.code, "name": r.name, "org": orgs[r.org_id].code, "org_id": r.org_id,
+                              "when": r.when, "priority": r.priority}
+                       for r in s.scalars(select(Rule).order_by(Rule.id))},
             )
             for r in rows:
                 i = r.id

@@ -106,3 +106,15 @@ class Unit(Base):
     model: Mapped[dict] = mapped_column(JSON)
     priority: Mapped[str] = mapped_column(String(10), default="medium")
     clear_rows: Mapped[int] = mapped_column(Integer, default=5)
+
+
+class Rule(Base):
+    """A compound rule over several sensors (its text is parsed at import and on load)."""
+
+    __tablename__ = "rules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
+    when: Mapped[str] = mapped_column(String(2000))
+    priority: Mapped[str] = mapped_column(String(10), default="high")

@@ -11,8 +11,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from hazwatch.catalog.errors import CatalogError
-from hazwatch.catalog.models import CatalogMeta, Device, HazardSource, Org, Sensor, Site, Unit
-from hazwatch.catalog.schema import CatalogDoc, DeviceDoc, HazardSourceDoc, OrgDoc, SensorDoc, SiteDoc, UnitDoc
+from hazwatch.catalog.models import CatalogMeta, Device, HazardSource, Org, Rule, Sensor, Site, Unit
+from hazwatch.catalog.schema import CatalogDoc, DeviceDoc, HazardSourceDoc, OrgDoc, RuleDoc, SensorDoc, SiteDoc, UnitDoc
+from hazwatch.domain.rulelang import parse as parse_rule
 from hazwatch.domain.text import a
 
 # Which org kinds may stand above each kind.
@@ -94,6 +95,10 @@ class CatalogRepository:
                 self._upsert(session, Unit, "code", item.code, {
                     "name": item.name, "org_id": orgs[item.org], "hazard_source_id": hazards.get(item.hazard_source),
                     "model": item.model, "priority": item.priority, "clear_rows": item.clear_rows}, summary, "units")
+            for item in doc.rules:
+                self._upsert(session, Rule, "code", item.code, {
+                    "name": item.name, "org_id": orgs[item.org], "when": item.when, "priority": item.priority},
+                    summary, "rules")
             meta = session.get(CatalogMeta, 1)
             if meta is None:
                 meta = CatalogMeta(id=1, revision=0)
@@ -197,6 +202,15 @@ class CatalogRepository:
             for tag in item.model["columns"]:
                 if tag not in ok["sensor"]:
                     problems.append(f"{source}: units[{i}].model.columns: unknown sensor {tag!r}")
+        rule_mine = {r.code: r.org_id in allowed for r in session.scalars(select(Rule))}
+        for i, item in enumerate(doc.rules):
+            if not rule_mine.get(item.code, True):
+                problems.append(f"{source}: rules[{i}].code: {item.code!r} is not available")
+                continue
+            refs("rules", i, item, (("org", "org"),))
+            for tag in parse_rule(item.when).tags():
+                if tag not in ok["sensor"]:
+                    problems.append(f"{source}: rules[{i}].when: unknown sensor {tag!r}")
         return problems
 
     def _check(self, session: Session, doc: CatalogDoc, source: str) -> list[str]:
@@ -216,7 +230,7 @@ class CatalogRepository:
         for items, key, section in ((doc.orgs, "code", "orgs"), (doc.sites, "code", "sites"),
                                     (doc.hazard_sources, "code", "hazard_sources"),
                                     (doc.devices, "code", "devices"), (doc.sensors, "tag", "sensors"),
-                                    (doc.units, "code", "units")):
+                                    (doc.units, "code", "units"), (doc.rules, "code", "rules")):
             dupes(items, key, section)
 
         def known(model, extra) -> set[str]:
@@ -255,6 +269,42 @@ class CatalogRepository:
             ref("sensors", i, "device", item.device, devices, "device")
             ref("sensors", i, "hazard_source", item.hazard_source, hazards, "hazard source")
         problems.extend(self._check_units(session, doc, source, org_kind))
+        problems.extend(self._check_rules(session, doc, source, org_kind))
+        return problems
+
+    def _check_rules(self, session: Session, doc: CatalogDoc, source: str, org_kind: dict[str, str]) -> list[str]:
+        """A rule's sensors lie within its org (an enterprise, or a park or region above several)."""
+        if not doc.rules:
+            return []
+        problems: list[str] = []
+        org_code = {i: c for i, c in session.execute(select(Org.id, Org.code))}
+        parent = {c: org_code.get(p) for c, p in session.execute(select(Org.code, Org.parent_id))}
+        parent |= {o.code: o.parent for o in doc.orgs}
+        dev_org = {c: org_code.get(o) for c, o in session.execute(select(Device.code, Device.org_id))}
+        dev_org |= {d.code: d.org for d in doc.devices}
+        dev_code = {i: c for i, c in session.execute(select(Device.id, Device.code))}
+        tag_org = {t: dev_org.get(dev_code.get(d)) for t, d in session.execute(select(Sensor.tag, Sensor.device_id))}
+        tag_org |= {x.tag: dev_org.get(x.device) for x in doc.sensors}
+
+        def within(org: str | None, top: str) -> bool:
+            for _ in range(64):  # the tree is shallow; the bound guards against a cycle reported elsewhere
+                if org is None:
+                    return False
+                if org == top:
+                    return True
+                org = parent.get(org)
+            return False
+
+        for i, item in enumerate(doc.rules):
+            if item.org not in org_kind:
+                problems.append(f"{source}: rules[{i}].org: unknown org {item.org!r}")
+                continue
+            for tag in parse_rule(item.when).tags():
+                if tag not in tag_org:
+                    problems.append(f"{source}: rules[{i}].when: unknown sensor {tag!r}")
+                elif not within(tag_org[tag], item.org):
+                    problems.append(f"{source}: rules[{i}].when: sensor {tag!r} belongs to {tag_org[tag]!r}, "
+                                    f"outside the rule's org {item.org!r}")
         return problems
 
     def _check_units(self, session: Session, doc: CatalogDoc, source: str, org_kind: dict[str, str]) -> list[str]:
@@ -303,8 +353,10 @@ class CatalogRepository:
             devices = {x.id: x for x in s.scalars(select(Device).order_by(Device.id))}
             sensors = list(s.scalars(select(Sensor).order_by(Sensor.id)))
             units = list(s.scalars(select(Unit).order_by(Unit.id)))
+            rules = list(s.scalars(select(Rule).order_by(Rule.id)))
             if allowed is not None:
                 units = [u for u in units if u.org_id in allowed]
+                rules = [r for r in rules if r.org_id in allowed]
                 mine = {i: o for i, o in orgs.items() if i in allowed}
                 sites = {i: x for i, x in sites.items() if x.org_id in allowed}
                 hazards = {i: x for i, x in hazards.items() if x.org_id in allowed}
@@ -336,6 +388,8 @@ class CatalogRepository:
                 units=[UnitDoc(code=u.code, name=u.name, org=orgs[u.org_id].code,
                                hazard_source=code(hazards, u.hazard_source_id), model=u.model, priority=u.priority,
                                clear_rows=u.clear_rows) for u in units],
+                rules=[RuleDoc(code=r.code, name=r.name, org=orgs[r.org_id].code, when=r.when, priority=r.priority)
+                       for r in rules],
             )
 
 

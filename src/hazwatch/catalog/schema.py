@@ -8,6 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hazwatch.domain.rulelang import RuleError
+from hazwatch.domain.rulelang import parse as parse_rule
+
 Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 PriorityName = Literal["low", "medium", "high", "urgent"]
 SensorKind = Literal[
@@ -156,6 +159,26 @@ class UnitDoc(_Item):
         return v
 
 
+class RuleDoc(_Item):
+    """A compound rule: a condition over several sensors, in Hazwatch's rule language, e.g.
+    `2 of (GT-101 > 25, GT-102 > 25, GT-103 > 25)` or `TT-101 > 180 and running(P-101) for 30s`."""
+
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    org: str = Field(description="code of the org the rule belongs to; its sensors lie within that org")
+    when: str = Field(min_length=1, max_length=2000, description="the condition, in the rule language of docs/early-warning.md")
+    priority: PriorityName = "high"
+
+    @field_validator("when")
+    @classmethod
+    def _parses(cls, v: str) -> str:
+        try:
+            parse_rule(v)
+        except RuleError as e:
+            raise ValueError(str(e)) from None
+        return v
+
+
 class CatalogDoc(_Item):
     """A catalog document; every list is optional so a file may carry only part of a catalog."""
 
@@ -166,6 +189,7 @@ class CatalogDoc(_Item):
     devices: list[DeviceDoc] = []
     sensors: list[SensorDoc] = []
     units: list[UnitDoc] = []
+    rules: list[RuleDoc] = []
 
 
 # Columns of the sensor CSV: the fields provincial reporting systems carry, plus alarm settings.

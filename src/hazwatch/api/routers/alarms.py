@@ -22,12 +22,13 @@ class AlarmOut(BaseModel):
     sensor_name: str | None
     device: str | None = Field(description="device code")
     enterprise: str | None
-    condition: Literal["LL", "L", "H", "HH", "COMM", "STALE", "FLAT", "RANGE", "ANOM", "ROC", "TREND"] = Field(
+    condition: Literal["LL", "L", "H", "HH", "COMM", "STALE", "FLAT", "RANGE", "ANOM", "ROC", "TREND", "RULE"] = Field(
         description="LL/L/H/HH: process limits; COMM: the device stopped communicating; sensor faults: STALE (no "
                     "reading for too long), FLAT (a stuck value), RANGE (values outside the instrument's range); "
                     "ANOM: a unit's multivariate detector scores its sensors as a whole above its threshold; "
                     "ROC: the value changes faster than its rate limit; TREND: early warning, the trend is "
-                    "predicted to cross H or L within the sensor's horizon (the journal says when)")
+                    "predicted to cross H or L within the sensor's horizon (the journal says when); RULE: a "
+                    "compound rule of the catalog is true (the journal says which inputs made it so)")
     priority: Literal["low", "medium", "high", "urgent"]
     state: str = Field(description="ISA-18.2 state, e.g. active_unacknowledged, shelved, out_of_service")
     active: bool
@@ -41,6 +42,7 @@ class AlarmOut(BaseModel):
     suppressed: bool
     out_of_service: bool
     process_unit: str | None = Field(None, description="code of the unit whose detector raised an ANOM alarm")
+    rule: str | None = Field(None, description="code of the compound rule behind a RULE alarm")
 
 
 class AlarmList(BaseModel):
