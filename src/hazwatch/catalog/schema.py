@@ -166,7 +166,8 @@ class RuleDoc(_Item):
     code: str = Code
     name: str = Field(min_length=1, max_length=200)
     org: str = Field(description="code of the org the rule belongs to; its sensors lie within that org")
-    when: str = Field(min_length=1, max_length=2000, description="the condition, in the rule language of docs/early-warning.md")
+    when: str = Field(min_length=1, max_length=2000,
+                      description="the condition, in the rule language of docs/early-warning.md")
     priority: PriorityName = "high"
 
     @field_validator("when")
