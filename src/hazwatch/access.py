@@ -95,6 +95,16 @@ class Access:
         return [public(p, idx) for p in self.services.alarm_queries.list(state)
                 if (org := self._alarm_org(p)) is not None and self.scope.allows(org)]
 
+    def floods(self) -> list[dict]:
+        tree = self.services.orgs.current()
+        out = []
+        for f in self.services.alarm_queries.floods():
+            org = f.pop("org_id")
+            if self.scope.allows(org):
+                node = tree.nodes.get(org)
+                out.append({**f, "enterprise": node.code if node is not None else None})
+        return out
+
     def _point(self, alarm_id: int):
         p = self.services.alarm_queries.get(alarm_id)
         org = self._alarm_org(p) if p is not None else None

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import uvicorn
 from fastapi import FastAPI
 
+from hazwatch.alarms.hygiene import HygienePolicy
 from hazwatch.alarms.queries import AlarmQueries
 from hazwatch.api import create_api
 from hazwatch.auth import AuditLog, AuthService, DeviceCredentials, OrgTrees, UserDirectory
@@ -52,7 +53,10 @@ def build(settings: Settings) -> Services:
     pipeline = Pipeline(engine, store, catalog, bus, SystemClock(),
                         future_tolerance_s=settings.future_tolerance_s,
                         tick_interval_s=settings.tick_interval_s,
-                        checkpoint_interval_s=settings.checkpoint_interval_s)
+                        checkpoint_interval_s=settings.checkpoint_interval_s,
+                        hygiene=HygienePolicy(settings.flood_alarms, settings.flood_window_s,
+                                              settings.chatter_activations, settings.chatter_window_s,
+                                              settings.chatter_suppress_s, settings.first_out_window_s))
     auth, users, devices = build_auth(engine, settings, lambda: pipeline.index.revision)
     services = Services(settings=settings, engine=engine, store=store, catalog=catalog, pipeline=pipeline,
                         auth=auth, alarm_queries=AlarmQueries(engine), bus=bus, audit=auth.audit, orgs=users.orgs,

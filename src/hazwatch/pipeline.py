@@ -24,6 +24,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine
 
 from hazwatch.alarms import AlarmManager, Change, public
+from hazwatch.alarms.hygiene import HygienePolicy
 from hazwatch.catalog import CatalogRepository, SensorIndex
 from hazwatch.detect import checkpoint
 from hazwatch.detect.multivariate.live import ANOM, UnitEvent, UnitMonitor
@@ -58,7 +59,8 @@ class _Job:
 class Pipeline:
     def __init__(self, engine: Engine, store: TelemetryStore, catalog: CatalogRepository, bus, clock: Clock,
                  future_tolerance_s: float = 300.0, tick_interval_s: float = 1.0,
-                 checkpoint_interval_s: float = 2.0) -> None:
+                 checkpoint_interval_s: float = 2.0, hygiene: HygienePolicy | None = None) -> None:
+        self.hygiene = hygiene
         self.engine, self.store, self.catalog, self.bus, self.clock = engine, store, catalog, bus, clock
         self.tick_interval_s = tick_interval_s
         self.checkpoint_interval_s = checkpoint_interval_s
@@ -81,7 +83,8 @@ class Pipeline:
         self.evaluator = LimitEvaluator(self.index.size)
         checkpoint.load(self.engine, self.evaluator.state)
         self.evaluator.state.grow(self.index.size)
-        self.alarms = AlarmManager(self.engine)
+        self.alarms = AlarmManager(self.engine, self.hygiene)
+        self.alarms.locate = self._locate
         stored = np.flatnonzero(self.normalizer.last_ts != NO_TS)
         self.quality = QualityMonitor(self.index.size, self.clock.now_us())
         self.quality.restore((stored, self.normalizer.last_ts[stored]),
@@ -93,7 +96,7 @@ class Pipeline:
         self.trend.restore([(p.sensor_id, p.condition) for p in self.alarms.points.values()
                             if p.active and p.condition in WARNINGS])
         self.rules = RuleEngine()
-        self.rules.load(self.index, self._active_rules())
+        self.rules.load(self.index, self._active_rules(), self._suppressing())
         sensors = np.flatnonzero(self.index.exists).astype(np.int32)
         after = np.maximum(self.evaluator.state.last_ts[sensors], EARLIEST_US - 1)
         replay = self.store.readings_after(sensors, after)
@@ -109,7 +112,7 @@ class Pipeline:
         self.quality.grow(self.index.size)
         self.trend.grow(self.index.size)
         self.units.load(self.index, self._active_units())
-        self.rules.load(self.index, self._active_rules())
+        self.rules.load(self.index, self._active_rules(), self._suppressing())
         log.info("catalog revision %d loaded (%d sensors)", self.index.revision, len(self.index.tag_to_id))
 
     def _active_units(self) -> set[int]:
@@ -117,6 +120,29 @@ class Pipeline:
 
     def _active_rules(self) -> set[int]:
         return {rid for (rid, _), p in self.alarms.rule_points.items() if p.active}
+
+    def _suppressing(self) -> set[int]:
+        """Sensors under state-based suppression (from the alarm rows, which survive a restart)."""
+        held = {p.sensor_id for p in self.alarms.points.values() if p.suppressed and p.suppression == "state"}
+        for sid in held:
+            self.alarms.hygiene.state_suppressed.setdefault(sid, (self.index.suppress_when or {}).get(sid, "state"))
+        return held
+
+    def _locate(self, p) -> tuple[int | None, object | None]:
+        """An alarm's area (the enterprise whose console shows it) and first-out group (its hazard
+        source, else its device)."""
+        idx = self.index
+        if p.sensor_id is not None:
+            if p.sensor_id >= idx.size or not idx.exists[p.sensor_id]:
+                return None, None
+            hs = idx.info[p.sensor_id].get("hazard_source_id")
+            group = ("hazard_source", hs) if hs is not None else ("device", int(idx.device_id[p.sensor_id]))
+            return int(idx.org_id[p.sensor_id]), group
+        if p.device_id is not None:
+            code = idx.device_codes.get(p.device_id)
+            return (idx.devices[code][2] if code else None), ("device", p.device_id)
+        owner = (idx.units or {}).get(p.unit_id) if p.unit_id is not None else (idx.rules or {}).get(p.rule_id)
+        return (owner["org_id"] if owner else None), None
 
     # -- public, thread-safe -----------------------------------------------------------------------
     def start(self) -> None:
@@ -264,6 +290,9 @@ class Pipeline:
     def _rules(self, conn: Connection, events: list[RuleEvent], now: int) -> list[Change]:
         changes: list[Change] = []
         for e in events:
+            if e.kind == "suppress":
+                changes += self.alarms.state_suppress(conn, e.rule_id, e.active, e.comment, e.ts, now)
+                continue
             prio = int(Priority.parse((self.index.rules or {}).get(e.rule_id, {}).get("priority", "high")))
             changes += self.alarms.set_rule_condition(conn, e.rule_id, RULE, e.active, e.ts, now, prio, e.comment)
         return changes
@@ -284,8 +313,10 @@ class Pipeline:
         faults = self.quality.tick(now, self.index)
         fired = self.rules.tick(now, self.index)
         due = any(p.shelved_until is not None and p.shelved_until <= now for p in self.alarms.by_id.values())
+        due = due or self.alarms.hygiene_due(now)
         if len(tr) or due or faults or fired:
             self._commit_alarms(tr, now, extra=lambda conn: self.alarms.expire_shelving(conn, now)
+                                + self.alarms.hygiene_tick(conn, now)
                                 + self._faults(conn, faults, now) + self._rules(conn, fired, now))
 
     def _checkpoint(self, force: bool = False) -> None:

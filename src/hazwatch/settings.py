@@ -27,6 +27,18 @@ class Settings(BaseSettings):
     max_shelve_minutes: int = Field(24 * 60, description="Longest shelving an operator may ask for")
     checkpoint_interval_s: float = Field(2.0, description="How often per-sensor alarm state is checkpointed")
     tick_interval_s: float = Field(1.0, description="How often timers (delays, shelving expiry) are checked")
+    # -- alarm-flood control (ISA-18.2 / EEMUA 191) ------------------------------------------------------
+    flood_alarms: int = Field(10, ge=1, description="More alarms than this in flood_window_s in one enterprise "
+                                                    "is a flood")
+    flood_window_s: float = Field(600.0, gt=0, description="The window floods are counted in")
+    chatter_activations: int = Field(3, ge=2, description="This many raises of one alarm in chatter_window_s is "
+                                                          "chattering")
+    chatter_window_s: float = Field(60.0, gt=0, description="The window chattering is counted in")
+    chatter_suppress_s: float = Field(0.0, ge=0, description="Suppress a chattering alarm for this long (0: only "
+                                                            "mark it)")
+    first_out_window_s: float = Field(60.0, ge=0, description="An alarm raised this soon after an active alarm "
+                                                             "of the same hazard source (or device) is grouped "
+                                                             "under that first-out alarm")
     # -- security ------------------------------------------------------------------------------------
     access_token_ttl_s: int = Field(900, ge=30, description="Lifetime of a login's access token")
     refresh_token_ttl_s: int = Field(7 * 86400, ge=60, description="Lifetime of a login's refresh token")

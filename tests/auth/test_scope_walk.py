@@ -122,6 +122,23 @@ def _(w, user):
             assert r.json()["items"][0]["event"] == "raised"
 
 
+@case("GET", "/floods")
+def _(w, user):
+    from sqlalchemy import insert
+
+    from hazwatch.alarms.models import AlarmFlood
+
+    if not getattr(w, "floods_made", False):  # one ongoing flood per enterprise of the world
+        with w.services.engine.begin() as conn:
+            for org in ("EA1", "EA2", "EB1"):
+                conn.execute(insert(AlarmFlood).values(org_id=w.org_id[org], started_at=int(time.time() * 1e6),
+                                                       alarms=12, peak=11))
+        w.floods_made = True
+    r = w.client.get(f"{API}/floods", headers=w.headers(user))
+    assert r.status_code == 200
+    assert {f["enterprise"] for f in r.json()["items"]} == {o for o in ("EA1", "EA2", "EB1") if sees(w, user, o)}
+
+
 def alarm_write(action: str, body: dict | None, permission: str):
     def check(w: World, user: str) -> None:
         for tag, aid in w.alarm_id.items():

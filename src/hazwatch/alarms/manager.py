@@ -6,13 +6,15 @@ is journaled in the caller's transaction together with whatever else that transa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from hazwatch.alarms import states
-from hazwatch.alarms.models import Alarm, AlarmJournal
+from hazwatch.alarms.hygiene import AreaWindow, Flood, Hygiene, HygienePolicy
+from hazwatch.alarms.models import Alarm, AlarmFlood, AlarmJournal
 from hazwatch.catalog.index import SensorIndex
 from hazwatch.detect.rules.limits import Transitions
 from hazwatch.domain.batch import US
@@ -20,6 +22,7 @@ from hazwatch.domain.limits import CONDITIONS, Priority
 
 _A = Alarm.__table__
 _J = AlarmJournal.__table__
+_F = AlarmFlood.__table__
 SYSTEM = "system"
 
 
@@ -48,6 +51,10 @@ class AlarmPoint:
     device_id: int | None = None  # set instead of sensor_id for a device's communication-loss alarm
     unit_id: int | None = None  # set instead of sensor_id for a unit's multivariate anomaly alarm
     rule_id: int | None = None  # set instead of sensor_id for a compound rule's alarm
+    suppressed_until: int | None = None  # an automatic suppression's expiry (chatter)
+    suppression: str | None = None  # why it is suppressed: operator | chatter | state
+    chattering: bool = False
+    first_out_id: int | None = None  # the first alarm of its group, which stands for this one
 
     @property
     def state(self) -> str:
@@ -57,7 +64,8 @@ class AlarmPoint:
     def row(self) -> dict:
         return {k: getattr(self, k) for k in (
             "priority", "active", "acknowledged", "shelved_until", "suppressed", "out_of_service",
-            "raised_at", "cleared_at", "value", "changed_at")}
+            "raised_at", "cleared_at", "value", "changed_at", "suppressed_until", "suppression", "chattering",
+            "first_out_id")}
 
 
 def iso(us: int | None) -> str | None:
@@ -89,7 +97,8 @@ def public(p: AlarmPoint, index: SensorIndex) -> dict:
         "value": p.value, "unit": info.get("unit"),
         "limit": (info.get("limits") or {}).get(p.condition),
         "shelved_until": iso(p.shelved_until), "suppressed": p.suppressed, "out_of_service": p.out_of_service,
-        "process_unit": unit, "rule": rule,
+        "process_unit": unit, "rule": rule, "suppression": p.suppression if p.suppressed else None,
+        "suppressed_until": iso(p.suppressed_until), "chattering": p.chattering, "first_out": p.first_out_id,
     }
 
 
@@ -100,7 +109,13 @@ class Change:
 
 
 class AlarmManager:
-    def __init__(self, engine: Engine) -> None:
+    # (area org id or None, first-out group key or None) of an alarm point; set by the pipeline, which
+    # knows the catalog
+    locate: Callable[[AlarmPoint], tuple[int | None, object | None]] = staticmethod(lambda p: (None, None))
+
+    def __init__(self, engine: Engine, policy: HygienePolicy | None = None) -> None:
+        self.hygiene = Hygiene(policy)
+        self._roots: dict[object, AlarmPoint] = {}  # group key -> the group's newest first-out alarm
         self.points: dict[tuple[int, str], AlarmPoint] = {}
         self.device_points: dict[tuple[int, str], AlarmPoint] = {}
         self.unit_points: dict[tuple[int, str], AlarmPoint] = {}
@@ -109,6 +124,10 @@ class AlarmManager:
         with engine.connect() as conn:
             for r in conn.execute(select(_A)).mappings():
                 self._keep(AlarmPoint(**dict(r)))
+            # floods open at the last stop: the first tick closes them unless the alarms keep coming
+            for f in conn.execute(select(_F).where(_F.c.ended_at.is_(None))).mappings():
+                self.hygiene.areas[f["org_id"]] = AreaWindow(flood=Flood(f["id"], f["org_id"], f["started_at"],
+                                                                         f["peak"], f["alarms"]))
 
     def _keep(self, p: AlarmPoint) -> None:
         if p.rule_id is not None:
@@ -158,6 +177,7 @@ class AlarmManager:
                 new.id = conn.execute(insert(_A).values(sensor_id=s, condition=cond, **row)).inserted_primary_key[0]
                 p = new
                 self._keep(p)
+            notes: list[dict] = []
             if on:
                 if p.active:
                     continue
@@ -165,13 +185,15 @@ class AlarmManager:
                 if s < index.size:
                     p.priority = int(index.priority[s, k])
                 event = "raised"
+                comment, notes = self._raised(conn, p, ts, now)
             else:
                 if not p.active:
                     continue
                 p.active, p.cleared_at, p.value = False, ts, value
-                event = "cleared"
+                event, comment = "cleared", None
             p.changed_at = now
-            entries.append(self._entry(p, event, ts, now, SYSTEM))
+            entries.append(self._entry(p, event, ts, now, SYSTEM, comment))
+            entries += notes
             changes.append(Change(p, event))
         # A point can change twice in one batch: its final row is what counts.
         self._write(conn, list({c.point.id: c.point for c in changes}.values()), entries)
@@ -215,13 +237,113 @@ class AlarmManager:
             self._keep(p)
         if p.active == active:
             return []
+        notes: list[dict] = []
+        p.value, p.changed_at = value, now
         if active:
             p.active, p.acknowledged, p.raised_at, p.cleared_at = True, False, ts, None
+            note, notes = self._raised(conn, p, ts, now)
+            comment = "; ".join(c for c in (comment, note) if c) or None
         else:
             p.active, p.cleared_at = False, ts
-        p.value, p.changed_at = value, now
         event = "raised" if active else "cleared"
-        return [self._journal(conn, p, event, ts, now, SYSTEM, comment)]
+        self._write(conn, [p], [self._entry(p, event, ts, now, SYSTEM, comment), *notes])
+        return [Change(p, event)]
+
+    # -- flood control -----------------------------------------------------------------------------------
+    def _raised(self, conn: Connection, p: AlarmPoint, ts: int, now: int) -> tuple[str | None, list[dict]]:
+        """Flood, chatter, state suppression and first-out for a raise: a note for the raise's journal
+        entry, and journal entries of their own (after the raise)."""
+        pol = self.hygiene.policy
+        area, group = self.locate(p)
+        notes: list[str] = []
+        entries: list[dict] = []
+        if area is not None:
+            started, n = self.hygiene.count_raise(area, ts)
+            if started:
+                fid = conn.execute(insert(_F).values(org_id=area, started_at=ts, alarms=n, peak=n)).inserted_primary_key
+                self.hygiene.areas[area].flood = Flood(fid[0], area, ts, n, n)
+                notes.append(f"flood started: {n} alarms in {pol.flood_window_s / 60:g} min in this area")
+            elif self.hygiene.flooding(area) is not None:
+                flood = self.hygiene.flooding(area)
+                conn.execute(update(_F).where(_F.c.id == flood.id).values(alarms=flood.alarms, peak=flood.peak))
+                notes.append("raised during a flood")
+        if group is not None:
+            root = self._roots.get(group)
+            window = int(pol.first_out_window_s * US)
+            if (root is not None and root.id != p.id and root.active and root.raised_at is not None
+                    and ts - root.raised_at <= window):
+                p.first_out_id = root.id
+                notes.append(f"consequence of alarm {root.id} (first out)")
+            else:
+                p.first_out_id = None
+                self._roots[group] = p
+        n = self.hygiene.chatters(p.id, ts)
+        if n and not p.chattering:
+            p.chattering = True
+            entries.append(self._entry(p, "chattering", ts, now, SYSTEM,
+                                       f"{n} activations in {pol.chatter_window_s:g} s"))
+        if n and pol.chatter_suppress_s > 0 and not p.suppressed:
+            p.suppressed, p.suppression = True, "chatter"
+            p.suppressed_until = now + int(pol.chatter_suppress_s * US)
+            entries.append(self._entry(p, "suppressed", ts, now, SYSTEM,
+                                       f"chattering: suppressed for {pol.chatter_suppress_s:g} s"))
+        why = self.hygiene.state_suppressed.get(p.sensor_id) if p.sensor_id is not None else None
+        if why is not None and not p.suppressed:
+            p.suppressed, p.suppression, p.suppressed_until = True, "state", None
+            entries.append(self._entry(p, "suppressed", ts, now, SYSTEM, f"state-based: {why}"))
+        return ("; ".join(notes) or None), entries
+
+    def state_suppress(self, conn: Connection, sensor_id: int, on: bool, why: str, ts: int, now: int) -> list[Change]:
+        """A sensor's suppress_when condition began or stopped holding: suppress or release its alarms
+        (only those suppressed for that reason; an operator's suppression stays)."""
+        if on:
+            self.hygiene.state_suppressed[sensor_id] = why
+        else:
+            self.hygiene.state_suppressed.pop(sensor_id, None)
+        changed, entries = [], []
+        for (sid, _), p in self.points.items():
+            if sid != sensor_id:
+                continue
+            if on and not p.suppressed:
+                p.suppressed, p.suppression, p.suppressed_until = True, "state", None
+                event, comment = "suppressed", f"state-based: {why}"
+            elif not on and p.suppressed and p.suppression == "state":
+                p.suppressed, p.suppression = False, None
+                event, comment = "unsuppressed", f"state-based suppression ended: {why} no longer holds"
+            else:
+                continue
+            p.changed_at = now
+            changed.append(p)
+            entries.append(self._entry(p, event, ts, now, SYSTEM, comment))
+        self._write(conn, changed, entries)
+        return [Change(p, e["event"]) for p, e in zip(changed, entries, strict=True)]
+
+    def hygiene_due(self, now: int) -> bool:
+        """Whether hygiene_tick has anything to do (checked every tick without a transaction)."""
+        if any(w.flood is not None for w in self.hygiene.areas.values()):
+            return True
+        return any((p.suppression == "chatter" and p.suppressed_until is not None and p.suppressed_until <= now)
+                   or (p.chattering and p.suppression != "chatter" and self.hygiene.calm(p.id, now))
+                   for p in self.by_id.values())
+
+    def hygiene_tick(self, conn: Connection, now: int) -> list[Change]:
+        """Chatter suppressions that expired, alarms that stopped chattering, floods that ended."""
+        changed, entries = [], []
+        for p in self.by_id.values():
+            if p.suppression == "chatter" and p.suppressed_until is not None and p.suppressed_until <= now:
+                p.suppressed, p.suppression, p.suppressed_until = False, None, None
+                entries.append(self._entry(p, "unsuppressed", now, now, SYSTEM, "chatter suppression expired"))
+            elif p.chattering and p.suppression != "chatter" and self.hygiene.calm(p.id, now):
+                p.chattering = False
+                entries.append(self._entry(p, "chatter_ended", now, now, SYSTEM, None))
+            else:
+                continue
+            p.changed_at = now
+            changed.append(p)
+        self._write(conn, changed, entries)
+        for f in self.hygiene.ending_floods(now):
+            conn.execute(update(_F).where(_F.c.id == f.id).values(ended_at=now, alarms=f.alarms, peak=f.peak))
+        return [Change(p, e["event"]) for p, e in zip(changed, entries, strict=True)]
 
     def get(self, alarm_id: int) -> AlarmPoint:
         p = self.by_id.get(alarm_id)
@@ -253,6 +375,8 @@ class AlarmManager:
             if p.suppressed == (action == "suppress"):
                 raise AlarmCommandError(409, f"alarm {alarm_id} is already {'un' * (action != 'suppress')}suppressed")
             p.suppressed = action == "suppress"
+            p.suppression = "operator" if p.suppressed else None
+            p.suppressed_until = None
             event = "suppressed" if p.suppressed else "unsuppressed"
         elif action in ("remove_from_service", "return_to_service"):
             out = action == "remove_from_service"

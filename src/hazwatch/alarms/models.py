@@ -32,6 +32,22 @@ class Alarm(Base):
     cleared_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     changed_at: Mapped[int] = mapped_column(BigInteger)
+    suppressed_until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    suppression: Mapped[str | None] = mapped_column(String(20), nullable=True)  # operator | chatter | state
+    chattering: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_out_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the alarm that stands for this one
+
+
+class AlarmFlood(Base):
+    """A flood in one area (an enterprise's console): more alarms in the window than one can handle."""
+
+    __tablename__ = "alarm_floods"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
+    started_at: Mapped[int] = mapped_column(BigInteger)
+    ended_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    alarms: Mapped[int] = mapped_column(Integer)  # raised during the flood
+    peak: Mapped[int] = mapped_column(Integer)  # most alarms within one window
 
 
 class AlarmJournal(Base):

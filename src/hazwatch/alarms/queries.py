@@ -6,10 +6,11 @@ from sqlalchemy import Engine, select
 
 from hazwatch.alarms import states
 from hazwatch.alarms.manager import AlarmPoint, iso
-from hazwatch.alarms.models import Alarm, AlarmJournal
+from hazwatch.alarms.models import Alarm, AlarmFlood, AlarmJournal
 
 _A = Alarm.__table__
 _J = AlarmJournal.__table__
+_F = AlarmFlood.__table__
 
 
 class AlarmQueries:
@@ -22,6 +23,18 @@ class AlarmQueries:
         out = [p for p in points if states.matches(filter_, p.state)]
         # The console's order: highest priority first, then newest.
         out.sort(key=lambda p: (-p.priority, -(p.raised_at or 0), p.id))
+        return out
+
+    def floods(self) -> list[dict]:
+        """Every flood, the ongoing first, then newest; `org_id` is the area."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(_F)).mappings().all()
+        out = [{"id": r["id"], "org_id": r["org_id"], "active": r["ended_at"] is None,
+                "started_at": iso(r["started_at"]), "ended_at": iso(r["ended_at"]), "alarms": r["alarms"],
+                "peak": r["peak"], "_start": r["started_at"]} for r in rows]
+        out.sort(key=lambda f: (not f["active"], -f["_start"]))
+        for f in out:
+            del f["_start"]
         return out
 
     def get(self, alarm_id: int) -> AlarmPoint | None:

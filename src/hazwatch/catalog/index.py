@@ -44,6 +44,7 @@ class SensorIndex:
     device_codes: dict[int, str]  # device id -> code
     units: dict[int, dict] = None  # type: ignore[assignment]  # unit id -> code, name, enterprise, org_id, model ...
     rules: dict[int, dict] = None  # type: ignore[assignment]  # rule id -> code, name, org, org_id, when, priority
+    suppress_when: dict[int, str] = None  # type: ignore[assignment]  # sensor id -> its state-suppression condition
 
     @property
     def size(self) -> int:
@@ -92,6 +93,7 @@ class SensorIndex:
                 rules={r.id: {"code": r.code, "name": r.name, "org": orgs[r.org_id].code, "org_id": r.org_id,
                               "when": r.when, "priority": r.priority}
                        for r in s.scalars(select(Rule).order_by(Rule.id))},
+                suppress_when={r.id: r.suppress_when for r in rows if r.suppress_when},
             )
             for r in rows:
                 i = r.id
@@ -127,6 +129,7 @@ class SensorIndex:
                     "interval_s": r.interval_s, "stale_intervals": r.stale_intervals, "flatline_s": r.flatline_s,
                     "source": r.source, "roc_limit": r.roc_limit, "roc_window_s": r.roc_window_s,
                     "roc_deadband": r.roc_deadband, "trend_horizon_s": r.trend_horizon_s,
-                    "trend_window_s": r.trend_window_s,
+                    "trend_window_s": r.trend_window_s, "suppress_when": r.suppress_when,
+                    "hazard_source_id": r.hazard_source_id,
                 }
             return idx

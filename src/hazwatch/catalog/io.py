@@ -88,7 +88,7 @@ def load_file(path: Path) -> CatalogDoc:
 
 
 _BLANK_IS_NONE = {"ll", "l", "h", "hh", "hazard_source", "longitude", "latitude", "interval_s", "flatline_s", "source",
-                 "roc_limit", "trend_horizon_s"}
+                 "roc_limit", "trend_horizon_s", "suppress_when"}
 _BOOL = {"1": True, "true": True, "yes": True, "y": True, "0": False, "false": False, "no": False, "n": False}
 
 

@@ -83,6 +83,7 @@ class Sensor(Base):
     roc_deadband: Mapped[float] = mapped_column(Float, default=0.0)
     trend_horizon_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     trend_window_s: Mapped[float] = mapped_column(Float, default=600.0)
+    suppress_when: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     source: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 

@@ -193,6 +193,10 @@ class CatalogRepository:
             else:
                 refs("sensors", i, item, (("device", "device"), ("hazard_source", "hazard_source")))
         ok["sensor"] = {t for t, m in mine.items() if m} | {x.tag for x in doc.sensors if x.device in ok["device"]}
+        for i, item in enumerate(doc.sensors):
+            for tag in parse_rule(item.suppress_when).tags() if item.suppress_when else ():
+                if tag not in ok["sensor"]:
+                    problems.append(f"{source}: sensors[{i}].suppress_when: unknown sensor {tag!r}")
         unit_mine = {u.code: u.org_id in allowed for u in session.scalars(select(Unit))}
         for i, item in enumerate(doc.units):
             if not unit_mine.get(item.code, True):
@@ -265,9 +269,13 @@ class CatalogRepository:
                                 "devices belong to an enterprise")
             ref("devices", i, "site", item.site, sites, "site")
             ref("devices", i, "hazard_source", item.hazard_source, hazards, "hazard source")
+        tags = set(self._codes(session, Sensor)) | {x.tag for x in doc.sensors}
         for i, item in enumerate(doc.sensors):
             ref("sensors", i, "device", item.device, devices, "device")
             ref("sensors", i, "hazard_source", item.hazard_source, hazards, "hazard source")
+            for tag in parse_rule(item.suppress_when).tags() if item.suppress_when else ():
+                if tag not in tags:
+                    problems.append(f"{source}: sensors[{i}].suppress_when: unknown sensor {tag!r}")
         problems.extend(self._check_units(session, doc, source, org_kind))
         problems.extend(self._check_rules(session, doc, source, org_kind))
         return problems

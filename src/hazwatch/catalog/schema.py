@@ -106,10 +106,23 @@ class SensorDoc(_Item):
                                           "robust trend is predicted to cross H (rising) or L (falling) within "
                                           "this many seconds")
     trend_window_s: float = Field(600.0, gt=0, le=7 * 86400, description="the history the trend is fitted on")
+    suppress_when: str | None = Field(None, max_length=2000, description="state-based suppression: while this "
+                                      "condition (rule language, e.g. `stopped(P-101)`) holds, the sensor's "
+                                      "alarms are suppressed by design")
     source: str | None = Field(None, max_length=300, pattern=r"^opc\.tcp://[^#\s]+#\S+$",
                                description="where the server reads the sensor itself: an OPC UA endpoint and node "
                                            "id, `opc.tcp://host:4840#ns=2;s=TK103.LT`; omit for sensors that "
                                            "arrive by HTTP, MQTT or the edge gateway")
+
+    @field_validator("suppress_when")
+    @classmethod
+    def _suppress_parses(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                parse_rule(v)
+            except RuleError as e:
+                raise ValueError(str(e)) from None
+        return v
 
     @model_validator(mode="after")
     def _limits_ordered(self) -> SensorDoc:
@@ -199,7 +212,7 @@ CSV_COLUMNS = [
     "device", "hazard_source", "longitude", "latitude", "in_use",
     "deadband", "on_delay_s", "off_delay_s", "priority_ll", "priority_l", "priority_h", "priority_hh",
     "interval_s", "stale_intervals", "flatline_s", "source",
-    "roc_limit", "roc_window_s", "roc_deadband", "trend_horizon_s", "trend_window_s",
+    "roc_limit", "roc_window_s", "roc_deadband", "trend_horizon_s", "trend_window_s", "suppress_when",
 ]
 
 

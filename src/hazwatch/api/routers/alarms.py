@@ -43,6 +43,13 @@ class AlarmOut(BaseModel):
     out_of_service: bool
     process_unit: str | None = Field(None, description="code of the unit whose detector raised an ANOM alarm")
     rule: str | None = Field(None, description="code of the compound rule behind a RULE alarm")
+    suppression: Literal["operator", "chatter", "state"] | None = Field(
+        None, description="why a suppressed alarm is suppressed: by an engineer, automatically for chattering "
+                          "(until suppressed_until), or by its sensor's state condition")
+    suppressed_until: str | None = Field(None, description="when an automatic suppression ends")
+    chattering: bool = Field(False, description="raised again and again within the chatter window")
+    first_out: int | None = Field(None, description="the id of the first alarm of its group, which stands for "
+                                                    "this one (first-out grouping)")
 
 
 class AlarmList(BaseModel):
@@ -96,8 +103,35 @@ class AnnotationBody(BaseModel):
             openapi_extra=needs(READ))
 def list_alarms(access: AccessDep,
                 state: Literal["active", "unacknowledged", "shelved", "suppressed", "out_of_service", "all"] =
-                Query("active")) -> JSON:
+                Query("active"),
+                grouped: bool = Query(False, description="leave out alarms whose first-out alarm is in the list: "
+                                                         "the first alarm stands for its consequences")) -> JSON:
     items = access.alarms(state)
+    if grouped:
+        shown = {a["id"] for a in items}
+        items = [a for a in items if a["first_out"] not in shown]
+    return JSON({"items": items, "count": len(items)})
+
+
+class FloodOut(BaseModel):
+    id: int
+    enterprise: str | None = Field(description="the area: the enterprise whose console flooded")
+    active: bool
+    started_at: str | None
+    ended_at: str | None
+    alarms: int = Field(description="alarms raised during the flood")
+    peak: int = Field(description="most alarms within one flood window")
+
+
+class FloodList(BaseModel):
+    items: list[FloodOut]
+    count: int
+
+
+@router.get("/floods", summary="Alarm floods in scope, the ongoing first, then newest", response_model=FloodList,
+            openapi_extra=needs(READ))
+def list_floods(access: AccessDep, active: bool = Query(False, description="only floods still going on")) -> JSON:
+    items = [f for f in access.floods() if f["active"] or not active]
     return JSON({"items": items, "count": len(items)})
 
 

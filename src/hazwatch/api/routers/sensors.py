@@ -45,6 +45,7 @@ class SensorOut(BaseModel):
     trend_horizon_s: float | None = Field(None, description="early warning when H or L is predicted to be "
                                                             "crossed within this many seconds")
     trend_window_s: float = 600.0
+    suppress_when: str | None = Field(None, description="state-based suppression condition, if any")
     last_ts: float | None = Field(description="epoch seconds of the newest reading")
     last_value: float | None
 

@@ -29,10 +29,11 @@ _OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le
 
 @dataclass(frozen=True)
 class RuleEvent:
-    rule_id: int
+    rule_id: int  # a rule's id, or for kind "suppress" the sensor whose suppress_when this is
     active: bool
     ts: int
     comment: str
+    kind: str = "rule"  # rule | suppress
 
 
 def _value(x: str | float, cols: dict[str, int], v: np.ndarray) -> np.ndarray | float:
@@ -80,8 +81,9 @@ def explain(node: Node, cols: dict[str, int], row: np.ndarray, units: dict[str, 
 
 
 class _Compiled:
-    def __init__(self, rule_id: int, code: str, rule: Rule, sensors: list[int], active: bool) -> None:
-        self.rule_id, self.code, self.rule = rule_id, code, rule
+    def __init__(self, rule_id: int, code: str, rule: Rule, sensors: list[int], active: bool,
+                 kind: str = "rule") -> None:
+        self.rule_id, self.code, self.rule, self.kind = rule_id, code, rule, kind
         self.tags = rule.tags()
         self.sensors = np.asarray(sensors, np.int64)
         self.hold_us = int(round(rule.hold_s * US))
@@ -93,33 +95,38 @@ class _Compiled:
 
 class RuleEngine:
     def __init__(self) -> None:
-        self.rules: dict[int, _Compiled] = {}
+        self.rules: dict[tuple[str, int], _Compiled] = {}
         self.value = np.full(0, np.nan)  # last value per sensor id (only referenced sensors matter)
         self.last_ts = np.full(0, NEVER, np.int64)
-        self._texts: dict[int, str] = {}
+        self._texts: dict[tuple[str, int], str] = {}
 
-    def load(self, index: SensorIndex, active: set[int]) -> None:
-        """Compile the catalog's rules, keeping the state of rules whose text did not change."""
+    def load(self, index: SensorIndex, active: set[int], suppressing: set[int] = frozenset()) -> None:
+        """Compile the catalog's rules and the sensors' suppress_when conditions, keeping the state of
+        those whose text did not change. `active`: rules whose alarm is on; `suppressing`: sensors
+        whose state-based suppression holds."""
         if len(self.value) < index.size:
             n = index.size - len(self.value)
             self.value = np.concatenate([self.value, np.full(n, np.nan)])
             self.last_ts = np.concatenate([self.last_ts, np.full(n, NEVER, np.int64)])
-        rules: dict[int, _Compiled] = {}
-        for rid, r in (index.rules or {}).items():
-            if rid in self.rules and self._texts.get(rid) == r["when"]:
-                rules[rid] = self.rules[rid]
+        rules: dict[tuple[str, int], _Compiled] = {}
+        wanted = [("rule", rid, r["code"], r["when"], rid in active) for rid, r in (index.rules or {}).items()]
+        wanted += [("suppress", sid, index.info[sid]["tag"], text, sid in suppressing)
+                   for sid, text in (index.suppress_when or {}).items()]
+        for kind, key, code, text, on in wanted:
+            if (kind, key) in self.rules and self._texts.get((kind, key)) == text:
+                rules[(kind, key)] = self.rules[(kind, key)]
                 continue
             try:
-                rule = parse(r["when"])
+                rule = parse(text)
             except RuleError as e:
-                log.error("rule %s does not parse (%s); it is not evaluated", r["code"], e.message)
+                log.error("%s %s does not parse (%s); it is not evaluated", kind, code, e.message)
                 continue
             ids = [index.tag_to_id.get(t) for t in rule.tags()]
             if any(i is None for i in ids):
-                log.error("rule %s names sensors the catalog lacks; it is not evaluated", r["code"])
+                log.error("%s %s names sensors the catalog lacks; it is not evaluated", kind, code)
                 continue
-            rules[rid] = _Compiled(rid, r["code"], rule, ids, rid in active)
-            self._texts[rid] = r["when"]
+            rules[(kind, key)] = _Compiled(key, code, rule, ids, on, kind)
+            self._texts[(kind, key)] = text
         self.rules = rules
 
     def observe(self, batch: ReadingBatch, index: SensorIndex) -> list[RuleEvent]:
@@ -182,6 +189,8 @@ class RuleEngine:
 
     def _event(self, r: _Compiled, active: bool, ts: int, row: np.ndarray, index: SensorIndex) -> RuleEvent:
         local = {t: i for i, t in enumerate(r.tags)}
+        if r.kind == "suppress":
+            return RuleEvent(r.rule_id, active, ts, r.rule.text, "suppress")
         if active:
             units = {t: index.info.get(int(sid), {}).get("unit", "") for t, sid in zip(r.tags, r.sensors.tolist(),
                                                                                      strict=True)}
