@@ -7,10 +7,13 @@ import os
 import secrets
 import time
 
+import numpy as np
 from rich.console import Console
 
 from hazwatch.app import build, serve
 from hazwatch.auth import Principal, Scope
+from hazwatch.catalog.schema import CatalogDoc, UnitDoc
+from hazwatch.detect.multivariate import fit_model
 from hazwatch.domain.events import ALARM_CHANGED
 from hazwatch.normalize import RawBatch
 from hazwatch.services import Services
@@ -65,9 +68,23 @@ async def feed(services: Services, sim: ParkSimulator) -> None:
         await asyncio.sleep(max(0.0, start + k - time.monotonic()))
 
 
+def reactor_unit(doc: CatalogDoc, rx: str = "R502") -> UnitDoc:
+    """A multivariate model of one reactor, fitted the way a user would (`hazwatch model fit`) on the
+    simulator's quiet stretches: from 150 s into each five-minute cycle, when its faults are over."""
+    sim = ParkSimulator(doc)  # the same plant as the demo feeds (its seed sets each sensor's normal level)
+    tags = [f"{rx}-{p}" for p in ("TT", "PT", "LT", "FT-FEED", "FT-CW", "TT-CW", "IT")]
+    cols = [sim.pos[t] for t in tags]
+    runs = [np.array([sim.values_at(float(t))[0][cols] for t in range(k * 300 + 150, k * 300 + 300)])
+            for k in range(8)]
+    model = fit_model(runs, tags, "pca-ewma", target_far=0.001)
+    return UnitDoc(code=f"U-{rx}", name=f"Reactor {rx}", org="E-FINE", hazard_source="HS-REACT",
+                   model=model.to_dict(), priority="high")
+
+
 def run_demo(settings: Settings, duration: float, console: Console) -> None:
     services = build(settings)
     doc = park_catalog()
+    doc.units = [reactor_unit(doc)]
     services.catalog.apply(doc, "demo park")
     services.pipeline.reload_catalog()
     token = _demo_token(settings)
@@ -78,9 +95,15 @@ def run_demo(settings: Settings, duration: float, console: Console) -> None:
         a = event.alarm
         if event.event in ("raised", "cleared"):
             colour = {"urgent": "bold red", "high": "red", "medium": "yellow"}.get(a["priority"], "cyan")
-            what = f"{a['sensor']:<14} {a['value']:.2f} {a['unit'] or ''}" if a["sensor"] else \
-                f"{a['device']:<14} communication lost"
-            console.print(f"[{colour}]{event.event:>7}[/] {a['priority']:<6} {a['condition']:<4} {what}  "
+            if a["sensor"]:
+                unit = {"TREND": "min to the limit", "ROC": f"{a['unit'] or ''}/min"}.get(a["condition"], a["unit"])
+                value = "" if a["value"] is None else f"{a['value']:.2f} {unit or ''}"
+                what = f"{a['sensor']:<14} {value}"
+            elif a["rule"] or a["process_unit"]:
+                what = f"{a['rule'] or a['process_unit']:<14} {'rule' if a['rule'] else 'unit anomaly'}"
+            else:
+                what = f"{a['device']:<14} communication lost"
+            console.print(f"[{colour}]{event.event:>7}[/] {a['priority']:<6} {a['condition']:<5} {what}  "
                           f"({a['enterprise']})", highlight=False)
 
     services.bus.subscribe(ALARM_CHANGED, show)

@@ -3,7 +3,16 @@ enterprise with a reactor unit; about 200 sensors with GB/T 50493 gas-detection 
 
 from __future__ import annotations
 
-from hazwatch.catalog.schema import CatalogDoc, DeviceDoc, HazardSourceDoc, OrgDoc, SensorDoc, SiteDoc, SubstanceDoc
+from hazwatch.catalog.schema import (
+    CatalogDoc,
+    DeviceDoc,
+    HazardSourceDoc,
+    OrgDoc,
+    RuleDoc,
+    SensorDoc,
+    SiteDoc,
+    SubstanceDoc,
+)
 
 LON, LAT = 121.46, 30.74  # a coastal chemical park
 
@@ -146,4 +155,22 @@ def park_catalog() -> CatalogDoc:
     watched = {"level", "temperature", "pressure", "flow", "current", "vibration"}
     s = [x.model_copy(update={"interval_s": 1.0, "stale_intervals": 5,
                               "flatline_s": 60.0 if x.kind in watched else None}) for x in s]
-    return CatalogDoc(orgs=orgs, sites=sites, hazard_sources=hazards, devices=devices, sensors=s)
+    # Warning in advance: tank levels predict their H crossing a minute ahead; a reactor temperature
+    # climbing faster than 30 °C/min is a runaway whatever its value; an agitator's current is
+    # expected to be low while the agitator is stopped.
+    early = {}
+    for x in s:
+        if x.kind == "level" and x.tag.startswith("TK"):
+            early[x.tag] = {"trend_horizon_s": 60.0, "trend_window_s": 30.0}
+        elif x.tag.endswith("-TT") and x.tag.startswith("R5"):
+            early[x.tag] = {"roc_limit": 30.0, "roc_window_s": 10.0, "roc_deadband": 10.0}
+        elif x.tag.endswith("-IT") and x.tag.startswith("R5"):
+            early[x.tag] = {"suppress_when": f"stopped({x.tag[:4]}-XS)"}
+    s = [x.model_copy(update=early.get(x.tag, {})) for x in s]
+    rules = [
+        RuleDoc(code="GDS-A-2OO3", name="Tank area A: two of three gas detectors at level 1", org="E-TANK",
+                when="2 of (GT304 > 25, GT305 > 25, GT306 > 25)", priority="urgent"),
+        RuleDoc(code="R-HOT-NO-CW", name="Reactor hot with its cooling water low", org="E-FINE",
+                when="R502-TT > 110 and R502-FT-CW < 20 for 5s", priority="urgent"),
+    ]
+    return CatalogDoc(orgs=orgs, sites=sites, hazard_sources=hazards, devices=devices, sensors=s, rules=rules)

@@ -76,6 +76,9 @@ class ParkSimulator:
         self._add(v, "GT306", leak * 0.4)
         level = 16.4 + 0.08 * min(c, 40) - 0.05 * max(0.0, min(c, 120) - 40)
         self._set(v, "TK103-LT", level if c < 120 else 15.0 + 0.01 * self.rng.standard_normal())
+        # a slow fill: the trend predicts the H crossing about a minute before it happens
+        self._set(v, "TK108-LT", 15.5 + 0.02 * min(c, 110) + 0.005 * self.rng.standard_normal() if c < 110
+                  else 15.5 + 0.01 * self.rng.standard_normal())
         heat = _ramp(c, 20, 1.5, 90, 80, 1.6)
         self._add(v, "R502-TT", heat)
         self._add(v, "R502-PT", heat * 0.012)
