@@ -263,9 +263,7 @@ class AlarmManager:
                 fid = conn.execute(insert(_F).values(org_id=area, started_at=ts, alarms=n, peak=n)).inserted_primary_key
                 self.hygiene.areas[area].flood = Flood(fid[0], area, ts, n, n)
                 notes.append(f"flood started: {n} alarms in {pol.flood_window_s / 60:g} min in this area")
-            elif self.hygiene.flooding(area) is not None:
-                flood = self.hygiene.flooding(area)
-                conn.execute(update(_F).where(_F.c.id == flood.id).values(alarms=flood.alarms, peak=flood.peak))
+            elif self.hygiene.flooding(area) is not None:  # its row's counts are brought up to date by the tick
                 notes.append("raised during a flood")
         if group is not None:
             root = self._roots.get(group)
@@ -341,8 +339,12 @@ class AlarmManager:
             p.changed_at = now
             changed.append(p)
         self._write(conn, changed, entries)
-        for f in self.hygiene.ending_floods(now):
-            conn.execute(update(_F).where(_F.c.id == f.id).values(ended_at=now, alarms=f.alarms, peak=f.peak))
+        ongoing = [w.flood for w in self.hygiene.areas.values() if w.flood is not None]
+        ended = self.hygiene.ending_floods(now)
+        rows = [{"_id": f.id, "ended_at": now if f in ended else None, "alarms": f.alarms, "peak": f.peak}
+                for f in ongoing]
+        if rows:  # one statement for every flood, however many raises they counted
+            conn.execute(update(_F).where(_F.c.id == bindparam("_id")), rows)
         return [Change(p, e["event"]) for p, e in zip(changed, entries, strict=True)]
 
     def get(self, alarm_id: int) -> AlarmPoint:
