@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench openapi clean
+.PHONY: demo test lint bench bench-detect openapi clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py --write-docs
+
+# Detection on TEP (simulated with tep-studio, the bench extra) and SKAB (../shared/data/skab).
+bench-detect: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[test,bench]"
+	$(BIN)/python bench/detect_tep.py --write-docs
+	$(BIN)/python bench/detect_skab.py --write-docs
 
 openapi: $(STAMP)
 	$(BIN)/hazwatch openapi --output docs/openapi.json
