@@ -40,10 +40,13 @@ class UnitWatch:
         self.last = np.full(len(sensors), np.nan)
         self.last_ts = np.iinfo(np.int64).min
         self.active, self.quiet = active, 0
+        self._pos = np.full(0, -1, np.int64)  # column of each sensor id, -1 for sensors not in the unit
 
     def rows(self, batch: ReadingBatch, size: int) -> tuple[np.ndarray, np.ndarray]:
-        pos = np.full(size, -1, np.int64)
-        pos[self.sensors] = np.arange(len(self.sensors))
+        if len(self._pos) != size:
+            self._pos = np.full(size, -1, np.int64)
+            self._pos[self.sensors] = np.arange(len(self.sensors))
+        pos = self._pos
         ok = (batch.sensor >= 0) & (batch.sensor < size)
         col = np.where(ok, pos[np.where(ok, batch.sensor, 0)], -1)
         mask = (col >= 0) & (batch.ts > self.last_ts) & (batch.quality == Quality.GOOD)
