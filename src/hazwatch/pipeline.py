@@ -102,7 +102,7 @@ class Pipeline:
         replay = self.store.readings_after(sensors, after)
         if len(replay):
             log.info("re-evaluating %d readings stored after the last checkpoint", len(replay))
-            self._commit_alarms(self.evaluator.evaluate(replay, self.index), self.clock.now_us())
+            self._evaluate(replay, self.clock.now_us())
         self._checkpoint(force=True)
 
     def reload_catalog(self) -> None:
@@ -236,15 +236,7 @@ class Pipeline:
             return
         try:
             faults = self.quality.observe(batch, self.index, self.normalizer.out_of_range)
-            anomalies = self.units.observe(batch, self.index)
-            warnings = self.trend.observe(batch, self.index)
-            fired = self.rules.observe(batch, self.index)
-            extra = None
-            if faults or anomalies or warnings or fired:
-                def extra(conn: Connection) -> list[Change]:
-                    return (self._faults(conn, faults, now) + self._anomalies(conn, anomalies, now)
-                            + self._warnings(conn, warnings, now) + self._rules(conn, fired, now))
-            self._commit_alarms(self.evaluator.evaluate(batch, self.index), now, extra=extra)
+            self._evaluate(batch, now, faults)
             if len(batch) and self.bus.has_subscribers(READINGS_STORED):
                 self.bus.publish(READINGS_STORED, ReadingsStored(batch))
         except Exception:
@@ -258,6 +250,19 @@ class Pipeline:
                         for i in sorted(k for k in reasons if offset <= k < offset + n)]
             j.future.set_result(IngestResult(n - len(rejected), rejected))
             offset += n
+
+    def _evaluate(self, batch, now: int, faults: list[Fault] | None = None) -> None:
+        """Every detection stage over a stored batch, and one transaction for all their alarm changes."""
+        faults = faults or []
+        anomalies = self.units.observe(batch, self.index)
+        warnings = self.trend.observe(batch, self.index)
+        fired = self.rules.observe(batch, self.index)
+        extra = None
+        if faults or anomalies or warnings or fired:
+            def extra(conn: Connection) -> list[Change]:
+                return (self._faults(conn, faults, now) + self._anomalies(conn, anomalies, now)
+                        + self._warnings(conn, warnings, now) + self._rules(conn, fired, now))
+        self._commit_alarms(self.evaluator.evaluate(batch, self.index), now, extra=extra)
 
     def _commit_alarms(self, tr: Transitions, now: int, extra: Callable | None = None) -> None:
         if not len(tr) and extra is None:
