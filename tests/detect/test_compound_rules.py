@@ -166,9 +166,8 @@ def test_readings_stored_before_a_crash_are_evaluated_by_the_rules_on_restart(tm
     died goes through every detection stage, rules included, when it starts again."""
     import numpy as np
 
-    from hazwatch.domain.batch import US, ReadingBatch
-
     from hazwatch.catalog.io import parse_document
+    from hazwatch.domain.batch import US, ReadingBatch
 
     settings = make_settings(tmp_path)
     services = build_services(settings)
