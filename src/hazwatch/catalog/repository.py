@@ -269,30 +269,40 @@ class CatalogRepository:
                                 "devices belong to an enterprise")
             ref("devices", i, "site", item.site, sites, "site")
             ref("devices", i, "hazard_source", item.hazard_source, hazards, "hazard source")
-        tags = set(self._codes(session, Sensor)) | {x.tag for x in doc.sensors}
+        # every sensor tag the catalog will know, with its enterprise: read only for a document that
+        # names sensors in a rule, a suppression condition or a model
+        refers = doc.units or doc.rules or any(x.suppress_when for x in doc.sensors)
+        tag_org = self._tag_orgs(session, doc) if refers else {}
         for i, item in enumerate(doc.sensors):
             ref("sensors", i, "device", item.device, devices, "device")
             ref("sensors", i, "hazard_source", item.hazard_source, hazards, "hazard source")
             for tag in parse_rule(item.suppress_when).tags() if item.suppress_when else ():
-                if tag not in tags:
+                if tag not in tag_org:
                     problems.append(f"{source}: sensors[{i}].suppress_when: unknown sensor {tag!r}")
-        problems.extend(self._check_units(session, doc, source, org_kind))
-        problems.extend(self._check_rules(session, doc, source, org_kind))
+        problems.extend(self._check_units(session, doc, source, org_kind, tag_org))
+        problems.extend(self._check_rules(session, doc, source, org_kind, tag_org))
         return problems
 
-    def _check_rules(self, session: Session, doc: CatalogDoc, source: str, org_kind: dict[str, str]) -> list[str]:
+    @staticmethod
+    def _tag_orgs(session: Session, doc: CatalogDoc) -> dict[str, str | None]:
+        """Sensor tag -> code of its device's enterprise, stored and as the document would leave it."""
+        org_code = dict(session.execute(select(Org.id, Org.code)).all())
+        dev_org = {c: org_code.get(o) for c, o in session.execute(select(Device.code, Device.org_id))}
+        dev_org |= {d.code: d.org for d in doc.devices}
+        dev_code = dict(session.execute(select(Device.id, Device.code)).all())
+        tag_org = {t: dev_org.get(dev_code.get(d)) for t, d in session.execute(select(Sensor.tag, Sensor.device_id))}
+        tag_org |= {x.tag: dev_org.get(x.device) for x in doc.sensors}
+        return tag_org
+
+    def _check_rules(self, session: Session, doc: CatalogDoc, source: str, org_kind: dict[str, str],
+                     tag_org: dict[str, str | None]) -> list[str]:
         """A rule's sensors lie within its org (an enterprise, or a park or region above several)."""
         if not doc.rules:
             return []
         problems: list[str] = []
-        org_code = {i: c for i, c in session.execute(select(Org.id, Org.code))}
+        org_code = dict(session.execute(select(Org.id, Org.code)).all())
         parent = {c: org_code.get(p) for c, p in session.execute(select(Org.code, Org.parent_id))}
         parent |= {o.code: o.parent for o in doc.orgs}
-        dev_org = {c: org_code.get(o) for c, o in session.execute(select(Device.code, Device.org_id))}
-        dev_org |= {d.code: d.org for d in doc.devices}
-        dev_code = {i: c for i, c in session.execute(select(Device.id, Device.code))}
-        tag_org = {t: dev_org.get(dev_code.get(d)) for t, d in session.execute(select(Sensor.tag, Sensor.device_id))}
-        tag_org |= {x.tag: dev_org.get(x.device) for x in doc.sensors}
 
         def within(org: str | None, top: str) -> bool:
             for _ in range(64):  # the tree is shallow; the bound guards against a cycle reported elsewhere
@@ -315,17 +325,12 @@ class CatalogRepository:
                                     f"outside the rule's org {item.org!r}")
         return problems
 
-    def _check_units(self, session: Session, doc: CatalogDoc, source: str, org_kind: dict[str, str]) -> list[str]:
+    def _check_units(self, session: Session, doc: CatalogDoc, source: str, org_kind: dict[str, str],
+                     tag_org: dict[str, str | None]) -> list[str]:
         """A unit belongs to an enterprise, and its model's columns are that enterprise's sensors."""
         if not doc.units:
             return []
         problems: list[str] = []
-        org_code = {i: c for i, c in session.execute(select(Org.id, Org.code))}
-        dev_org = {c: org_code.get(o) for c, o in session.execute(select(Device.code, Device.org_id))}
-        dev_org |= {d.code: d.org for d in doc.devices}
-        dev_code = {i: c for i, c in session.execute(select(Device.id, Device.code))}
-        tag_org = {t: dev_org.get(dev_code.get(d)) for t, d in session.execute(select(Sensor.tag, Sensor.device_id))}
-        tag_org |= {x.tag: dev_org.get(x.device) for x in doc.sensors}
         hazards = set(self._codes(session, HazardSource)) | {x.code for x in doc.hazard_sources}
         for i, item in enumerate(doc.units):
             if item.org not in org_kind:
