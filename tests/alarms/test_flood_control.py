@@ -9,7 +9,7 @@ import time
 from fastapi.testclient import TestClient
 
 from hazwatch.app import make_api
-from tests.conftest import TOKEN, build_services, make_settings
+from tests.conftest import TOKEN, build_services, eventually, make_settings
 
 
 def api(tmp_path, sensors, **settings) -> TestClient:
@@ -41,15 +41,6 @@ def events(c, alarm_id: int) -> list[dict]:
     return c.get(f"/api/v1/alarms/{alarm_id}/journal").json()["items"]
 
 
-def wait(fn, seconds: float = 5.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if fn():
-            return True
-        time.sleep(0.02)
-    return bool(fn())
-
-
 def test_more_than_ten_alarms_in_the_window_is_a_flood_that_ends_when_they_stop(tmp_path):
     tags = [f"TT-F{i}" for i in range(12)]
     c = api(tmp_path, [tt(t) for t in tags] + [tt("TT-O", device="DCS-O")], flood_window_s=1.5)
@@ -63,7 +54,7 @@ def test_more_than_ten_alarms_in_the_window_is_a_flood_that_ends_when_they_stop(
     send(c, **{tags[11]: 150.0, "TT-O": 150.0})
     assert "raised during a flood" in events(c, alarm(c, tags[11])["id"])[0]["comment"]
     assert "flood" not in (events(c, alarm(c, "TT-O")["id"])[0]["comment"] or "")  # another enterprise
-    assert wait(lambda: not c.get("/api/v1/floods").json()["items"][0]["active"])  # the window empties
+    assert eventually(lambda: not c.get("/api/v1/floods").json()["items"][0]["active"])  # the window empties
     done = c.get("/api/v1/floods").json()["items"][0]
     assert done["ended_at"] is not None and done["alarms"] == 12 and done["peak"] == 12
 
@@ -79,7 +70,7 @@ def test_a_chattering_alarm_is_marked_suppressed_and_released_when_the_suppressi
     assert a["chattering"] and a["suppressed"] and a["suppression"] == "chatter" and a["state"] == "suppressed"
     names = [e["event"] for e in events(c, a["id"])]
     assert names[-3:] == ["raised", "chattering", "suppressed"]
-    assert wait(lambda: not alarm(c, "TT-C")["suppressed"])
+    assert eventually(lambda: not alarm(c, "TT-C")["suppressed"])
     last = events(c, a["id"])[-1]
     assert last["event"] == "unsuppressed" and last["actor"] == "system" and "expired" in last["comment"]
 

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from tests.conftest import eventually
+
 NOW = time.time()
 
 
@@ -21,16 +23,6 @@ def alarms(client, state="active"):
     r = client.get("/api/v1/alarms", params={"state": state})
     assert r.status_code == 200
     return r.json()["items"]
-
-
-def wait_for(fn, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        got = fn()
-        if got:
-            return got
-        time.sleep(0.05)
-    return fn()
 
 
 def test_limit_crossings_raise_alarms_with_priority_and_value(client):
@@ -74,7 +66,7 @@ def test_shelving_hides_the_alarm_and_expires_by_itself(client):
     assert alarms(client) == []
     assert [x["id"] for x in alarms(client, "shelved")] == [a["id"]]
     # 0.6 s later the shelving has expired and the alarm is back on the console
-    back = wait_for(lambda: alarms(client), timeout=5)
+    back = eventually(lambda: alarms(client), 5)
     assert [x["id"] for x in back] == [a["id"]] and back[0]["state"] == "active_unacknowledged"
     events = [e["event"] for e in client.get(f"/api/v1/alarms/{a['id']}/journal").json()["items"]]
     assert events == ["raised", "shelved", "shelve_expired"]
@@ -111,7 +103,7 @@ def test_out_of_service_and_suppression_overlay_the_process_state(client):
 def test_on_delay_raises_from_the_timer_without_more_readings(client):
     send(client, "GT1", [30.0], start=time.time())
     assert alarms(client) == []
-    got = wait_for(lambda: alarms(client), timeout=6)
+    got = eventually(lambda: alarms(client), 6)
     assert [(a["sensor"], a["condition"]) for a in got] == [("GT1", "H")]
 
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from hazwatch.app import make_api
 from hazwatch.catalog.schema import CatalogDoc, SensorDoc
-from tests.conftest import TOKEN, build_services, make_settings
+from tests.conftest import TOKEN, build_services, eventually, make_settings
 
 WATCHED = SensorDoc(tag="FT-9", name="Feed flow", kind="flow", unit="m3/h", device="DCS-T", range_low=0,
                     range_high=100, h=90, interval_s=0.1, stale_intervals=3, flatline_s=1.0)
@@ -38,22 +38,13 @@ def faults(c, condition):
     return [a for a in items if a["sensor"] == "FT-9" and a["condition"] == condition]
 
 
-def wait(fn, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if fn():
-            return True
-        time.sleep(0.02)
-    return fn()
-
-
 def test_stale_is_raised_by_the_clock_and_cleared_by_a_reading(api):
     send(api, [10.0])
-    assert wait(lambda: (f := faults(api, "STALE")) and f[0]["active"])  # 0.3 s without a reading
+    assert eventually(lambda: (f := faults(api, "STALE")) and f[0]["active"])  # 0.3 s without a reading
     a = faults(api, "STALE")[0]
     assert a["priority"] == "high" and a["state"] == "active_unacknowledged"
     send(api, [11.0])
-    assert wait(lambda: not faults(api, "STALE")[0]["active"])
+    assert eventually(lambda: not faults(api, "STALE")[0]["active"])
     assert faults(api, "H") == []  # a fault, not a process alarm
 
 
