@@ -85,7 +85,9 @@ class _Compiled:
                  kind: str = "rule") -> None:
         self.rule_id, self.code, self.rule, self.kind = rule_id, code, rule, kind
         self.tags = rule.tags()
+        self.local = {t: i for i, t in enumerate(self.tags)}  # tag -> column of the rule's own rows
         self.sensors = np.asarray(sensors, np.int64)
+        self.columns = np.empty(0, np.int64)  # the rule's sensors among all watched ones (set by load)
         self.hold_us = int(round(rule.hold_s * US))
         self.true = False  # the condition, as of the newest row
         self.since = NEVER  # when it became true
@@ -99,6 +101,9 @@ class RuleEngine:
         self.value = np.full(0, np.nan)  # last value per sensor id (only referenced sensors matter)
         self.last_ts = np.full(0, NEVER, np.int64)
         self._texts: dict[tuple[str, int], str] = {}
+        self._watched = np.zeros(0, bool)  # sensors some rule names
+        self._sensors = np.empty(0, np.int64)  # their ids, in column order of the shared rows
+        self._col_of = np.full(0, -1, np.int64)  # sensor id -> its column, -1 if no rule names it
 
     def load(self, index: SensorIndex, active: set[int], suppressing: set[int] = frozenset()) -> None:
         """Compile the catalog's rules and the sensors' suppress_when conditions, keeping the state of
@@ -128,13 +133,19 @@ class RuleEngine:
             rules[(kind, key)] = _Compiled(key, code, rule, ids, on, kind)
             self._texts[(kind, key)] = text
         self.rules = rules
+        self._watched = np.zeros(len(self.value), bool)
+        for r in rules.values():
+            self._watched[r.sensors] = True
+        self._sensors = np.flatnonzero(self._watched)
+        self._col_of = np.full(len(self.value), -1, np.int64)
+        self._col_of[self._sensors] = np.arange(len(self._sensors))
+        for r in rules.values():
+            r.columns = self._col_of[r.sensors]
 
     def observe(self, batch: ReadingBatch, index: SensorIndex) -> list[RuleEvent]:
         if not self.rules or not len(batch):
             return []
-        watched = np.zeros(len(self.value), bool)
-        for r in self.rules.values():
-            watched[r.sensors] = True
+        watched, cols_all, col_of = self._watched, self._sensors, self._col_of
         s = batch.sensor
         inside = (s >= 0) & (s < len(watched))
         mask = inside & watched[np.where(inside, s, 0)] & (batch.quality == Quality.GOOD)
@@ -145,9 +156,6 @@ class RuleEngine:
         order = np.argsort(ts, kind="stable")
         s, ts, v = s[order], ts[order], v[order]
         stamps = np.unique(ts)
-        cols_all = np.flatnonzero(watched)
-        col_of = np.full(len(watched), -1, np.int64)
-        col_of[cols_all] = np.arange(len(cols_all))
         m = np.full((len(stamps), len(cols_all)), np.nan)
         m[np.searchsorted(stamps, ts), col_of[s]] = v  # sorted by ts: the newest reading of a cell wins
         # sample-and-hold: each cell takes the newest value at or before its row
@@ -159,12 +167,10 @@ class RuleEngine:
         np.maximum.at(self.last_ts, s, ts)
         events: list[RuleEvent] = []
         for r in self.rules.values():
-            cols = {t: int(col_of[sid]) for t, sid in zip(r.tags, r.sensors.tolist(), strict=True)}
-            sub = rows[:, [cols[t] for t in r.tags]]
-            local = {t: i for i, t in enumerate(r.tags)}
+            sub = rows[:, r.columns]
             known = ~np.isnan(sub).any(axis=1)
             with np.errstate(invalid="ignore"):
-                b = evaluate(r.rule.condition, local, sub) & known
+                b = evaluate(r.rule.condition, r.local, sub) & known
             events += self._advance(r, b, stamps, sub, index)
         return events
 
@@ -188,13 +194,12 @@ class RuleEngine:
         return events
 
     def _event(self, r: _Compiled, active: bool, ts: int, row: np.ndarray, index: SensorIndex) -> RuleEvent:
-        local = {t: i for i, t in enumerate(r.tags)}
         if r.kind == "suppress":
             return RuleEvent(r.rule_id, active, ts, r.rule.text, "suppress")
         if active:
             units = {t: index.info.get(int(sid), {}).get("unit", "") for t, sid in zip(r.tags, r.sensors.tolist(),
                                                                                      strict=True)}
-            why = "; ".join(explain(r.rule.condition, local, row, units))
+            why = "; ".join(explain(r.rule.condition, r.local, row, units))
             held = f" for {r.rule.hold_s:g} s" if r.hold_us else ""
             return RuleEvent(r.rule_id, True, ts, f"true{held}: {why}")
         return RuleEvent(r.rule_id, False, ts, f"no longer true: {r.rule.text}")
