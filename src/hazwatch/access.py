@@ -19,6 +19,7 @@ from hazwatch.catalog.models import Device
 from hazwatch.catalog.repository import ApplySummary
 from hazwatch.catalog.schema import CatalogDoc, OrgDoc
 from hazwatch.domain.errors import Conflict, Invalid, NotFound, ServiceError
+from hazwatch.domain.limits import Priority
 from hazwatch.normalize import RawBatch
 from hazwatch.services import Services
 from hazwatch.store.base import SeriesFrame
@@ -135,6 +136,74 @@ class Access:
         except AlarmCommandError as e:
             raise _ERRORS.get(e.status, ServiceError)(e.message) from None
 
+    # -- incidents ---------------------------------------------------------------------------------------------
+    def _incident_org(self, incident_id: int) -> int:
+        org = self.services.incidents.org_of(incident_id)
+        if org is None or not self.scope.allows(org):
+            raise NotFound(f"incident {incident_id} not found")
+        return org
+
+    def incidents(self, state: str | None) -> list[dict]:
+        return self.services.incidents.list(self.scope.org_ids, state)
+
+    def incident(self, incident_id: int) -> dict:
+        self._incident_org(incident_id)
+        return self.services.incidents.detail(incident_id)
+
+    async def open_incident(self, enterprise: str, title: str, hazard_type: str, priority: str,
+                            location: str | None) -> dict:
+        node = self.services.orgs.current().by_code(enterprise)
+        if node is None or not self.scope.allows(node.id):
+            raise NotFound(f"org {enterprise!r} not found")
+        fut = self.services.incidents.open_by_hand(node.id, title, hazard_type, int(Priority.parse(priority)),
+                                                   location, self.principal.name)
+        return self.incident(await asyncio.wrap_future(fut))
+
+    async def incident_command(self, incident_id: int, command: str, **kw) -> dict:
+        """transition, acknowledge, comment, task or report_made, as this principal."""
+        org_id = self._incident_org(incident_id)
+        desk = self.services.incidents
+        if command == "confirm_interlock":
+            actor, record = self.actor, self.services.audit.record
+
+            def audit(conn, what: dict) -> None:
+                record(conn, actor, "interlock.confirm", "incident", incident_id, org_id, after=what)
+
+            kw["audit"] = audit
+        await asyncio.wrap_future(getattr(desk, command)(incident_id, actor=self.principal.name, **kw))
+        return desk.detail(incident_id)
+
+    def report_file(self, incident_id: int, kind: str):
+        self._incident_org(incident_id)
+        desk = self.services.incidents
+        html, pdf = desk.report_paths(incident_id)
+        path = html if kind == "html" else pdf
+        if not path.exists():
+            raise NotFound(f"incident {incident_id} has no close-out report yet (it is written when the incident "
+                           "is closed)")
+        return path
+
+    # -- notifications -------------------------------------------------------------------------------------------
+    def _user_id(self) -> int:
+        if self.principal.user_id is None:
+            raise NotFound("notifications belong to users; this credential is not a user")
+        return self.principal.user_id
+
+    def inbox(self, unread: bool) -> list[dict]:
+        return self.services.notifier.inbox(self._user_id(), unread)
+
+    def mark_read(self, notification_id: int) -> dict:
+        n = self.services.notifier.mark_read(self._user_id(), notification_id)
+        if n is None:
+            raise NotFound(f"notification {notification_id} not found")
+        return n
+
+    def notification_prefs(self) -> dict:
+        return self.services.notifier.prefs(self._user_id())
+
+    def set_notification_prefs(self, prefs: dict) -> dict:
+        return self.services.notifier.set_prefs(self._user_id(), prefs)
+
     # -- orgs and catalog ---------------------------------------------------------------------------------
     def orgs(self) -> list[dict]:
         tree = self.services.orgs.current()
@@ -225,7 +294,8 @@ class Access:
 
 _ERRORS: dict[int, type[ServiceError]] = {404: NotFound, 409: Conflict, 422: Invalid}
 _OBJECT = {"orgs": "org", "sites": "site", "hazard_sources": "hazard_source", "devices": "device",
-           "sensors": "sensor", "units": "unit", "rules": "rule"}
+           "sensors": "sensor", "units": "unit", "rules": "rule", "plans": "plan",
+           "incident_triggers": "incident_trigger"}
 
 
 __all__ = ["Access", "CatalogError"]

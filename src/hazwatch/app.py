@@ -25,9 +25,13 @@ from hazwatch.bus import InProcessBus
 from hazwatch.catalog import CatalogRepository
 from hazwatch.db import make_engine
 from hazwatch.domain import SystemClock
+from hazwatch.incidents.channels import SmtpChannel, WebhookChannel
+from hazwatch.incidents.desk import ClockPolicy, IncidentDesk
+from hazwatch.incidents.notify import Notifier, NotifyPolicy
 from hazwatch.ingest.modbus import ModbusAdapter, ModbusConfig
 from hazwatch.ingest.mqtt import MqttAdapter
 from hazwatch.ingest.opcua import OpcUaAdapter
+from hazwatch.ingest.writes import ProtocolWriter
 from hazwatch.migrations.runner import upgrade
 from hazwatch.pipeline import Pipeline
 from hazwatch.services import Services
@@ -58,9 +62,11 @@ def build(settings: Settings) -> Services:
                                               settings.chatter_activations, settings.chatter_window_s,
                                               settings.chatter_suppress_s, settings.first_out_window_s))
     auth, users, devices = build_auth(engine, settings, lambda: pipeline.index.revision)
+    notifier, desk = build_disposal(engine, settings, pipeline, users.holders, store)
     services = Services(settings=settings, engine=engine, store=store, catalog=catalog, pipeline=pipeline,
                         auth=auth, alarm_queries=AlarmQueries(engine), bus=bus, audit=auth.audit, orgs=users.orgs,
-                        users=users, device_credentials=devices, signatures=BatchSignatures(engine))
+                        users=users, device_credentials=devices, signatures=BatchSignatures(engine),
+                        incidents=desk, notifier=notifier)
     # OPC UA: idle until the catalog names opc.tcp sources; follows catalog changes by itself.
     services.adapters.append(OpcUaAdapter(pipeline.ingest, lambda: pipeline.index))
     if settings.modbus_config:
@@ -73,6 +79,31 @@ def build(settings: Settings) -> Services:
             on_status=pipeline.device_status, spool_max_bytes=settings.mqtt_spool_max_bytes,
             signatures=services.signatures, require_signed=settings.require_signed_batches))
     return services
+
+
+def build_disposal(engine, settings: Settings, pipeline: Pipeline, recipients, store) -> tuple[Notifier, IncidentDesk]:
+    """Notification channels as configured, the notifier, and the incident desk over the alarms."""
+    channels: dict = {}
+    if settings.webhook_secret is not None:
+        channels["webhook"] = WebhookChannel(settings.webhook_secret.get_secret_value().encode())
+    if settings.smtp_host:
+        channels["email"] = SmtpChannel(settings.smtp_host, settings.smtp_port, settings.smtp_sender,
+                                        settings.smtp_user, settings.smtp_password.get_secret_value()
+                                        if settings.smtp_password else None, settings.smtp_starttls)
+    clock = pipeline.clock
+    notifier = Notifier(engine, clock, channels, NotifyPolicy(settings.notify_window_s, settings.notify_max_per_window,
+                                                              settings.notify_retries, settings.notify_backoff_s,
+                                                              settings.notify_timezone))
+
+    def series(sensor_id: int, start: int, end: int) -> tuple[list[int], list[float]]:
+        frame = store.series(sensor_id, start, end, None, 20_000)
+        return frame.columns["ts"].tolist(), frame.columns["value"].tolist()
+
+    desk = IncidentDesk(engine, clock, lambda: pipeline.index, notifier, recipients,
+                        ProtocolWriter(settings.mqtt_url), settings.data_dir / "reports", series,
+                        ClockPolicy(tuple(settings.report_clock_levels), settings.report_first_min,
+                                    settings.report_next_min, settings.report_warn_min))
+    return notifier, desk
 
 
 def build_auth(engine, settings: Settings, revision: Callable[[], int]
@@ -94,6 +125,8 @@ def make_api(services: Services, background: Callable[[Services], Awaitable[None
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         services.pipeline.start()
+        services.incidents.start(services.settings.incident_tick_s)
+        services.notifier.start()
         for adapter in services.adapters:
             await adapter.start()
         task = asyncio.create_task(background(services)) if background else None
@@ -106,6 +139,8 @@ def make_api(services: Services, background: Callable[[Services], Awaitable[None
                     await task
             for adapter in services.adapters:
                 await adapter.stop()
+            services.notifier.stop()
+            services.incidents.stop()
             services.pipeline.stop()
             services.store.close()
 

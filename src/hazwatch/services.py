@@ -11,6 +11,8 @@ from hazwatch.auth import AuditLog, AuthService, DeviceCredentials, OrgTrees, Us
 from hazwatch.auth.signing import BatchSignatures
 from hazwatch.bus import Bus
 from hazwatch.catalog import CatalogRepository, SensorIndex
+from hazwatch.incidents.desk import IncidentDesk
+from hazwatch.incidents.notify import Notifier
 from hazwatch.ingest.adapter import Adapter
 from hazwatch.pipeline import Pipeline
 from hazwatch.settings import Settings
@@ -32,6 +34,8 @@ class Services:
     users: UserDirectory
     device_credentials: DeviceCredentials
     signatures: BatchSignatures  # signed device batches (edge gateways): forgeries and replays refused
+    incidents: IncidentDesk
+    notifier: Notifier
     adapters: list[Adapter] = field(default_factory=list)  # protocol adapters run beside the API
 
     @property

@@ -39,6 +39,28 @@ class Settings(BaseSettings):
     first_out_window_s: float = Field(60.0, ge=0, description="An alarm raised this soon after an active alarm "
                                                              "of the same hazard source (or device) is grouped "
                                                              "under that first-out alarm")
+    # -- disposal: incidents, notifications, reporting clocks ----------------------------------------------
+    incident_tick_s: float = Field(1.0, gt=0, description="How often incident triggers, escalation deadlines "
+                                   "and reporting clocks are checked")
+    report_clock_levels: list[str] = Field(["county", "city", "province", "national"], min_length=1,
+                                           description="The regulators an accident report climbs through")
+    report_first_min: float = Field(60.0, gt=0, description="Minutes to report to the first level")
+    report_next_min: float = Field(120.0, gt=0, description="Minutes each level has to pass the report up")
+    report_warn_min: float = Field(15.0, ge=0, description="Warn this many minutes before a report is due")
+    notify_window_s: float = Field(60.0, gt=0, description="Rate-limit window per recipient and channel")
+    notify_max_per_window: int = Field(3, ge=1, description="Messages per recipient and channel per window; "
+                                       "what waits beyond that goes out as one summary")
+    notify_retries: int = Field(5, ge=1, description="Attempts to deliver a message before it is failed")
+    notify_backoff_s: float = Field(5.0, gt=0, description="First retry delay; it doubles with each attempt")
+    notify_timezone: str = Field("Asia/Shanghai", description="The time zone of users' notification hours")
+    webhook_secret: SecretStr | None = Field(None, description="Key of the HMAC-SHA256 signature on webhook "
+                                             "bodies (X-Hazwatch-Signature); unset = webhooks off")
+    smtp_host: str | None = Field(None, description="SMTP server for e-mail notifications; unset = e-mail off")
+    smtp_port: int = 25
+    smtp_sender: str = Field("hazwatch@localhost", description="From address of notification e-mail")
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
     # -- security ------------------------------------------------------------------------------------
     access_token_ttl_s: int = Field(900, ge=30, description="Lifetime of a login's access token")
     refresh_token_ttl_s: int = Field(7 * 86400, ge=60, description="Lifetime of a login's refresh token")

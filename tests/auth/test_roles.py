@@ -15,8 +15,8 @@ from tests.auth.world import PASSWORD, World
 
 API = "/api/v1"
 # Each role's user, in an org that suits the role and holds enterprise EA1 (the target objects).
-HOMES = {R.ADMIN: None, R.REGULATOR: "R", R.PARK_ADMIN: "PA", R.ENTERPRISE_ADMIN: "EA1", R.OPERATOR: "EA1",
-         R.VIEWER: "EA1", R.DEVICE: "EA1"}
+HOMES = {R.ADMIN: None, R.REGULATOR: "R", R.PARK_ADMIN: "PA", R.ENTERPRISE_ADMIN: "EA1", R.SUPERVISOR: "EA1",
+         R.OPERATOR: "EA1", R.VIEWER: "EA1", R.DEVICE: "EA1"}
 _n = itertools.count()
 
 
@@ -31,7 +31,13 @@ def _call(w: World, method: str, path: str, headers: dict):
     if path == "/auth/token":
         return c.post(API + path, data={"grant_type": "password", "username": "nobody", "password": "x" * 12},
                       headers={"Authorization": ""})
+    incident = w.incident_id["EA1"]
     urls = {  # built only for the operation at hand: some make a throwaway target first
+        "/incidents/{incident_id}/tasks/{task_id}": lambda: f"/incidents/{incident}/tasks/{w.task_id['EA1']}",
+        "/incidents/{incident_id}/interlocks/{interlock_id}":
+            lambda: f"/incidents/{incident}/interlocks/{w.interlock_id['EA1']}",
+        "/incidents/{incident_id}": lambda: f"/incidents/{incident}",
+        "/notifications/{notification_id}": lambda: "/notifications/999999",
         "/alarms/{alarm_id}": lambda: f"/alarms/{alarm}", "/sensors/{tag}": lambda: "/sensors/T-EA1",
         "/orgs/{org_id}": lambda: f"/orgs/{w.org_id['EA1']}",
         "/users/{user_id}": lambda: f"/users/{w.user_id[w.add_user(_unique('victim'), 'viewer', 'EA1')]}",
@@ -55,8 +61,13 @@ def _call(w: World, method: str, path: str, headers: dict):
         "/auth/password": {"current": "not the password", "new": "whatever new 1"},
         "/alarms/{alarm_id}/shelve": {"minutes": 1, "reason": "test"},
         "/alarms/{alarm_id}/comments": {"text": "note"},
+        "/incidents": {"enterprise": "EA1", "title": "by role", "hazard_type": "other"},
+        "/incidents/{incident_id}/transition": {"to": "assessing"},
+        "/incidents/{incident_id}/comments": {"text": "note"},
+        "/incidents/{incident_id}/reports": {"level": "county"},
+        "/me/notification-preferences": {"channels": ["in_app"]},
     }
-    body = bodies.get(path, {} if method == "POST" else None)
+    body = bodies.get(path, {} if method in ("POST", "PUT") else None)
     return c.request(method, API + url, json=body, headers=headers)
 
 
@@ -75,8 +86,8 @@ def test_every_operation_declares_a_known_permission():
 
 
 def test_the_table_names_every_role_and_only_known_permissions():
-    assert set(R.PERMISSIONS) == {"admin", "regulator", "park_admin", "enterprise_admin", "operator", "viewer",
-                                  "device"}
+    assert set(R.PERMISSIONS) == {"admin", "regulator", "park_admin", "enterprise_admin", "supervisor", "operator",
+                                  "viewer", "device"}
     for perms in R.PERMISSIONS.values():
         assert perms <= R.ALL
     assert R.PERMISSIONS[R.DEVICE] == {R.SELF, R.TELEMETRY_WRITE}

@@ -159,6 +159,123 @@ for _action, _body, _perm in (("ack", {}, R.ALARM_OPERATE), ("shelve", {"minutes
     case("POST", f"/alarms/{{alarm_id}}/{_action}")(alarm_write(_action, _body, _perm))
 
 
+# -- incidents and notifications ------------------------------------------------------------------------------
+INCIDENT_ORGS = ("EA1", "EA2", "EB1")
+
+
+@case("GET", "/incidents")
+def _(w, user):
+    r = w.client.get(f"{API}/incidents", headers=w.headers(user))
+    assert r.status_code == 200
+    seen = {i["enterprise"] for i in r.json()["items"]}
+    assert seen == {o for o in INCIDENT_ORGS if sees(w, user, o)}
+
+
+@case("POST", "/incidents")
+def _(w, user):
+    for org in INCIDENT_ORGS:
+        count = len(w.client.get(f"{API}/incidents").json()["items"])
+        r = w.client.post(f"{API}/incidents", json={"enterprise": org, "title": f"by {user}", "hazard_type": "fire"},
+                          headers=w.headers(user))
+        expect(r, user, R.INCIDENT_RESPOND, sees(w, user, org), ok=(201,))
+        if r.status_code != 201:
+            assert len(w.client.get(f"{API}/incidents").json()["items"]) == count
+
+
+@case("GET", "/incidents/{incident_id}")
+def _(w, user):
+    for org, iid in w.incident_id.items():
+        r = w.client.get(f"{API}/incidents/{iid}", headers=w.headers(user))
+        expect(r, user, R.READ, sees(w, user, org), ok=(200,))
+
+
+def incident_report(kind: str):
+    def check(w: World, user: str) -> None:
+        for org, iid in w.incident_id.items():
+            r = w.client.get(f"{API}/incidents/{iid}/report.{kind}", headers=w.headers(user))
+            assert r.status_code == 404
+            # in scope: the report is not written yet; outside: the incident does not exist
+            assert ("no close-out report yet" in r.text) == sees(w, user, org), (user, org, r.text)
+    return check
+
+
+for _kind in ("pdf", "html"):
+    case("GET", f"/incidents/{{incident_id}}/report.{_kind}")(incident_report(_kind))
+
+
+def incident_write(path: Callable[[World, str], str], body: dict | None, permission: str):
+    def check(w: World, user: str) -> None:
+        for org, iid in w.incident_id.items():
+            before = admin_view(w, f"{API}/incidents/{iid}")
+            r = w.client.post(f"{API}/incidents/{iid}{path(w, org)}", json=body, headers=w.headers(user))
+            visible = sees(w, user, org)
+            expect(r, user, permission, visible)
+            if not (visible and may(user, permission)):
+                assert admin_view(w, f"{API}/incidents/{iid}") == before
+    return check
+
+
+for _path, _url, _body, _perm in (
+        ("/transition", lambda w, o: "/transition", {"to": "assessing"}, R.INCIDENT_RESPOND),
+        ("/ack", lambda w, o: "/ack", {}, R.INCIDENT_RESPOND),
+        ("/comments", lambda w, o: "/comments", {"text": "walk"}, R.ANNOTATE),
+        ("/reports", lambda w, o: "/reports", {"level": "county"}, R.INCIDENT_RESPOND),
+        ("/tasks/{task_id}/ack", lambda w, o: f"/tasks/{w.task_id[o]}/ack", {}, R.INCIDENT_RESPOND),
+        ("/tasks/{task_id}/done", lambda w, o: f"/tasks/{w.task_id[o]}/done", {}, R.INCIDENT_RESPOND),
+        ("/interlocks/{interlock_id}/confirm", lambda w, o: f"/interlocks/{w.interlock_id[o]}/confirm", None,
+         R.INTERLOCK_CONFIRM)):
+    case("POST", f"/incidents/{{incident_id}}{_path}")(incident_write(_url, _body, _perm))
+
+
+def _notify_walkers(w: World) -> None:
+    from hazwatch.domain.limits import Priority
+
+    with w.services.engine.begin() as conn:
+        w.services.notifier.enqueue(conn, [(w.user_id[u], u) for u in WALKERS], "walk", "walk message",
+                                    int(Priority.HIGH), None, w.services.pipeline.clock.now_us())
+
+
+@case("GET", "/notifications")
+def _(w, user):
+    _notify_walkers(w)
+    r = w.client.get(f"{API}/notifications", headers=w.headers(user))
+    assert r.status_code == 200
+    mine = r.json()["items"]
+    assert mine and all(n["channel"] == "in_app" for n in mine)
+    others = {n["id"] for u in WALKERS if u != user
+              for n in w.client.get(f"{API}/notifications", headers=w.headers(u)).json()["items"]}
+    assert not others & {n["id"] for n in mine}
+
+
+@case("POST", "/notifications/{notification_id}/read")
+def _(w, user):
+    _notify_walkers(w)
+    for other in WALKERS:
+        ids = [n["id"] for n in w.client.get(f"{API}/notifications", headers=w.headers(other)).json()["items"]]
+        r = w.client.post(f"{API}/notifications/{ids[0]}/read", headers=w.headers(user))
+        assert r.status_code == (200 if other == user else 404), (user, other, r.text)
+        if other != user:  # nothing changed for its owner
+            again = w.client.get(f"{API}/notifications", headers=w.headers(other)).json()["items"]
+            assert next(n for n in again if n["id"] == ids[0])["read_at"] is None
+
+
+@case("GET", "/me/notification-preferences")
+def _(w, user):
+    r = w.client.get(f"{API}/me/notification-preferences", headers=w.headers(user))
+    assert r.status_code == 200
+    assert r.json()["email"] in (None, f"{user}@example.com")
+
+
+@case("PUT", "/me/notification-preferences")
+def _(w, user):
+    prefs = {"channels": ["in_app", "email"], "email": f"{user}@example.com", "min_priority": "high"}
+    r = w.client.put(f"{API}/me/notification-preferences", json=prefs, headers=w.headers(user))
+    assert r.status_code == 200 and r.json()["email"] == f"{user}@example.com"
+    for other in WALKERS:  # everyone else keeps their own
+        got = w.client.get(f"{API}/me/notification-preferences", headers=w.headers(other)).json()
+        assert got["email"] in (None, f"{other}@example.com")
+
+
 # -- orgs, users --------------------------------------------------------------------------------------------
 @case("GET", "/orgs")
 def _(w, user):

@@ -31,6 +31,9 @@ class World:
     user_org: dict[str, str] = field(default_factory=dict)  # user name -> org code
     credential: dict[str, tuple[int, str]] = field(default_factory=dict)  # device -> (id, secret)
     key: dict[str, tuple[int, str]] = field(default_factory=dict)  # user name -> an API key (id, key)
+    incident_id: dict[str, int] = field(default_factory=dict)  # enterprise -> an incident opened there by hand
+    task_id: dict[str, int] = field(default_factory=dict)  # enterprise -> a task of that incident
+    interlock_id: dict[str, int] = field(default_factory=dict)  # enterprise -> an interlock write it requests
 
     def headers(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
@@ -63,4 +66,10 @@ def build_world(services: Services, client: TestClient) -> World:
     for dev in DEVICE_ORG:
         out = services.device_credentials.issue(root, Scope(None), dev, "setup")
         w.credential[dev] = (out["id"], out["secret"])
+    for org in ("EA1", "EA2", "EB1"):
+        iid = services.incidents.open_by_hand(w.org_id[org], f"walk {org}", "other", 3, None, "setup").result()
+        detail = services.incidents.detail(iid)
+        w.incident_id[org] = iid
+        w.task_id[org] = detail["tasks"][0]["id"]
+        w.interlock_id[org] = detail["interlocks"][0]["id"]
     return w

@@ -15,7 +15,21 @@ from hazwatch import __version__
 from hazwatch.api.middleware import BodyLimit, RateLimit, SecurityHeaders
 from hazwatch.api.openapi import build_openapi
 from hazwatch.api.responses import JSON
-from hazwatch.api.routers import alarms, audit, auth, catalog, devices, orgs, sensors, stream, system, telemetry, users
+from hazwatch.api.routers import (
+    alarms,
+    audit,
+    auth,
+    catalog,
+    devices,
+    incidents,
+    notifications,
+    orgs,
+    sensors,
+    stream,
+    system,
+    telemetry,
+    users,
+)
 from hazwatch.catalog.errors import CatalogError
 from hazwatch.domain.errors import ServiceError, TooMany
 from hazwatch.services import Services
@@ -35,7 +49,7 @@ def _cache(api: FastAPI) -> dict:
 
 
 ROUTERS = (auth.router, orgs.router, users.router, catalog.router, devices.router, telemetry.router, sensors.router,
-           alarms.router, audit.router, system.router, stream.router)
+           alarms.router, incidents.router, notifications.router, audit.router, system.router, stream.router)
 
 
 def create_api(services: Services | None = None) -> FastAPI:
@@ -88,7 +102,8 @@ def create_api(services: Services | None = None) -> FastAPI:
     # The last added runs first: security headers wrap everything, the limits' own refusals included.
     if settings.cors_origins:
         api.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
-                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])
+                           allow_methods=["GET", "POST", "PUT", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type"])
     api.add_middleware(RateLimit, rate=settings.rate_limit_rps, burst=settings.rate_limit_burst,
                        strict_paths=(f"{PREFIX}/auth/token",), strict_rate=settings.login_rate_limit_rps,
                        strict_burst=settings.login_rate_limit_burst)

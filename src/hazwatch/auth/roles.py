@@ -23,16 +23,19 @@ AUDIT_READ: Final = "audit:read"
 OWN_CREDENTIALS: Final = "credentials:own"  # your own password, and API keys that act as you
 REPORTS_REQUEST: Final = "reports:request"
 SYSTEM_READ: Final = "system:read"  # health of the installation's protocol adapters
+INCIDENT_RESPOND: Final = "incidents:respond"  # open, acknowledge, move through states, tasks, reports made
+INTERLOCK_CONFIRM: Final = "interlocks:confirm"  # confirm a plan's write to the plant
 
 ALL: Final = frozenset({SELF, READ, TELEMETRY_WRITE, ALARM_OPERATE, ALARM_ENGINEER, ANNOTATE, CATALOG_WRITE,
                         DEVICE_CREDENTIALS, ORGS_WRITE, USERS_MANAGE, AUDIT_READ, OWN_CREDENTIALS, REPORTS_REQUEST,
-                        SYSTEM_READ})
+                        SYSTEM_READ, INCIDENT_RESPOND, INTERLOCK_CONFIRM})
 
 ADMIN: Final = "admin"
 REGULATOR: Final = "regulator"
 PARK_ADMIN: Final = "park_admin"
 ENTERPRISE_ADMIN: Final = "enterprise_admin"
 OPERATOR: Final = "operator"
+SUPERVISOR: Final = "supervisor"
 VIEWER: Final = "viewer"
 DEVICE: Final = "device"
 
@@ -41,16 +44,21 @@ _HUMAN = frozenset({SELF, READ, OWN_CREDENTIALS})
 PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     # The installation's administrator (or, with an org, the administrator of one subtree).
     ADMIN: ALL,
-    # Emergency-management bureau: sees everything in its region, comments, asks for reports.
-    REGULATOR: _HUMAN | {ANNOTATE, AUDIT_READ, REPORTS_REQUEST},
-    # Park management committee: enterprises, users and catalog of its park; does not run plants.
+    # Emergency-management bureau: sees everything in its region, comments, asks for reports, and takes
+    # the incidents that climb to it (acknowledges them, records the reports passed up).
+    REGULATOR: _HUMAN | {ANNOTATE, AUDIT_READ, REPORTS_REQUEST, INCIDENT_RESPOND},
+    # Park management committee: enterprises, users and catalog of its park; does not run plants, but
+    # takes incidents that climb to the park.
     PARK_ADMIN: _HUMAN | {ANNOTATE, AUDIT_READ, REPORTS_REQUEST, USERS_MANAGE, CATALOG_WRITE,
-                          DEVICE_CREDENTIALS, ORGS_WRITE},
-    # The enterprise's safety department: users, catalog, device secrets and alarm engineering.
+                          DEVICE_CREDENTIALS, ORGS_WRITE, INCIDENT_RESPOND},
+    # The enterprise's safety department: users, catalog, device secrets, alarm engineering, incidents
+    # and the plant writes their plans ask for.
     ENTERPRISE_ADMIN: _HUMAN | {ANNOTATE, AUDIT_READ, USERS_MANAGE, CATALOG_WRITE, DEVICE_CREDENTIALS,
-                                ALARM_OPERATE, ALARM_ENGINEER, TELEMETRY_WRITE},
-    # Control-room operator: works the alarm console.
-    OPERATOR: _HUMAN | {ALARM_OPERATE, ANNOTATE},
+                                ALARM_OPERATE, ALARM_ENGINEER, TELEMETRY_WRITE, INCIDENT_RESPOND, INTERLOCK_CONFIRM},
+    # Shift supervisor: the console, the shift's incidents, and confirming interlock writes.
+    SUPERVISOR: _HUMAN | {ALARM_OPERATE, ANNOTATE, INCIDENT_RESPOND, INTERLOCK_CONFIRM},
+    # Control-room operator: works the alarm console and the tasks of incidents.
+    OPERATOR: _HUMAN | {ALARM_OPERATE, ANNOTATE, INCIDENT_RESPOND},
     VIEWER: _HUMAN,
     # A field device or gateway: writes telemetry for its own sensors and nothing else.
     DEVICE: frozenset({SELF, TELEMETRY_WRITE}),
@@ -59,9 +67,9 @@ ROLES: Final = tuple(PERMISSIONS)
 
 # Which roles a user of each role may hand out (always within the granter's own scope).
 GRANTS: Final[dict[str, frozenset[str]]] = {
-    ADMIN: frozenset({ADMIN, REGULATOR, PARK_ADMIN, ENTERPRISE_ADMIN, OPERATOR, VIEWER}),
-    PARK_ADMIN: frozenset({PARK_ADMIN, ENTERPRISE_ADMIN, OPERATOR, VIEWER}),
-    ENTERPRISE_ADMIN: frozenset({ENTERPRISE_ADMIN, OPERATOR, VIEWER}),
+    ADMIN: frozenset({ADMIN, REGULATOR, PARK_ADMIN, ENTERPRISE_ADMIN, SUPERVISOR, OPERATOR, VIEWER}),
+    PARK_ADMIN: frozenset({PARK_ADMIN, ENTERPRISE_ADMIN, SUPERVISOR, OPERATOR, VIEWER}),
+    ENTERPRISE_ADMIN: frozenset({ENTERPRISE_ADMIN, SUPERVISOR, OPERATOR, VIEWER}),
 }
 
 # The org kinds a role's user may be attached to (None: the whole installation).
@@ -70,6 +78,7 @@ ROLE_ORG_KINDS: Final[dict[str, frozenset[str | None]]] = {
     REGULATOR: frozenset({"region"}),
     PARK_ADMIN: frozenset({"park"}),
     ENTERPRISE_ADMIN: frozenset({"enterprise"}),
+    SUPERVISOR: frozenset({"park", "enterprise"}),
     OPERATOR: frozenset({"park", "enterprise"}),
     VIEWER: frozenset({"region", "park", "enterprise"}),
 }

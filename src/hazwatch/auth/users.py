@@ -60,6 +60,19 @@ class UserDirectory:
             self.audit.record(conn, by.actor(remote), "user.create", "user", uid, org_id, after=out)
         return self.get(scope, uid)
 
+    def holders(self, role: str, org_id: int) -> list[tuple[int, str]]:
+        """Enabled users of `role` whose scope holds `org_id` (their org is it or lies above it): who
+        an incident in that org calls at that tier of its ladder."""
+        tree = self.orgs.current()
+        above, cur = set(), org_id
+        while cur is not None and cur in tree.nodes and cur not in above:
+            above.add(cur)
+            cur = tree.nodes[cur].parent
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(_U.c.id, _U.c.name, _U.c.org_id).where(
+                _U.c.role == role, _U.c.disabled.is_(False)).order_by(_U.c.id)).all()
+        return [(r.id, r.name) for r in rows if r.org_id is None or r.org_id in above]
+
     def list(self, scope: Scope) -> list[dict]:
         tree = self.orgs.current()
         q = select(_U).order_by(_U.c.id)

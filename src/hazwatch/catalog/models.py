@@ -119,3 +119,26 @@ class Rule(Base):
     org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
     when: Mapped[str] = mapped_column(String(2000))
     priority: Mapped[str] = mapped_column(String(10), default="high")
+
+
+class Plan(Base):
+    """An emergency plan (general, specific or on-site); `doc` is the validated PlanDoc."""
+
+    __tablename__ = "plans"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
+    layer: Mapped[str] = mapped_column(String(10))
+    doc: Mapped[dict] = mapped_column(JSON)
+
+
+class IncidentTrigger(Base):
+    """When alarms open incidents; `doc` is the validated TriggerDoc."""
+
+    __tablename__ = "incident_triggers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
+    doc: Mapped[dict] = mapped_column(JSON)

@@ -11,8 +11,30 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from hazwatch.catalog.errors import CatalogError
-from hazwatch.catalog.models import CatalogMeta, Device, HazardSource, Org, Rule, Sensor, Site, Unit
-from hazwatch.catalog.schema import CatalogDoc, DeviceDoc, HazardSourceDoc, OrgDoc, RuleDoc, SensorDoc, SiteDoc, UnitDoc
+from hazwatch.catalog.models import (
+    CatalogMeta,
+    Device,
+    HazardSource,
+    IncidentTrigger,
+    Org,
+    Plan,
+    Rule,
+    Sensor,
+    Site,
+    Unit,
+)
+from hazwatch.catalog.schema import (
+    CatalogDoc,
+    DeviceDoc,
+    HazardSourceDoc,
+    OrgDoc,
+    PlanDoc,
+    RuleDoc,
+    SensorDoc,
+    SiteDoc,
+    TriggerDoc,
+    UnitDoc,
+)
 from hazwatch.domain.rulelang import parse as parse_rule
 from hazwatch.domain.text import a
 
@@ -99,6 +121,14 @@ class CatalogRepository:
                 self._upsert(session, Rule, "code", item.code, {
                     "name": item.name, "org_id": orgs[item.org], "when": item.when, "priority": item.priority},
                     summary, "rules")
+            for item in doc.plans:
+                self._upsert(session, Plan, "code", item.code, {
+                    "name": item.name, "org_id": orgs[item.org], "layer": item.layer,
+                    "doc": item.model_dump(mode="json")}, summary, "plans")
+            for item in doc.incident_triggers:
+                self._upsert(session, IncidentTrigger, "code", item.code, {
+                    "name": item.name, "org_id": orgs[item.org], "doc": item.model_dump(mode="json")},
+                    summary, "incident_triggers")
             meta = session.get(CatalogMeta, 1)
             if meta is None:
                 meta = CatalogMeta(id=1, revision=0)
@@ -215,6 +245,18 @@ class CatalogRepository:
             for tag in parse_rule(item.when).tags():
                 if tag not in ok["sensor"]:
                     problems.append(f"{source}: rules[{i}].when: unknown sensor {tag!r}")
+        for section, model, items in (("plans", Plan, doc.plans), ("incident_triggers", IncidentTrigger,
+                                                                   doc.incident_triggers)):
+            owned = {r.code: r.org_id in allowed for r in session.scalars(select(model))}
+            for i, item in enumerate(items):
+                if not owned.get(item.code, True):
+                    problems.append(f"{source}: {section}[{i}].code: {item.code!r} is not available")
+                    continue
+                refs(section, i, item, (("org", "org"),))
+        for i, plan in enumerate(doc.plans):
+            for j, loc in enumerate(plan.locations):
+                if loc not in ok["hazard_source"] and loc not in ok["device"]:
+                    problems.append(f"{source}: plans[{i}].locations[{j}]: unknown location {loc!r}")
         return problems
 
     def _check(self, session: Session, doc: CatalogDoc, source: str) -> list[str]:
@@ -234,7 +276,8 @@ class CatalogRepository:
         for items, key, section in ((doc.orgs, "code", "orgs"), (doc.sites, "code", "sites"),
                                     (doc.hazard_sources, "code", "hazard_sources"),
                                     (doc.devices, "code", "devices"), (doc.sensors, "tag", "sensors"),
-                                    (doc.units, "code", "units"), (doc.rules, "code", "rules")):
+                                    (doc.units, "code", "units"), (doc.rules, "code", "rules"),
+                                    (doc.plans, "code", "plans"), (doc.incident_triggers, "code", "incident_triggers")):
             dupes(items, key, section)
 
         def known(model, extra) -> set[str]:
@@ -281,6 +324,31 @@ class CatalogRepository:
                     problems.append(f"{source}: sensors[{i}].suppress_when: unknown sensor {tag!r}")
         problems.extend(self._check_units(session, doc, source, org_kind, tag_org))
         problems.extend(self._check_rules(session, doc, source, org_kind, tag_org))
+        problems.extend(self._check_disposal(session, doc, source, org_kind, hazards, devices))
+        return problems
+
+    def _check_disposal(self, session: Session, doc: CatalogDoc, source: str, org_kind: dict[str, str],
+                        hazards: set[str], devices: set[str]) -> list[str]:
+        """Plans and incident triggers name orgs, locations, rules and units that exist."""
+        problems: list[str] = []
+        if not doc.plans and not doc.incident_triggers:
+            return problems
+        for i, plan in enumerate(doc.plans):
+            if plan.org not in org_kind:
+                problems.append(f"{source}: plans[{i}].org: unknown org {plan.org!r}")
+            for j, loc in enumerate(plan.locations):
+                if loc not in hazards and loc not in devices:
+                    problems.append(f"{source}: plans[{i}].locations[{j}]: {loc!r} is neither a hazard source "
+                                    "nor a device")
+        rules = set(self._codes(session, Rule)) | {r.code for r in doc.rules}
+        units = set(self._codes(session, Unit)) | {u.code for u in doc.units}
+        for i, trig in enumerate(doc.incident_triggers):
+            if trig.org not in org_kind:
+                problems.append(f"{source}: incident_triggers[{i}].org: unknown org {trig.org!r}")
+            if trig.rule is not None and trig.rule not in rules:
+                problems.append(f"{source}: incident_triggers[{i}].rule: unknown rule {trig.rule!r}")
+            if trig.unit is not None and trig.unit not in units:
+                problems.append(f"{source}: incident_triggers[{i}].unit: unknown unit {trig.unit!r}")
         return problems
 
     @staticmethod
@@ -367,7 +435,11 @@ class CatalogRepository:
             sensors = list(s.scalars(select(Sensor).order_by(Sensor.id)))
             units = list(s.scalars(select(Unit).order_by(Unit.id)))
             rules = list(s.scalars(select(Rule).order_by(Rule.id)))
+            plans = list(s.scalars(select(Plan).order_by(Plan.id)))
+            triggers = list(s.scalars(select(IncidentTrigger).order_by(IncidentTrigger.id)))
             if allowed is not None:
+                plans = [p for p in plans if p.org_id in allowed]
+                triggers = [t for t in triggers if t.org_id in allowed]
                 units = [u for u in units if u.org_id in allowed]
                 rules = [r for r in rules if r.org_id in allowed]
                 mine = {i: o for i, o in orgs.items() if i in allowed}
@@ -403,6 +475,8 @@ class CatalogRepository:
                                clear_rows=u.clear_rows) for u in units],
                 rules=[RuleDoc(code=r.code, name=r.name, org=orgs[r.org_id].code, when=r.when, priority=r.priority)
                        for r in rules],
+                plans=[PlanDoc.model_validate(p.doc) for p in plans],
+                incident_triggers=[TriggerDoc.model_validate(t.doc) for t in triggers],
             )
 
 

@@ -193,6 +193,91 @@ class RuleDoc(_Item):
         return v
 
 
+HazardType = Literal["toxic_release", "fire", "explosion", "overfill", "runaway_reaction", "other"]
+TierRole = Literal["operator", "supervisor", "enterprise_admin", "park_admin", "regulator"]
+AlarmCondition = Literal["LL", "L", "H", "HH", "COMM", "STALE", "FLAT", "RANGE", "ANOM", "ROC", "TREND", "RULE"]
+
+
+class TierDoc(_Item):
+    """One rung of the escalation ladder: who is called, and how long they have to acknowledge."""
+
+    name: str = Field(min_length=1, max_length=100, description="e.g. duty operator, shift supervisor")
+    role: TierRole = Field(description="users with this role whose scope holds the incident's enterprise are "
+                                       "notified")
+    minutes: float = Field(gt=0, le=10080, description="unacknowledged after this long, the next tier is called")
+
+
+class InterlockDoc(_Item):
+    """A write a plan step asks for; nothing is written until an authorized user confirms it."""
+
+    target: str = Field(max_length=300, pattern=r"^(opc\.tcp://[^#\s]+#\S+|modbus://[^/\s]+/\d+/\d+|mqtt://\S+)$",
+                        description="`opc.tcp://host:4840#ns=2;s=XV-101` (a node), `modbus://host:502/UNIT/REGISTER` "
+                                    "(a holding register) or `mqtt://TOPIC` (a command topic on the server's broker)")
+    value: float = Field(description="the value to write (a register takes an integer 0..65535)")
+    second_person: bool = Field(False, description="a second, different user must confirm as well")
+
+    @model_validator(mode="after")
+    def _register_value(self) -> InterlockDoc:
+        if self.target.startswith("modbus://") and not (self.value.is_integer() and 0 <= self.value <= 65535):
+            raise ValueError(f"a Modbus register takes an integer 0..65535, not {self.value}")
+        return self
+
+
+class StepDoc(_Item):
+    title: str = Field(min_length=1, max_length=300)
+    role: TierRole = Field("operator", description="who carries the task out")
+    due_min: float = Field(gt=0, le=10080, description="minutes after the incident opens; an overdue task "
+                                                       "climbs the escalation ladder")
+    interlock: InterlockDoc | None = None
+
+
+class PlanDoc(_Item):
+    """An emergency plan as data (three layers): the general plan of an org, specific plans by hazard
+    type, and on-site procedures for named locations. An incident takes the general plan, the
+    specific plans of its hazard type and the on-site procedures of its location; their steps become
+    its tasks, and the first plan (specific before general) with tiers sets its escalation ladder."""
+
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    layer: Literal["general", "specific", "onsite"]
+    org: str = Field(description="code of the org whose incidents the plan covers (an enterprise, or a park or "
+                                 "region for all enterprises below it)")
+    hazard_types: list[HazardType] = Field([], description="specific plans: the hazard types they answer")
+    locations: list[str] = Field([], description="on-site procedures: hazard source or device codes")
+    tiers: list[TierDoc] = Field([], description="the escalation ladder, lowest tier first")
+    steps: list[StepDoc] = []
+
+    @model_validator(mode="after")
+    def _layer(self) -> PlanDoc:
+        if self.layer == "specific" and not self.hazard_types:
+            raise ValueError("a specific plan names the hazard_types it answers")
+        if self.layer == "onsite" and not self.locations:
+            raise ValueError("an on-site procedure names its locations (hazard source or device codes)")
+        if self.layer == "general" and (self.hazard_types or self.locations):
+            raise ValueError("a general plan covers every incident of its org: no hazard_types or locations")
+        return self
+
+
+class TriggerDoc(_Item):
+    """When an alarm opens an incident. An alarm that matches joins the open incident of its hazard
+    source (or of its org, where it has none) instead of opening another."""
+
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    org: str = Field(description="code of the org whose alarms the trigger watches (and every org below it)")
+    conditions: list[AlarmCondition] = Field(["HH"], min_length=1)
+    min_priority: PriorityName = "low"
+    major_hazard_only: bool = Field(False, description="only alarms of sensors and units on a hazard source (the "
+                                                       "catalog's registered major hazard installations)")
+    sensor_kinds: list[SensorKind] = Field([], description="only alarms of sensors of these kinds (empty: any)")
+    rule: str | None = Field(None, description="only this compound rule's alarm")
+    unit: str | None = Field(None, description="only this unit's detector alarm")
+    hold_s: float = Field(0.0, ge=0, le=86400, description="the alarm must have stayed active this long")
+    hazard_type: HazardType | None = Field(None, description="the incident's hazard type; by default gas "
+                                           "detectors mean toxic_release, levels overfill, temperatures and "
+                                           "pressures runaway_reaction, anything else other")
+
+
 class CatalogDoc(_Item):
     """A catalog document; every list is optional so a file may carry only part of a catalog."""
 
@@ -204,6 +289,8 @@ class CatalogDoc(_Item):
     sensors: list[SensorDoc] = []
     units: list[UnitDoc] = []
     rules: list[RuleDoc] = []
+    plans: list[PlanDoc] = []
+    incident_triggers: list[TriggerDoc] = []
 
 
 # Columns of the sensor CSV: the fields provincial reporting systems carry, plus alarm settings.

@@ -18,6 +18,7 @@ def metadata() -> MetaData:
     from hazwatch.catalog import models as _catalog  # noqa: F401
     from hazwatch.db import Base
     from hazwatch.detect import models as _detect  # noqa: F401
+    from hazwatch.incidents import models as _incidents  # noqa: F401
 
     return Base.metadata
 

@@ -23,7 +23,10 @@ def with_sources(doc: CatalogDoc, endpoint: str, ns: int = 2) -> CatalogDoc:
 
 
 async def serve_park(doc: CatalogDoc, port: int, host: str = "127.0.0.1", period_s: float = 1.0,
-                     ready: Callable[[str], None] | None = None, stop: asyncio.Event | None = None) -> None:
+                     ready: Callable[[str], None] | None = None, stop: asyncio.Event | None = None,
+                     actuators: dict[str, float] | None = None) -> None:
+    """`actuators`: writable Double variables (`ns=<idx>;s=<name>`, e.g. an isolation valve's
+    position) with their initial values, for interlock writes to land on."""
     from asyncua import Server, ua
 
     server = Server()
@@ -36,6 +39,9 @@ async def serve_park(doc: CatalogDoc, port: int, host: str = "127.0.0.1", period
     variables = {}
     for s in doc.sensors:
         variables[s.tag] = await park.add_variable(ua.NodeId(s.tag, idx), s.tag, 0.0, ua.VariantType.Double)
+    for name, initial in (actuators or {}).items():
+        node = await park.add_variable(ua.NodeId(name, idx), name, float(initial), ua.VariantType.Double)
+        await node.set_writable()
     sim = ParkSimulator(doc)
     async with server:
         if ready is not None:

@@ -8,10 +8,13 @@ from hazwatch.catalog.schema import (
     DeviceDoc,
     HazardSourceDoc,
     OrgDoc,
+    PlanDoc,
     RuleDoc,
     SensorDoc,
     SiteDoc,
+    StepDoc,
     SubstanceDoc,
+    TriggerDoc,
 )
 
 LON, LAT = 121.46, 30.74  # a coastal chemical park
@@ -173,4 +176,50 @@ def park_catalog() -> CatalogDoc:
         RuleDoc(code="R-HOT-NO-CW", name="Reactor hot with its cooling water low", org="E-FINE",
                 when="R502-TT > 110 and R502-FT-CW < 20 for 5s", priority="urgent"),
     ]
-    return CatalogDoc(orgs=orgs, sites=sites, hazard_sources=hazards, devices=devices, sensors=s, rules=rules)
+    return CatalogDoc(orgs=orgs, sites=sites, hazard_sources=hazards, devices=devices, sensors=s, rules=rules,
+                      plans=plans(), incident_triggers=triggers())
+
+
+def plans() -> list[PlanDoc]:
+    """The park's three layers of emergency plans (SAFETY.md §6)."""
+    return [
+        PlanDoc(code="GP-PARK", name="Park general emergency plan", layer="general", org="P-CHEM", steps=[
+            StepDoc(title="Confirm the alarm in the field and report to the shift supervisor", role="operator",
+                    due_min=5),
+            StepDoc(title="Decide the response level and whether to call the park", role="supervisor", due_min=15),
+        ]),
+        PlanDoc(code="SP-TOXIC", name="Hazardous chemical release", layer="specific", org="P-CHEM",
+                hazard_types=["toxic_release"], steps=[
+                    StepDoc(title="Sound the release alarm and evacuate downwind of the leak", role="operator",
+                            due_min=3),
+                    StepDoc(title="Isolate the leak in breathing apparatus; stop transfers in the area",
+                            role="operator", due_min=10),
+                    StepDoc(title="Call the park fire brigade if the leak is not isolated", role="supervisor",
+                            due_min=15),
+                ]),
+        PlanDoc(code="SP-OVERFILL", name="Tank overfill", layer="specific", org="P-CHEM", hazard_types=["overfill"],
+                steps=[StepDoc(title="Stop the inflow to the tank and divert to a spare tank", role="operator",
+                               due_min=3)]),
+        PlanDoc(code="SP-RUNAWAY", name="Runaway reaction", layer="specific", org="P-CHEM",
+                hazard_types=["runaway_reaction"],
+                steps=[StepDoc(title="Stop the feed, full cooling water, prepare the quench", role="operator",
+                               due_min=2)]),
+        PlanDoc(code="OS-TANK-A", name="Tank area A on-site procedure", layer="onsite", org="E-TANK",
+                locations=["HS-TANK-A"],
+                steps=[StepDoc(title="Check the dike drain valves of tank area A are closed", role="operator",
+                               due_min=10)]),
+    ]
+
+
+def triggers() -> list[TriggerDoc]:
+    return [
+        TriggerDoc(code="TR-GAS-HH", name="Gas detector at level 2 on a major hazard source", org="P-CHEM",
+                   conditions=["HH"], sensor_kinds=["combustible_gas", "toxic_gas"], major_hazard_only=True,
+                   hazard_type="toxic_release"),
+        TriggerDoc(code="TR-HH-MAJOR", name="HH alarm on a major hazard source", org="P-CHEM", conditions=["HH"],
+                   major_hazard_only=True),
+        TriggerDoc(code="TR-RULE-URGENT", name="Urgent compound rule", org="P-CHEM", conditions=["RULE"],
+                   min_priority="urgent"),
+        TriggerDoc(code="TR-ANOM-HELD", name="Unit anomaly held for 2 minutes", org="P-CHEM", conditions=["ANOM"],
+                   hold_s=120),
+    ]

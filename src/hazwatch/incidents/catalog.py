@@ -1,0 +1,54 @@
+"""What the incident desk needs of the catalog, read once per catalog revision: the org tree,
+locations, plans and triggers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from hazwatch.catalog.models import CatalogMeta, Device, HazardSource, IncidentTrigger, Org, Plan, Rule, Unit
+from hazwatch.catalog.schema import PlanDoc, TriggerDoc
+
+
+@dataclass(frozen=True)
+class DisposalCatalog:
+    revision: int
+    orgs: dict[int, tuple[str, str, int | None]]  # id -> (code, name, parent id)
+    hazards: dict[int, tuple[str, str]]  # id -> (code, name)
+    devices: dict[int, tuple[str, int | None]]  # id -> (code, hazard source id)
+    rules: dict[int, str]  # id -> code
+    units: dict[int, tuple[str, int, int | None]]  # id -> (code, org id, hazard source id)
+    plans: list[tuple[int, PlanDoc]]  # (org id, plan)
+    triggers: list[tuple[int, TriggerDoc]]  # (org id, trigger)
+
+    @classmethod
+    def load(cls, engine: Engine) -> DisposalCatalog:
+        with Session(engine) as s:
+            meta = s.get(CatalogMeta, 1)
+            return cls(
+                revision=meta.revision if meta else 0,
+                orgs={o.id: (o.code, o.name, o.parent_id) for o in s.scalars(select(Org))},
+                hazards={h.id: (h.code, h.name) for h in s.scalars(select(HazardSource))},
+                devices={d.id: (d.code, d.hazard_source_id) for d in s.scalars(select(Device))},
+                rules={r.id: r.code for r in s.scalars(select(Rule))},
+                units={u.id: (u.code, u.org_id, u.hazard_source_id) for u in s.scalars(select(Unit))},
+                plans=[(p.org_id, PlanDoc.model_validate(p.doc)) for p in s.scalars(select(Plan).order_by(Plan.id))],
+                triggers=[(t.org_id, TriggerDoc.model_validate(t.doc))
+                          for t in s.scalars(select(IncidentTrigger).order_by(IncidentTrigger.id))],
+            )
+
+    def above(self, org_id: int) -> frozenset[int]:
+        """The org and every org above it."""
+        out, cur = set(), org_id
+        while cur is not None and cur in self.orgs and cur not in out:
+            out.add(cur)
+            cur = self.orgs[cur][2]
+        return frozenset(out)
+
+    def org_code(self, org_id: int | None) -> str | None:
+        return self.orgs[org_id][0] if org_id in self.orgs else None
+
+    def org_by_code(self, code: str) -> int | None:
+        return next((i for i, o in self.orgs.items() if o[0] == code), None)

@@ -1,0 +1,667 @@
+"""The incident desk: alarms become incidents, plans become tasks, silence climbs the ladder.
+
+One worker thread owns every incident write (like the pipeline owns alarm state), so commands and
+timers never race. Every timer is a deadline column in the database (`escalate_at` of incidents
+and tasks, `due_at` of reporting clocks) that the tick compares with the clock, so a restart loses
+none of them: the first tick after it does whatever fell due while the server was down.
+
+Triggers are checked on each tick against the active alarms in the database, so an alarm that
+must stay active for a while (a detector alarm held for N minutes) needs no timer of its own. Any
+alarm activation on a hazard source with an open incident joins that incident; a triggering alarm
+with no hazard source (a compound rule's) joins its org's newest open incident; only a triggering
+alarm with nothing to join opens a new one."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from hazwatch.alarms.manager import iso
+from hazwatch.alarms.models import Alarm
+from hazwatch.catalog.index import SensorIndex
+from hazwatch.catalog.schema import TriggerDoc
+from hazwatch.domain import Clock
+from hazwatch.domain.batch import US
+from hazwatch.domain.errors import Conflict, Invalid, NotFound
+from hazwatch.domain.limits import Priority
+from hazwatch.incidents import plans as P
+from hazwatch.incidents.catalog import DisposalCatalog
+from hazwatch.incidents.interlock import InterlockWriter, readback_matches
+from hazwatch.incidents.models import (
+    Incident,
+    IncidentAlarm,
+    IncidentEvent,
+    IncidentTask,
+    Interlock,
+    ReportClock,
+)
+from hazwatch.incidents.notify import Notifier, Recipients
+
+log = logging.getLogger(__name__)
+_A = Alarm.__table__
+_I = Incident.__table__
+_IA = IncidentAlarm.__table__
+_E = IncidentEvent.__table__
+_T = IncidentTask.__table__
+_C = ReportClock.__table__
+_L = Interlock.__table__
+SYSTEM = "system"
+
+OPEN_STATES = ("reported", "assessing", "responding", "contained")
+# reported → assessing → responding → contained → closed; contained may fall back to responding, and
+# an assessment may find nothing to respond to; any open incident may be cancelled (a false alarm).
+NEXT: dict[str, tuple[str, ...]] = {
+    "reported": ("assessing", "cancelled"),
+    "assessing": ("responding", "contained", "cancelled"),
+    "responding": ("contained", "cancelled"),
+    "contained": ("closed", "responding", "cancelled"),
+}
+
+
+@dataclass(frozen=True)
+class ClockPolicy:
+    """Accident-report deadlines (SAFETY.md §6): the unit head reports to the county within an hour,
+    each level passes it up within two; a warning goes out `warn_min` before each deadline."""
+
+    levels: tuple[str, ...] = ("county", "city", "province", "national")
+    first_min: float = 60.0
+    next_min: float = 120.0
+    warn_min: float = 15.0
+
+
+@dataclass(frozen=True)
+class Located:
+    org_id: int
+    hazard_source_id: int | None
+    location: str | None  # hazard source code, else device code
+    devices: frozenset[str]
+    kind: str | None  # the sensor's kind, for the default hazard type
+    label: str  # how the timeline names the alarm
+    sensor_id: int | None
+
+
+class IncidentDesk:
+    def __init__(self, engine: Engine, clock: Clock, index: Callable[[], SensorIndex], notifier: Notifier,
+                 recipients: Recipients, writer: InterlockWriter | None = None, reports_dir: Path | None = None,
+                 series: Callable[[int, int, int], tuple[list[int], list[float]]] | None = None,
+                 clocks: ClockPolicy | None = None) -> None:
+        self.engine, self.clock, self.index, self.notifier = engine, clock, index, notifier
+        self.recipients, self.writer, self.reports_dir, self.series = recipients, writer, reports_dir, series
+        self.clocks = clocks or ClockPolicy()
+        self._catalog: DisposalCatalog | None = None
+        self._exec = ThreadPoolExecutor(1, thread_name_prefix="hazwatch-incidents")
+        self._stop = threading.Event()
+        self._timer: threading.Thread | None = None
+
+    # -- the worker ---------------------------------------------------------------------------------------
+    def call(self, fn: Callable[[], Any]) -> Future:
+        """Run fn on the desk's worker, after everything queued before it."""
+        return self._exec.submit(fn)
+
+    def start(self, interval_s: float = 1.0) -> None:
+        def run() -> None:
+            while not self._stop.wait(interval_s):
+                try:
+                    self.call(self.tick).result()
+                except Exception:
+                    log.exception("incident tick failed")
+
+        self._stop.clear()
+        self._timer = threading.Thread(target=run, name="hazwatch-incident-timer", daemon=True)
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._timer is not None:
+            self._timer.join(timeout=30)
+            self._timer = None
+
+    @property
+    def catalog(self) -> DisposalCatalog:
+        rev = self.index().revision
+        if self._catalog is None or self._catalog.revision != rev:
+            self._catalog = DisposalCatalog.load(self.engine)
+        return self._catalog
+
+    # -- timers ---------------------------------------------------------------------------------------------
+    def tick(self) -> None:
+        """Open or join incidents for matching alarms; escalate what nobody acknowledged; run the
+        reporting clocks. Safe to call at any time, any number of times."""
+        now = self.clock.now_us()
+        self._scan(now)
+        self._escalate(now)
+        self._run_clocks(now)
+
+    def _scan(self, now: int) -> None:
+        cat = self.catalog
+        if not cat.triggers:
+            return
+        with self.engine.connect() as conn:
+            active = conn.execute(select(_A).where(_A.c.active.is_(True), _A.c.raised_at.is_not(None))
+                                  .order_by(_A.c.raised_at, _A.c.id)).mappings().all()
+            if not active:
+                return
+            linked = {(r[0], r[1]) for r in conn.execute(select(_IA.c.alarm_id, _IA.c.raised_at).where(
+                _IA.c.alarm_id.in_([a["id"] for a in active])))}
+            open_rows = conn.execute(select(_I).where(_I.c.state.in_(OPEN_STATES))).mappings().all()
+        by_hs: dict[int, int] = {}  # hazard source -> its open incident
+        by_org: dict[int, int] = {}  # org -> its newest open incident
+        for r in sorted(open_rows, key=lambda r: r["id"]):
+            if r["hazard_source_id"] is not None:
+                by_hs.setdefault(r["hazard_source_id"], r["id"])
+            by_org[r["org_id"]] = r["id"]
+        for a in active:
+            if (a["id"], a["raised_at"]) in linked:
+                continue
+            where = self._locate(a, cat)
+            if where is None:
+                continue
+            trigger = next((t for org, t in cat.triggers if self._matches(t, org, a, where, cat, now)), None)
+            # an alarm of a hazard source joins that source's incident, whatever alarm it is; one with no
+            # hazard source (a compound rule's) joins its org's newest incident if it would open one
+            hs = where.hazard_source_id
+            incident_id = by_hs.get(hs) if hs is not None else by_org.get(where.org_id)
+            if incident_id is not None and (trigger is not None or hs is not None):
+                with self.engine.begin() as conn:
+                    self._link(conn, incident_id, a, now)
+                    self._event(conn, incident_id, now, SYSTEM, "alarm_joined",
+                                f"{where.label} ({Priority(a['priority']).label}) joined the incident")
+            elif trigger is not None:
+                incident_id = self._open_from_alarm(a, where, trigger, now)
+                by_org[where.org_id] = incident_id
+                if hs is not None:
+                    by_hs[hs] = incident_id
+
+    def _locate(self, a, cat: DisposalCatalog) -> Located | None:
+        idx = self.index()
+        cond = a["condition"]
+        if a["sensor_id"] is not None:
+            sid = a["sensor_id"]
+            if sid >= idx.size or not idx.exists[sid]:
+                return None
+            info = idx.info[sid]
+            hs = info.get("hazard_source_id")
+            dev_hs = next((h for c, h in cat.devices.values() if c == info["device"]), None)
+            hs = hs if hs is not None else dev_hs
+            loc = cat.hazards[hs][0] if hs in cat.hazards else info["device"]
+            return Located(int(idx.org_id[sid]), hs, loc, frozenset({info["device"]}), info["kind"],
+                           f"{info['tag']} {cond}", sid)
+        if a["unit_id"] is not None and a["unit_id"] in cat.units:
+            code, org, hs = cat.units[a["unit_id"]]
+            return Located(org, hs, cat.hazards[hs][0] if hs in cat.hazards else None, frozenset(), None,
+                           f"unit {code} {cond}", None)
+        if a["rule_id"] is not None and a["rule_id"] in cat.rules:
+            rule = (idx.rules or {}).get(a["rule_id"], {})
+            if "org_id" not in rule:
+                return None
+            return Located(rule["org_id"], None, None, frozenset(), None, f"rule {cat.rules[a['rule_id']]}", None)
+        if a["device_id"] is not None and a["device_id"] in cat.devices:
+            code, hs = cat.devices[a["device_id"]]
+            org = idx.devices.get(code, (None, None, None))[2]
+            if org is None:
+                return None
+            return Located(org, hs, cat.hazards[hs][0] if hs in cat.hazards else code, frozenset({code}), None,
+                           f"device {code} {cond}", None)
+        return None
+
+    @staticmethod
+    def _matches(t: TriggerDoc, org: int, a, where: Located, cat: DisposalCatalog, now: int) -> bool:
+        if org not in cat.above(where.org_id) or a["condition"] not in t.conditions:
+            return False
+        if a["priority"] < int(Priority.parse(t.min_priority)):
+            return False
+        if t.major_hazard_only and where.hazard_source_id is None:
+            return False
+        if t.sensor_kinds and where.kind not in t.sensor_kinds:
+            return False
+        if t.rule is not None and cat.rules.get(a["rule_id"]) != t.rule:
+            return False
+        if t.unit is not None and (a["unit_id"] not in cat.units or cat.units[a["unit_id"]][0] != t.unit):
+            return False
+        return a["raised_at"] + int(t.hold_s * US) <= now
+
+    # -- opening ------------------------------------------------------------------------------------------
+    def _open_from_alarm(self, a, where: Located, t: TriggerDoc, now: int) -> int:
+        hazard_type = t.hazard_type or P.KIND_HAZARD.get(where.kind or "", "other")
+        title = f"{t.name}: {where.label}"
+        with self.engine.begin() as conn:
+            incident_id = self._open(conn, where.org_id, where.hazard_source_id, where.location, where.devices,
+                                     hazard_type, title, a["priority"], t.code, f"trigger {t.code}", now)
+            self._link(conn, incident_id, a, now)
+            self._event(conn, incident_id, now, SYSTEM, "alarm_joined",
+                        f"{where.label} ({Priority(a['priority']).label}) opened the incident")
+        return incident_id
+
+    def _open(self, conn: Connection, org_id: int, hazard_source_id: int | None, location: str | None,
+              devices: frozenset[str], hazard_type: str, title: str, priority: int, trigger: str | None, actor: str,
+              now: int) -> int:
+        cat = self.catalog
+        locations = frozenset({location} if location else ()) | devices
+        chosen = P.select(cat.plans, hazard_type, P.Where(cat.above(org_id), locations))
+        tiers = P.ladder(chosen)
+        incident_id = conn.execute(insert(_I).values(
+            org_id=org_id, hazard_source_id=hazard_source_id, location=location, hazard_type=hazard_type,
+            title=title[:300], state="reported", priority=priority, trigger=trigger,
+            plans=[p.code for p in chosen], tiers=[t.model_dump() for t in tiers], tier=0,
+            escalate_at=now + int(tiers[0].minutes * 60 * US), opened_at=now, opened_by=actor,
+        ).returning(_I.c.id)).scalar_one()
+        self._event(conn, incident_id, now, actor, "opened",
+                    f"{title} (hazard type {hazard_type}, priority {Priority(priority).label})")
+        for plan in chosen:
+            self._event(conn, incident_id, now, SYSTEM, "plan", f"{plan.layer} plan {plan.code}: {plan.name}")
+        for plan_code, step in P.steps(chosen):
+            due = now + int(step.due_min * 60 * US)
+            task_id = conn.execute(insert(_T).values(
+                incident_id=incident_id, plan=plan_code, title=step.title, role=step.role, state="open",
+                due_at=due, tier=0, escalate_at=due).returning(_T.c.id)).scalar_one()
+            self._event(conn, incident_id, now, SYSTEM, "task", f"task #{task_id} for {step.role}: {step.title} "
+                        f"(due {iso(due)})")
+            if step.interlock is not None:
+                il = step.interlock
+                lid = conn.execute(insert(_L).values(
+                    incident_id=incident_id, task_id=task_id, target=il.target, value=il.value,
+                    second_person=il.second_person, state="requested", requested_at=now).returning(_L.c.id)
+                ).scalar_one()
+                self._event(conn, incident_id, now, SYSTEM, "interlock_requested",
+                            f"interlock #{lid}: write {il.value:g} to {il.target} (task #{task_id}); waits for "
+                            f"{'two confirmations' if il.second_person else 'confirmation'}")
+        due = now + int(self.clocks.first_min * 60 * US)
+        conn.execute(insert(_C).values(incident_id=incident_id, level=self.clocks.levels[0], started_at=now,
+                                       due_at=due))
+        self._event(conn, incident_id, now, SYSTEM, "clock_started",
+                    f"report to the {self.clocks.levels[0]} regulator due {iso(due)}")
+        self._notify(conn, incident_id, org_id, [0], f"Incident #{incident_id} opened: {title}",
+                     f"{title}. Hazard type {hazard_type}. Acknowledge within {tiers[0].minutes:g} min "
+                     f"or it goes to the {tiers[1].name if len(tiers) > 1 else tiers[0].name}.", priority, tiers, now)
+        return incident_id
+
+    def _link(self, conn: Connection, incident_id: int, a, now: int) -> None:
+        conn.execute(insert(_IA).values(incident_id=incident_id, alarm_id=a["id"], raised_at=a["raised_at"],
+                                        joined_at=now))
+
+    def _event(self, conn: Connection, incident_id: int, ts: int, actor: str, kind: str, detail: str) -> None:
+        conn.execute(insert(_E).values(incident_id=incident_id, ts=ts, actor=actor, kind=kind, detail=detail[:2000]))
+
+    def _notify(self, conn: Connection, incident_id: int, org_id: int, tiers_idx: list[int], subject: str, body: str,
+                priority: int, tiers: list, now: int) -> None:
+        for i in tiers_idx:
+            tier = tiers[i]
+            role, name = (tier.role, tier.name) if hasattr(tier, "role") else (tier["role"], tier["name"])
+            people = self.recipients(role, org_id)
+            n = self.notifier.enqueue(conn, people, subject, body, priority, incident_id, now)
+            who = ", ".join(p[1] for p in people) or "nobody (no user holds the role here)"
+            self._event(conn, incident_id, now, SYSTEM, "notified", f"{name} ({role}): {who}; {n} messages queued")
+
+    # -- escalation ---------------------------------------------------------------------------------------
+    def _escalate(self, now: int) -> None:
+        with self.engine.connect() as conn:
+            due_i = conn.execute(select(_I).where(_I.c.escalate_at <= now, _I.c.state.in_(OPEN_STATES))
+                                 ).mappings().all()
+            due_t = conn.execute(select(_T, _I.c.org_id, _I.c.tiers, _I.c.priority)
+                                 .join(_I, _I.c.id == _T.c.incident_id)
+                                 .where(_T.c.escalate_at <= now, _T.c.state == "open", _I.c.state.in_(OPEN_STATES))
+                                 ).mappings().all()
+        for r in due_i:
+            tiers, tier = r["tiers"], r["tier"]
+            top = tier + 1 >= len(tiers)
+            new = tier if top else tier + 1
+            nxt = now + int(tiers[new]["minutes"] * 60 * US)
+            with self.engine.begin() as conn:
+                conn.execute(update(_I).where(_I.c.id == r["id"]).values(tier=new, escalate_at=nxt))
+                what = (f"still unacknowledged at the top tier ({tiers[new]['name']}): notified again" if top else
+                        f"unacknowledged for {tiers[tier]['minutes']:g} min: escalated from {tiers[tier]['name']} "
+                        f"to {tiers[new]['name']}")
+                self._event(conn, r["id"], now, SYSTEM, "escalated", what)
+                self._notify(conn, r["id"], r["org_id"], sorted({tier, new}),
+                             f"Incident #{r['id']} unacknowledged, escalated to {tiers[new]['name']}: {r['title']}",
+                             f"{r['title']}. Nobody has acknowledged it; it is now with the {tiers[new]['name']}.",
+                             r["priority"], tiers, now)
+        for t in due_t:
+            tiers, tier = t["tiers"], t["tier"]
+            new = min(tier + 1, len(tiers) - 1)
+            with self.engine.begin() as conn:
+                conn.execute(update(_T).where(_T.c.id == t["id"]).values(
+                    tier=new, escalate_at=now + int(tiers[new]["minutes"] * 60 * US)))
+                self._event(conn, t["incident_id"], now, SYSTEM, "task_escalated",
+                            f"task #{t['id']} overdue and unacknowledged: {t['title']}; "
+                            f"called the {tiers[new]['name']}")
+                self._notify(conn, t["incident_id"], t["org_id"], sorted({tier, new}),
+                             f"Incident #{t['incident_id']}: task overdue: {t['title']}",
+                             f"Task #{t['id']} ({t['role']}) is overdue and nobody has acknowledged it.",
+                             t["priority"], tiers, now)
+
+    def _run_clocks(self, now: int) -> None:
+        warn = int(self.clocks.warn_min * 60 * US)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(_C, _I.c.org_id, _I.c.tiers, _I.c.title).join(_I, _I.c.id == _C.c.incident_id)
+                                .where(_C.c.reported_at.is_(None), _C.c.stopped_at.is_(None),
+                                       _C.c.due_at - warn <= now,
+                                       _C.c.warned_at.is_(None) | (_C.c.overdue_at.is_(None) & (_C.c.due_at <= now)))
+                                ).mappings().all()
+        for c in rows:
+            overdue = c["due_at"] <= now
+            with self.engine.begin() as conn:
+                if overdue:
+                    conn.execute(update(_C).where(_C.c.id == c["id"]).values(overdue_at=now,
+                                                                             warned_at=c["warned_at"] or now))
+                    kind = "clock_overdue"
+                    text = f"report to the {c['level']} regulator is overdue (was due {iso(c['due_at'])})"
+                else:
+                    conn.execute(update(_C).where(_C.c.id == c["id"]).values(warned_at=now))
+                    kind, text = "clock_warning", f"report to the {c['level']} regulator due {iso(c['due_at'])}"
+                self._event(conn, c["incident_id"], now, SYSTEM, kind, text)
+                self._notify(conn, c["incident_id"], c["org_id"],
+                             [i for i, t in enumerate(c["tiers"]) if t["role"] == "enterprise_admin"] or [0],
+                             f"Incident #{c['incident_id']}: {text}", f"{c['title']}: {text}.",
+                             int(Priority.URGENT), c["tiers"], now)
+
+    # -- commands (run on the worker) -------------------------------------------------------------------------
+    def _get(self, conn: Connection, incident_id: int):
+        r = conn.execute(select(_I).where(_I.c.id == incident_id)).mappings().first()
+        if r is None:
+            raise NotFound(f"incident {incident_id} not found")
+        return r
+
+    def open_by_hand(self, org_id: int, title: str, hazard_type: str, priority: int, location: str | None,
+                     actor: str) -> Future:
+        def run() -> int:
+            cat = self.catalog
+            hs = next((i for i, (code, _) in cat.hazards.items() if code == location), None)
+            devs = frozenset(c for c, _ in cat.devices.values() if c == location)
+            if location is not None and hs is None and not devs:
+                raise Invalid(f"location {location!r} is neither a hazard source nor a device")
+            now = self.clock.now_us()
+            with self.engine.begin() as conn:
+                return self._open(conn, org_id, hs, location, devs, hazard_type, title, priority, None, actor, now)
+
+        return self.call(run)
+
+    def transition(self, incident_id: int, to: str, actor: str, comment: str | None) -> Future:
+        def run() -> None:
+            now = self.clock.now_us()
+            with self.engine.begin() as conn:
+                r = self._get(conn, incident_id)
+                if to not in NEXT.get(r["state"], ()):
+                    allowed = ", ".join(NEXT.get(r["state"], ())) or "nothing (it has ended)"
+                    raise Conflict(f"incident {incident_id} is {r['state']}: it can go to {allowed}, not {to}")
+                values: dict[str, Any] = {"state": to}
+                if r["acknowledged_at"] is None:
+                    values |= {"acknowledged_at": now, "acknowledged_by": actor}
+                if to in ("closed", "cancelled"):
+                    values |= {"ended_at": now, "escalate_at": None}
+                    conn.execute(update(_T).where(_T.c.incident_id == incident_id).values(escalate_at=None))
+                    conn.execute(update(_C).where(_C.c.incident_id == incident_id, _C.c.reported_at.is_(None),
+                                                  _C.c.stopped_at.is_(None)).values(stopped_at=now))
+                    conn.execute(update(_L).where(_L.c.incident_id == incident_id,
+                                                  _L.c.state.in_(("requested", "confirmed"))).values(state="cancelled"))
+                else:
+                    values["escalate_at"] = None
+                conn.execute(update(_I).where(_I.c.id == incident_id).values(**values))
+                self._event(conn, incident_id, now, actor, "state",
+                            f"{r['state']} → {to}" + (f": {comment}" if comment else ""))
+            if to == "closed" and self.reports_dir is not None:
+                self._close_out(incident_id)
+
+        return self.call(run)
+
+    def acknowledge(self, incident_id: int, actor: str, comment: str | None) -> Future:
+        def run() -> None:
+            now = self.clock.now_us()
+            with self.engine.begin() as conn:
+                r = self._get(conn, incident_id)
+                if r["state"] not in OPEN_STATES:
+                    raise Conflict(f"incident {incident_id} has ended ({r['state']})")
+                if r["acknowledged_at"] is not None:
+                    raise Conflict(f"incident {incident_id} was acknowledged by {r['acknowledged_by']} at "
+                                   f"{iso(r['acknowledged_at'])}")
+                conn.execute(update(_I).where(_I.c.id == incident_id).values(
+                    acknowledged_at=now, acknowledged_by=actor, escalate_at=None))
+                tier = r["tiers"][r["tier"]]["name"]
+                self._event(conn, incident_id, now, actor, "acknowledged",
+                            f"acknowledged at tier {tier}" + (f": {comment}" if comment else ""))
+
+        return self.call(run)
+
+    def comment(self, incident_id: int, actor: str, text: str) -> Future:
+        def run() -> None:
+            now = self.clock.now_us()
+            with self.engine.begin() as conn:
+                self._get(conn, incident_id)
+                self._event(conn, incident_id, now, actor, "comment", text)
+
+        return self.call(run)
+
+    def task(self, incident_id: int, task_id: int, action: str, actor: str, comment: str | None) -> Future:
+        def run() -> None:
+            now = self.clock.now_us()
+            with self.engine.begin() as conn:
+                r = self._get(conn, incident_id)
+                t = conn.execute(select(_T).where(_T.c.id == task_id, _T.c.incident_id == incident_id)
+                                 ).mappings().first()
+                if t is None:
+                    raise NotFound(f"task {task_id} of incident {incident_id} not found")
+                if r["state"] not in OPEN_STATES:
+                    raise Conflict(f"incident {incident_id} has ended ({r['state']})")
+                if t["state"] in ("done", "cancelled") or (action == "acknowledge" and t["state"] != "open"):
+                    raise Conflict(f"task {task_id} is {t['state']}")
+                if action == "acknowledge":
+                    values = {"state": "acknowledged", "acknowledged_by": actor, "escalate_at": None}
+                else:
+                    values = {"state": "done", "done_at": now, "done_by": actor, "escalate_at": None}
+                conn.execute(update(_T).where(_T.c.id == task_id).values(**values))
+                self._event(conn, incident_id, now, actor, f"task_{values['state']}",
+                            f"task #{task_id} {values['state']}: {t['title']}" + (f": {comment}" if comment else ""))
+
+        return self.call(run)
+
+    def report_made(self, incident_id: int, level: str, actor: str) -> Future:
+        """The report to `level` was made: its clock stops and the next level's starts."""
+
+        def run() -> None:
+            now = self.clock.now_us()
+            with self.engine.begin() as conn:
+                self._get(conn, incident_id)
+                c = conn.execute(select(_C).where(_C.c.incident_id == incident_id, _C.c.level == level)
+                                 ).mappings().first()
+                if c is None or c["stopped_at"] is not None:
+                    raise Conflict(f"no running reporting clock for level {level!r} on incident {incident_id}")
+                if c["reported_at"] is not None:
+                    raise Conflict(f"the {level} report was recorded at {iso(c['reported_at'])}")
+                conn.execute(update(_C).where(_C.c.id == c["id"]).values(reported_at=now, reported_by=actor))
+                late = " (late)" if now > c["due_at"] else ""
+                self._event(conn, incident_id, now, actor, "reported", f"reported to the {level} regulator{late}")
+                i = self.clocks.levels.index(level) if level in self.clocks.levels else len(self.clocks.levels)
+                if i + 1 < len(self.clocks.levels):
+                    nxt, due = self.clocks.levels[i + 1], now + int(self.clocks.next_min * 60 * US)
+                    conn.execute(insert(_C).values(incident_id=incident_id, level=nxt, started_at=now, due_at=due))
+                    self._event(conn, incident_id, now, SYSTEM, "clock_started",
+                                f"the {level} regulator passes it to the {nxt} regulator, due {iso(due)}")
+
+        return self.call(run)
+
+    def confirm_interlock(self, incident_id: int, interlock_id: int, actor: str,
+                          audit: Callable[[Connection, dict], None] | None = None) -> Future:
+        """Confirm a requested write; the last confirmation it needs performs it, reads it back and
+        records both. There is no other way to write."""
+
+        def run() -> None:
+            now = self.clock.now_us()
+            with self.engine.begin() as conn:
+                r = self._get(conn, incident_id)
+                il = conn.execute(select(_L).where(_L.c.id == interlock_id, _L.c.incident_id == incident_id)
+                                  ).mappings().first()
+                if il is None:
+                    raise NotFound(f"interlock {interlock_id} of incident {incident_id} not found")
+                if r["state"] not in OPEN_STATES:
+                    raise Conflict(f"incident {incident_id} has ended ({r['state']}): nothing is written")
+                if il["state"] not in ("requested", "confirmed"):
+                    raise Conflict(f"interlock {interlock_id} is {il['state']}")
+                if il["state"] == "confirmed" and il["confirmed_by"] == actor:
+                    raise Conflict(f"interlock {interlock_id} needs a second person: {actor} confirmed it already")
+                first = il["state"] == "requested"
+                if first:
+                    conn.execute(update(_L).where(_L.c.id == interlock_id).values(
+                        state="confirmed", confirmed_by=actor, confirmed_at=now))
+                else:
+                    conn.execute(update(_L).where(_L.c.id == interlock_id).values(second_by=actor, second_at=now))
+                self._event(conn, incident_id, now, actor, "interlock_confirmed",
+                            f"interlock #{interlock_id}: {'confirmed' if first else 'second confirmation'} "
+                            f"(write {il['value']:g} to {il['target']})")
+                if audit is not None:
+                    audit(conn, {"interlock": interlock_id, "target": il["target"], "value": il["value"],
+                                 "confirmation": 1 if first else 2})
+            if first and il["second_person"]:
+                return  # waits for the second person
+            self._write(incident_id, interlock_id, il["target"], il["value"])
+
+        return self.call(run)
+
+    def _write(self, incident_id: int, interlock_id: int, target: str, value: float) -> None:
+        readback, error = None, None
+        try:
+            if self.writer is None:
+                raise RuntimeError("no interlock writer is configured on this server")
+            readback = asyncio.run(asyncio.wait_for(self.writer.write(target, value), 15))
+        except Exception as e:
+            error = f"{type(e).__name__}: {e}"[:500]
+        now = self.clock.now_us()
+        ok = readback_matches(value, readback)
+        state = "failed" if error else ("written" if ok or readback is None else "mismatch")
+        with self.engine.begin() as conn:
+            conn.execute(update(_L).where(_L.c.id == interlock_id).values(
+                state=state, written_at=None if error else now, readback=readback, error=error))
+            if error:
+                text = f"interlock #{interlock_id}: write to {target} failed: {error}"
+            elif readback is None:
+                text = f"interlock #{interlock_id}: wrote {value:g} to {target}; the target cannot be read back"
+            else:
+                text = (f"interlock #{interlock_id}: wrote {value:g} to {target}, read back {readback:g}"
+                        + ("" if ok else ": MISMATCH"))
+            self._event(conn, incident_id, now, SYSTEM, f"interlock_{state}", text)
+
+    # -- reading ----------------------------------------------------------------------------------------------
+    def list(self, org_ids: frozenset[int] | None, state: str | None = None) -> list[dict]:
+        q = select(_I).order_by(_I.c.id.desc())
+        if org_ids is not None:
+            q = q.where(_I.c.org_id.in_(org_ids))
+        if state == "open":
+            q = q.where(_I.c.state.in_(OPEN_STATES))
+        elif state is not None:
+            q = q.where(_I.c.state == state)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.limit(1000)).mappings().all()
+        return [self._public(r) for r in rows]
+
+    def org_of(self, incident_id: int) -> int | None:
+        with self.engine.connect() as conn:
+            return conn.scalar(select(_I.c.org_id).where(_I.c.id == incident_id))
+
+    def _public(self, r) -> dict:
+        cat = self.catalog
+        tiers = r["tiers"]
+        return {
+            "id": r["id"], "enterprise": cat.org_code(r["org_id"]), "title": r["title"], "state": r["state"],
+            "hazard_type": r["hazard_type"], "location": r["location"], "priority": Priority(r["priority"]).label,
+            "trigger": r["trigger"], "plans": r["plans"], "tiers": tiers,
+            "tier": tiers[r["tier"]]["name"] if tiers else None, "escalate_at": iso(r["escalate_at"]),
+            "opened_at": iso(r["opened_at"]), "opened_by": r["opened_by"],
+            "acknowledged_at": iso(r["acknowledged_at"]), "acknowledged_by": r["acknowledged_by"],
+            "ended_at": iso(r["ended_at"]),
+        }
+
+    def detail(self, incident_id: int) -> dict:
+        now = self.clock.now_us()
+        with self.engine.connect() as conn:
+            r = self._get(conn, incident_id)
+            events = conn.execute(select(_E).where(_E.c.incident_id == incident_id).order_by(_E.c.id)).mappings().all()
+            tasks = conn.execute(select(_T).where(_T.c.incident_id == incident_id).order_by(_T.c.id)).mappings().all()
+            clocks = conn.execute(select(_C).where(_C.c.incident_id == incident_id).order_by(_C.c.id)).mappings().all()
+            locks = conn.execute(select(_L).where(_L.c.incident_id == incident_id).order_by(_L.c.id)).mappings().all()
+            alarms = conn.execute(select(_IA, _A.c.sensor_id, _A.c.condition, _A.c.unit_id, _A.c.rule_id)
+                                  .join(_A, _A.c.id == _IA.c.alarm_id).where(_IA.c.incident_id == incident_id)
+                                  .order_by(_IA.c.id)).mappings().all()
+        idx = self.index()
+        tiers = r["tiers"]
+        return self._public(r) | {
+            "alarms": [{"alarm": a["alarm_id"], "condition": a["condition"],
+                        "sensor": idx.info.get(a["sensor_id"], {}).get("tag") if a["sensor_id"] is not None else None,
+                        "sensor_id": a["sensor_id"], "raised_at": iso(a["raised_at"]), "joined_at": iso(a["joined_at"])}
+                       for a in alarms],
+            "timeline": [{"ts": iso(e["ts"]), "actor": e["actor"], "kind": e["kind"], "detail": e["detail"]}
+                         for e in events],
+            "tasks": [{"id": t["id"], "plan": t["plan"], "title": t["title"], "role": t["role"], "state": t["state"],
+                       "due_at": iso(t["due_at"]),
+                       "overdue": t["state"] in ("open", "acknowledged") and t["due_at"] < now,
+                       "tier": tiers[t["tier"]]["name"] if tiers else None, "acknowledged_by": t["acknowledged_by"],
+                       "done_at": iso(t["done_at"]), "done_by": t["done_by"]} for t in tasks],
+            "clocks": [{"level": c["level"], "started_at": iso(c["started_at"]), "due_at": iso(c["due_at"]),
+                        "reported_at": iso(c["reported_at"]), "reported_by": c["reported_by"],
+                        "status": _clock_status(c, now, int(self.clocks.warn_min * 60 * US)),
+                        "remaining_s": None if c["reported_at"] or c["stopped_at"] else round((c["due_at"] - now) / US)}
+                       for c in clocks],
+            "interlocks": [{"id": x["id"], "task": x["task_id"], "target": x["target"], "value": x["value"],
+                            "second_person": x["second_person"], "state": x["state"],
+                            "requested_at": iso(x["requested_at"]), "confirmed_by": x["confirmed_by"],
+                            "confirmed_at": iso(x["confirmed_at"]), "second_by": x["second_by"],
+                            "written_at": iso(x["written_at"]), "readback": x["readback"], "error": x["error"]}
+                           for x in locks],
+            "notifications": self.notifier.for_incident(incident_id),
+        }
+
+    # -- close-out ----------------------------------------------------------------------------------------------
+    def report_paths(self, incident_id: int) -> tuple[Path, Path]:
+        assert self.reports_dir is not None
+        return (self.reports_dir / f"incident-{incident_id}.html", self.reports_dir / f"incident-{incident_id}.pdf")
+
+    def _close_out(self, incident_id: int) -> None:
+        from hazwatch.incidents.report import write_report
+
+        html, pdf = self.report_paths(incident_id)
+        detail = self.detail(incident_id)
+        write_report(detail, self._trends(detail), html, pdf)
+        with self.engine.begin() as conn:
+            self._event(conn, incident_id, self.clock.now_us(), SYSTEM, "report",
+                        f"close-out report written: {html.name}, {pdf.name}")
+
+    def _trends(self, detail: dict) -> dict[str, tuple[list[int], list[float], dict]]:
+        """The involved sensors' values from 30 minutes before the first alarm to the end."""
+        if self.series is None:
+            return {}
+        idx = self.index()
+        out = {}
+        raised = [a for a in detail["alarms"] if a["sensor_id"] is not None]
+        if not raised:
+            return out
+        start = min(_us(a["raised_at"]) for a in raised) - 30 * 60 * US
+        end = self.clock.now_us()
+        for a in raised:
+            sid = a["sensor_id"]
+            tag = idx.info.get(sid, {}).get("tag")
+            if tag and tag not in out:
+                ts, values = self.series(sid, start, end)
+                out[tag] = (ts, values, idx.info[sid])
+        return out
+
+
+def _us(text: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * US)
+
+
+def _clock_status(c, now: int, warn: int) -> str:
+    if c["reported_at"] is not None:
+        return "reported"
+    if c["stopped_at"] is not None:
+        return "stopped"
+    if now >= c["due_at"]:
+        return "overdue"
+    return "warning" if now >= c["due_at"] - warn else "running"
