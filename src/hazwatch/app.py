@@ -102,7 +102,7 @@ def build_disposal(engine, settings: Settings, pipeline: Pipeline, recipients, s
     desk = IncidentDesk(engine, clock, lambda: pipeline.index, notifier, recipients,
                         ProtocolWriter(settings.mqtt_url), settings.data_dir / "reports", series,
                         ClockPolicy(tuple(settings.report_clock_levels), settings.report_first_min,
-                                    settings.report_next_min, settings.report_warn_min))
+                                    settings.report_next_min, settings.report_warn_min), pipeline.bus)
     return notifier, desk
 
 

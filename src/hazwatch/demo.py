@@ -14,7 +14,7 @@ from hazwatch.app import build, serve
 from hazwatch.auth import Principal, Scope
 from hazwatch.catalog.schema import CatalogDoc, UnitDoc
 from hazwatch.detect.multivariate import fit_model
-from hazwatch.domain.events import ALARM_CHANGED
+from hazwatch.domain.events import ALARM_CHANGED, INCIDENT_CHANGED
 from hazwatch.normalize import RawBatch
 from hazwatch.services import Services
 from hazwatch.settings import Settings
@@ -37,7 +37,8 @@ def _demo_token(settings: Settings) -> str:
 
 DEMO_PASSWORD = "hazwatch-demo"
 # One user per tier of the demo park, to show what each sees (names: role@org).
-DEMO_USERS = (("regulator", "R-JS"), ("park_admin", "P-CHEM"), ("operator", "E-TANK"), ("operator", "E-FINE"))
+DEMO_USERS = (("regulator", "R-JS"), ("park_admin", "P-CHEM"), ("operator", "E-TANK"), ("operator", "E-FINE"),
+              ("supervisor", "E-TANK"))
 
 
 def _demo_users(services: Services) -> list[str]:
@@ -106,7 +107,15 @@ def run_demo(settings: Settings, duration: float, console: Console) -> None:
             console.print(f"[{colour}]{event.event:>7}[/] {a['priority']:<6} {a['condition']:<5} {what}  "
                           f"({a['enterprise']})", highlight=False)
 
+    def show_incident(_subject: str, event) -> None:
+        i = event.incident
+        what = {"opened": f"{i['title']} ({i['enterprise']}); plans {', '.join(i['plans']) or 'none'}; "
+                          f"calling the {i['tier']}",
+                "escalated": f"nobody acknowledged: now calling the {i['tier']}"}.get(event.event, i["title"])
+        console.print(f"[bold magenta]incident #{i['id']} {event.event}[/]: {what}", highlight=False)
+
     services.bus.subscribe(ALARM_CHANGED, show)
+    services.bus.subscribe(INCIDENT_CHANGED, show_incident)
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]Hazwatch demo[/]: {len(doc.sensors)} sensors in a simulated chemical park, 1 reading/s "
                   f"each; faults raise alarms within the first minute. Stops after {duration:g} s.")
@@ -116,6 +125,7 @@ def run_demo(settings: Settings, duration: float, console: Console) -> None:
     console.print(f"           curl -d 'grant_type=password&username={users[0]}&password={DEMO_PASSWORD}' "
                   f"{base}/api/v1/auth/token")
     console.print(f"  Try      curl -H 'Authorization: Bearer {token}' '{base}/api/v1/alarms?state=active'")
+    console.print(f"           curl -H 'Authorization: Bearer {token}' '{base}/api/v1/incidents?state=open'")
     console.print(f"  Data     {settings.data_dir.resolve()}")
     sim = ParkSimulator(doc)
     serve(services, settings.host, settings.port, background=lambda s: feed(s, sim), duration_s=duration)

@@ -8,7 +8,7 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from hazwatch.app import build, make_api
+from hazwatch.app import make_api
 from hazwatch.catalog.errors import CatalogError
 from hazwatch.catalog.schema import CatalogDoc, PlanDoc, TierDoc, TriggerDoc
 from hazwatch.domain.errors import Conflict

@@ -9,6 +9,7 @@ from hazwatch.domain.batch import ReadingBatch
 
 READINGS_STORED = "readings.stored"
 ALARM_CHANGED = "alarm.changed"
+INCIDENT_CHANGED = "incident.changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +21,9 @@ class ReadingsStored:
 class AlarmChanged:
     alarm: dict[str, Any]  # the alarm's public form after the change
     event: str  # raised, cleared, acknowledged, shelved, ...
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentChanged:
+    incident: dict[str, Any]  # the incident's public form after the change (without its timeline)
+    event: str  # opened, escalated, acknowledged, assessing, responding, contained, closed, cancelled

@@ -31,6 +31,7 @@ from hazwatch.catalog.schema import TriggerDoc
 from hazwatch.domain import Clock
 from hazwatch.domain.batch import US
 from hazwatch.domain.errors import Conflict, Invalid, NotFound
+from hazwatch.domain.events import INCIDENT_CHANGED, IncidentChanged
 from hazwatch.domain.limits import Priority
 from hazwatch.incidents import plans as P
 from hazwatch.incidents.catalog import DisposalCatalog
@@ -92,8 +93,9 @@ class IncidentDesk:
     def __init__(self, engine: Engine, clock: Clock, index: Callable[[], SensorIndex], notifier: Notifier,
                  recipients: Recipients, writer: InterlockWriter | None = None, reports_dir: Path | None = None,
                  series: Callable[[int, int, int], tuple[list[int], list[float]]] | None = None,
-                 clocks: ClockPolicy | None = None) -> None:
+                 clocks: ClockPolicy | None = None, bus=None) -> None:
         self.engine, self.clock, self.index, self.notifier = engine, clock, index, notifier
+        self.bus = bus  # incident changes are published here (the live stream, the demo's console)
         self.recipients, self.writer, self.reports_dir, self.series = recipients, writer, reports_dir, series
         self.clocks = clocks or ClockPolicy()
         self._catalog: DisposalCatalog | None = None
@@ -154,9 +156,12 @@ class IncidentDesk:
             open_rows = conn.execute(select(_I).where(_I.c.state.in_(OPEN_STATES))).mappings().all()
         by_hs: dict[int, int] = {}  # hazard source -> its open incident
         by_org: dict[int, int] = {}  # org -> its newest open incident
+        unplaced: dict[int, int] = {}  # org -> its newest open incident with no hazard source yet
         for r in sorted(open_rows, key=lambda r: r["id"]):
             if r["hazard_source_id"] is not None:
                 by_hs.setdefault(r["hazard_source_id"], r["id"])
+            else:
+                unplaced[r["org_id"]] = r["id"]
             by_org[r["org_id"]] = r["id"]
         for a in active:
             if (a["id"], a["raised_at"]) in linked:
@@ -169,6 +174,14 @@ class IncidentDesk:
             # hazard source (a compound rule's) joins its org's newest incident if it would open one
             hs = where.hazard_source_id
             incident_id = by_hs.get(hs) if hs is not None else by_org.get(where.org_id)
+            if incident_id is None and hs is not None and trigger is not None and where.org_id in unplaced:
+                # a compound rule opened its org's incident first; the first hazard source that triggers
+                # in that org is where it is happening
+                incident_id = by_hs[hs] = unplaced.pop(where.org_id)
+                with self.engine.begin() as conn:
+                    conn.execute(update(_I).where(_I.c.id == incident_id).values(hazard_source_id=hs,
+                                                                                 location=where.location))
+                    self._event(conn, incident_id, now, SYSTEM, "located", f"located at {where.location}")
             if incident_id is not None and (trigger is not None or hs is not None):
                 with self.engine.begin() as conn:
                     self._link(conn, incident_id, a, now)
@@ -176,9 +189,12 @@ class IncidentDesk:
                                 f"{where.label} ({Priority(a['priority']).label}) joined the incident")
             elif trigger is not None:
                 incident_id = self._open_from_alarm(a, where, trigger, now)
+                self._publish(incident_id, "opened")
                 by_org[where.org_id] = incident_id
                 if hs is not None:
                     by_hs[hs] = incident_id
+                else:
+                    unplaced[where.org_id] = incident_id
 
     def _locate(self, a, cat: DisposalCatalog) -> Located | None:
         idx = self.index()
@@ -324,6 +340,7 @@ class IncidentDesk:
                              f"Incident #{r['id']} unacknowledged, escalated to {tiers[new]['name']}: {r['title']}",
                              f"{r['title']}. Nobody has acknowledged it; it is now with the {tiers[new]['name']}.",
                              r["priority"], tiers, now)
+            self._publish(r["id"], "escalated")
         for t in due_t:
             tiers, tier = t["tiers"], t["tier"]
             new = min(tier + 1, len(tiers) - 1)
@@ -380,7 +397,10 @@ class IncidentDesk:
                 raise Invalid(f"location {location!r} is neither a hazard source nor a device")
             now = self.clock.now_us()
             with self.engine.begin() as conn:
-                return self._open(conn, org_id, hs, location, devs, hazard_type, title, priority, None, actor, now)
+                incident_id = self._open(conn, org_id, hs, location, devs, hazard_type, title, priority, None,
+                                         actor, now)
+            self._publish(incident_id, "opened")
+            return incident_id
 
         return self.call(run)
 
@@ -409,6 +429,7 @@ class IncidentDesk:
                             f"{r['state']} → {to}" + (f": {comment}" if comment else ""))
             if to == "closed" and self.reports_dir is not None:
                 self._close_out(incident_id)
+            self._publish(incident_id, to)
 
         return self.call(run)
 
@@ -427,6 +448,7 @@ class IncidentDesk:
                 tier = r["tiers"][r["tier"]]["name"]
                 self._event(conn, incident_id, now, actor, "acknowledged",
                             f"acknowledged at tier {tier}" + (f": {comment}" if comment else ""))
+            self._publish(incident_id, "acknowledged")
 
         return self.call(run)
 
@@ -546,6 +568,12 @@ class IncidentDesk:
                 text = (f"interlock #{interlock_id}: wrote {value:g} to {target}, read back {readback:g}"
                         + ("" if ok else ": MISMATCH"))
             self._event(conn, incident_id, now, SYSTEM, f"interlock_{state}", text)
+
+    def _publish(self, incident_id: int, event: str) -> None:
+        if self.bus is not None and self.bus.has_subscribers(INCIDENT_CHANGED):
+            with self.engine.connect() as conn:
+                row = self._get(conn, incident_id)
+            self.bus.publish(INCIDENT_CHANGED, IncidentChanged(self._public(row), event))
 
     # -- reading ----------------------------------------------------------------------------------------------
     def list(self, org_ids: frozenset[int] | None, state: str | None = None) -> list[dict]:
