@@ -257,3 +257,33 @@ def test_the_live_desk_opens_an_incident_from_a_detector_alarm_only_once_it_has_
         items = client.get(f"{API}/incidents").json()["items"]
         assert [(i["trigger"], i["hazard_type"]) for i in items] == [("TR-HOLD", "overfill")]
         assert "SP-OVERFILL" in items[0]["plans"]
+
+
+@pytest.mark.services
+def test_the_desk_on_postgresql(pg_database, tmp_path):
+    settings = make_settings(tmp_path, database_url=pg_database, incident_tick_s=3600)
+    services = build_services(settings, None)
+    try:
+        services.catalog.apply(_doc(second_person=False), "park")
+        services.pipeline.reload_catalog()
+        clock = ShiftedClock()
+        desk = services.incidents
+        desk.clock = services.notifier.clock = clock
+        desk.writer = RecordingWriter()
+        add_user(services, "sup-pg", "supervisor", "E-TANK")
+        iid = _open(services)
+        clock.advance(6)
+        desk.tick()
+        assert desk.detail(iid)["tier"] == "shift supervisor"
+        lock = desk.detail(iid)["interlocks"][0]
+        desk.confirm_interlock(iid, lock["id"], actor="sup-pg").result()
+        for to in ("assessing", "responding", "contained", "closed"):
+            desk.transition(iid, to, actor="sup-pg", comment=None).result()
+        d = desk.detail(iid)
+        assert d["state"] == "closed" and d["interlocks"][0]["state"] == "written"
+        assert any(n["subject"].startswith(f"Incident #{iid} unacknowledged") for n in d["notifications"])
+        assert all(p.exists() for p in desk.report_paths(iid))
+        assert [i["id"] for i in desk.list(None, "closed")] == [iid]
+    finally:
+        services.store.close()
+        services.engine.dispose()

@@ -13,7 +13,8 @@ DOC = yaml.safe_load((Path(__file__).resolve().parents[2] / "docs" / "asyncapi.y
 
 def test_topics_are_the_adapters():
     assert DOC["asyncapi"].startswith("3.")
-    addresses = {c["address"] for c in DOC["channels"].values()}
+    sent = {op["channel"]["$ref"].rsplit("/", 1)[1] for op in DOC["operations"].values() if op["action"] == "send"}
+    addresses = {DOC["channels"][c]["address"] for c in sent}
     assert addresses == {"hz/v1/{enterprise}/{device}/telemetry", "hz/v1/{enterprise}/{device}/status"}
     subscribed = {mqtt.TELEMETRY, mqtt.STATUS}
     assert {a.replace("{enterprise}", "+").replace("{device}", "+") for a in addresses} == subscribed
@@ -27,3 +28,14 @@ def test_readings_payload_is_the_http_body_and_examples_hold():
     status = DOC["components"]["messages"]["status"]
     for ex in status["examples"]:
         jsonschema.validate(ex["payload"], status["payload"])
+
+
+def test_interlock_commands_are_what_the_writer_publishes():
+    import json
+
+    from hazwatch.ingest.writes import command_payload
+
+    msg = DOC["components"]["messages"]["command"]
+    jsonschema.validate(json.loads(command_payload(0.0)), msg["payload"])
+    for ex in msg["examples"]:
+        jsonschema.validate(ex["payload"], msg["payload"])

@@ -34,12 +34,14 @@ def trend_drawing(tag: str, ts: list[int], values: list[float], info: dict, widt
     t0 = ts[0]
     points = [((t - t0) / US / 60, v) for t, v in zip(ts, values, strict=True)]
     plot = LinePlot()
-    plot.x, plot.y, plot.width, plot.height = 30, 20, width - 45, height - 40
+    plot.x, plot.y, plot.width, plot.height = 30, 28, width - 45, height - 48
     plot.data = [points]
     plot.lines[0].strokeColor = colors.HexColor("#1f5fa8")
-    limits = {k: v for k, v in (info.get("limits") or {}).items() if v is not None}
-    lo = min([v for _, v in points] + list(limits.values()))
-    hi = max([v for _, v in points] + list(limits.values()))
+    lo, hi = min(v for _, v in points), max(v for _, v in points)
+    near = max(hi - lo, 1e-9 + 0.05 * abs(hi))  # limits this close to the data are drawn; far ones would flatten it
+    limits = {k: v for k, v in (info.get("limits") or {}).items()
+              if v is not None and lo - near <= v <= hi + near}
+    lo, hi = min([lo, *limits.values()]), max([hi, *limits.values()])
     pad = (hi - lo) * 0.05 or 1.0
     plot.yValueAxis.valueMin, plot.yValueAxis.valueMax = lo - pad, hi + pad
     plot.xValueAxis.valueMin, plot.xValueAxis.valueMax = 0, max(points[-1][0], 1e-6)
@@ -51,7 +53,7 @@ def trend_drawing(tag: str, ts: list[int], values: list[float], info: dict, widt
         d.add(Line(plot.x, y, plot.x + plot.width, y, strokeColor=colors.red if name in ("HH", "LL") else colors.orange,
                    strokeDashArray=[3, 2]))
         d.add(String(plot.x + plot.width + 2, y - 3, name, fontSize=7))
-    d.add(String(plot.x, 4, f"minutes from {_when(t0)}", fontSize=7))
+    d.add(String(plot.x, 2, f"minutes from {_when(t0)}", fontSize=7))
     return d
 
 

@@ -13,6 +13,11 @@ from hazwatch.ingest.mqtt import Broker
 _INTEGER_TYPES = ("Boolean", "SByte", "Byte", "Int16", "UInt16", "Int32", "UInt32", "Int64", "UInt64")
 
 
+def command_payload(value: float) -> str:
+    """What an MQTT command topic receives (docs/asyncapi.yaml, message `command`)."""
+    return json.dumps({"value": value})
+
+
 class ProtocolWriter:
     """Writes by the scheme of the target; `mqtt_url` is the broker MQTT commands go to."""
 
@@ -83,7 +88,7 @@ class ProtocolWriter:
         client.connect(b.host, b.port, keepalive=30)
         client.loop_start()
         try:
-            info = client.publish(topic, json.dumps({"value": value}), qos=1)
+            info = client.publish(topic, command_payload(value), qos=1)
             info.wait_for_publish(self.timeout_s)
             if not info.is_published():
                 raise TimeoutError(f"MQTT command to {topic} not acknowledged by the broker")

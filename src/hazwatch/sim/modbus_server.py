@@ -20,7 +20,8 @@ def register_map(doc: CatalogDoc, host: str, port: int, interval_s: float = 1.0)
 
 
 class RegisterServer:
-    """A Modbus TCP server whose registers the caller sets; undefined addresses answer exception 2."""
+    """A Modbus TCP server whose registers the caller (or a client's write) sets; undefined addresses
+    answer exception 2."""
 
     def __init__(self, size: int, host: str, port: int) -> None:
         from pymodbus.server import ModbusTcpServer
@@ -29,7 +30,10 @@ class RegisterServer:
 
         self.registers: dict[int, int] = {}
 
-        async def fill(_fc, start_address, _address, _count, current, _set_values) -> None:
+        async def fill(_fc, start_address, address, _count, current, set_values) -> None:
+            if set_values is not None:  # a client's write (an interlock): the register holds it from now on
+                for i, v in enumerate(set_values):
+                    self.registers[address + i] = int(v)
             for i in range(len(current)):
                 current[i] = self.registers.get(start_address + i, 0)
 
