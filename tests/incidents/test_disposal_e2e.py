@@ -1,6 +1,6 @@
 """End to end on the simulated park: a gas leak drives GT305 over HH, an incident opens with the
 toxic-release plan's tasks, nobody acknowledges and it climbs to the shift supervisor, a real
-webhook receiver and a real SMTP server get the notifications, the supervisor confirms the plan's
+webhook receiver and a real SMTP server get the notifications, an operator confirms the plan's
 interlock write to a real OPC UA server and the readback matches, the incident is closed, and the
 close-out PDF holds the timeline."""
 
@@ -89,6 +89,7 @@ def test_gas_leak_to_closed_incident(tmp_path, opcua_valve):
         services.incidents.clock = services.notifier.clock = clock
         op = add_user(services, "op-zhang", "operator", "E-TANK")
         sup = add_user(services, "sup-li", "supervisor", "E-TANK")
+        viewer = add_user(services, "view-wang", "viewer", "E-TANK")
         desk, notifier = services.incidents, services.notifier
 
         with TestClient(make_api(services), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
@@ -161,19 +162,19 @@ def test_gas_leak_to_closed_incident(tmp_path, opcua_valve):
             inbox = client.get(f"{API}/notifications", headers=sup).json()["items"]
             assert any("escalated" in n["subject"] for n in inbox)
 
-            # the operator may not write to the plant; nothing is written
+            # a viewer may not write to the plant; nothing is written
             lock = detail["interlocks"][0]
             assert (lock["target"], lock["state"]) == (node, "requested")
             url = f"{API}/incidents/{inc['id']}/interlocks/{lock['id']}/confirm"
-            r = client.post(url, headers=op)
+            r = client.post(url, headers=viewer)
             assert r.status_code == 403
             assert asyncio.run(_read_node(opcua_valve, "ns=2;s=XV305")) == 1.0
 
-            # the supervisor confirms: written through OPC UA and read back
-            r = client.post(url, headers=sup)
+            # the operator confirms: written through OPC UA and read back
+            r = client.post(url, headers=op)
             assert r.status_code == 200, r.text
             lock = r.json()["interlocks"][0]
-            assert (lock["state"], lock["confirmed_by"], lock["readback"]) == ("written", "sup-li", 0.0)
+            assert (lock["state"], lock["confirmed_by"], lock["readback"]) == ("written", "op-zhang", 0.0)
             assert asyncio.run(_read_node(opcua_valve, "ns=2;s=XV305")) == 0.0
             kinds = [e["kind"] for e in r.json()["timeline"]]
             assert kinds.index("interlock_confirmed") < kinds.index("interlock_written")

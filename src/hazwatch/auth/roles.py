@@ -55,10 +55,12 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     # and the plant writes their plans ask for.
     ENTERPRISE_ADMIN: _HUMAN | {ANNOTATE, AUDIT_READ, USERS_MANAGE, CATALOG_WRITE, DEVICE_CREDENTIALS,
                                 ALARM_OPERATE, ALARM_ENGINEER, TELEMETRY_WRITE, INCIDENT_RESPOND, INTERLOCK_CONFIRM},
-    # Shift supervisor: the console, the shift's incidents, and confirming interlock writes.
+    # Shift supervisor: what an operator may do; a rung of its own on the escalation ladder, so an
+    # incident nobody on the console acknowledges reaches the supervisor and not more operators.
     SUPERVISOR: _HUMAN | {ALARM_OPERATE, ANNOTATE, INCIDENT_RESPOND, INTERLOCK_CONFIRM},
-    # Control-room operator: works the alarm console and the tasks of incidents.
-    OPERATOR: _HUMAN | {ALARM_OPERATE, ANNOTATE, INCIDENT_RESPOND},
+    # Control-room operator: works the alarm console, the tasks of incidents, and the plant writes
+    # their plans ask for (a plan may require a second person to confirm as well).
+    OPERATOR: _HUMAN | {ALARM_OPERATE, ANNOTATE, INCIDENT_RESPOND, INTERLOCK_CONFIRM},
     VIEWER: _HUMAN,
     # A field device or gateway: writes telemetry for its own sensors and nothing else.
     DEVICE: frozenset({SELF, TELEMETRY_WRITE}),
