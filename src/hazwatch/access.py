@@ -156,22 +156,24 @@ class Access:
         if node is None or not self.scope.allows(node.id):
             raise NotFound(f"org {enterprise!r} not found")
         fut = self.services.incidents.open_by_hand(node.id, title, hazard_type, int(Priority.parse(priority)),
-                                                   location, self.principal.name)
-        return self.incident(await asyncio.wrap_future(fut))
+                                                   location, self.principal.name, self._incident_audit(node.id))
+        return await asyncio.to_thread(self.incident, await asyncio.wrap_future(fut))
+
+    def _incident_audit(self, org_id: int):
+        actor, record = self.actor, self.services.audit.record
+
+        def audit(conn, action: str, what: dict) -> None:
+            record(conn, actor, action, "incident", what["incident"], org_id, after=what)
+
+        return audit
 
     async def incident_command(self, incident_id: int, command: str, **kw) -> dict:
         """transition, acknowledge, comment, task or report_made, as this principal."""
         org_id = self._incident_org(incident_id)
         desk = self.services.incidents
-        if command == "confirm_interlock":
-            actor, record = self.actor, self.services.audit.record
-
-            def audit(conn, what: dict) -> None:
-                record(conn, actor, "interlock.confirm", "incident", incident_id, org_id, after=what)
-
-            kw["audit"] = audit
-        await asyncio.wrap_future(getattr(desk, command)(incident_id, actor=self.principal.name, **kw))
-        return desk.detail(incident_id)
+        await asyncio.wrap_future(getattr(desk, command)(incident_id, actor=self.principal.name,
+                                                         audit=self._incident_audit(org_id), **kw))
+        return await asyncio.to_thread(desk.detail, incident_id)
 
     def report_file(self, incident_id: int, kind: str):
         self._incident_org(incident_id)

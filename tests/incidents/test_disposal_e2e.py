@@ -186,6 +186,9 @@ def test_gas_leak_to_closed_incident(tmp_path, opcua_valve):
             closed = r.json()
             assert closed["state"] == "closed" and closed["acknowledged_by"] == "sup-li"
             assert closed["escalate_at"] is None and closed["clocks"][0]["status"] == "stopped"
+            audit = client.get(f"{API}/audit", params={"action": "incident.transition"}).json()["items"]
+            assert sorted(a["after"]["to"] for a in audit if a["actor"] == "sup-li") == \
+                ["assessing", "closed", "contained", "responding"]
 
             # the close-out report: a PDF with the timeline, also served by the API
             pdf_path = settings.data_dir / "reports" / f"incident-{inc['id']}.pdf"

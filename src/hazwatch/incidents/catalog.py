@@ -18,6 +18,7 @@ class DisposalCatalog:
     orgs: dict[int, tuple[str, str, int | None]]  # id -> (code, name, parent id)
     hazards: dict[int, tuple[str, str]]  # id -> (code, name)
     devices: dict[int, tuple[str, int | None]]  # id -> (code, hazard source id)
+    device_hazard: dict[str, int | None]  # code -> hazard source id
     rules: dict[int, str]  # id -> code
     units: dict[int, tuple[str, int, int | None]]  # id -> (code, org id, hazard source id)
     plans: list[tuple[int, PlanDoc]]  # (org id, plan)
@@ -27,11 +28,13 @@ class DisposalCatalog:
     def load(cls, engine: Engine) -> DisposalCatalog:
         with Session(engine) as s:
             meta = s.get(CatalogMeta, 1)
+            devices = list(s.scalars(select(Device)))
             return cls(
                 revision=meta.revision if meta else 0,
                 orgs={o.id: (o.code, o.name, o.parent_id) for o in s.scalars(select(Org))},
                 hazards={h.id: (h.code, h.name) for h in s.scalars(select(HazardSource))},
-                devices={d.id: (d.code, d.hazard_source_id) for d in s.scalars(select(Device))},
+                devices={d.id: (d.code, d.hazard_source_id) for d in devices},
+                device_hazard={d.code: d.hazard_source_id for d in devices},
                 rules={r.id: r.code for r in s.scalars(select(Rule))},
                 units={u.id: (u.code, u.org_id, u.hazard_source_id) for u in s.scalars(select(Unit))},
                 plans=[(p.org_id, PlanDoc.model_validate(p.doc)) for p in s.scalars(select(Plan).order_by(Plan.id))],

@@ -47,6 +47,8 @@ from hazwatch.incidents.models import (
 from hazwatch.incidents.notify import Notifier, Recipients
 
 log = logging.getLogger(__name__)
+# records a command in the caller's audit log, in the command's transaction: (conn, action, what)
+Audit = Callable[[Connection, str, dict], None]
 _A = Alarm.__table__
 _I = Incident.__table__
 _IA = IncidentAlarm.__table__
@@ -205,8 +207,7 @@ class IncidentDesk:
                 return None
             info = idx.info[sid]
             hs = info.get("hazard_source_id")
-            dev_hs = next((h for c, h in cat.devices.values() if c == info["device"]), None)
-            hs = hs if hs is not None else dev_hs
+            hs = hs if hs is not None else cat.device_hazard.get(info["device"])
             loc = cat.hazards[hs][0] if hs in cat.hazards else info["device"]
             return Located(int(idx.org_id[sid]), hs, loc, frozenset({info["device"]}), info["kind"],
                            f"{info['tag']} {cond}", sid)
@@ -388,7 +389,7 @@ class IncidentDesk:
         return r
 
     def open_by_hand(self, org_id: int, title: str, hazard_type: str, priority: int, location: str | None,
-                     actor: str) -> Future:
+                     actor: str, audit: Audit | None = None) -> Future:
         def run() -> int:
             cat = self.catalog
             hs = next((i for i, (code, _) in cat.hazards.items() if code == location), None)
@@ -399,12 +400,16 @@ class IncidentDesk:
             with self.engine.begin() as conn:
                 incident_id = self._open(conn, org_id, hs, location, devs, hazard_type, title, priority, None,
                                          actor, now)
+                if audit is not None:
+                    audit(conn, "incident.open", {"incident": incident_id, "title": title, "hazard_type": hazard_type,
+                                                  "location": location})
             self._publish(incident_id, "opened")
             return incident_id
 
         return self.call(run)
 
-    def transition(self, incident_id: int, to: str, actor: str, comment: str | None) -> Future:
+    def transition(self, incident_id: int, to: str, actor: str, comment: str | None,
+                   audit: Audit | None = None) -> Future:
         def run() -> None:
             now = self.clock.now_us()
             with self.engine.begin() as conn:
@@ -427,13 +432,16 @@ class IncidentDesk:
                 conn.execute(update(_I).where(_I.c.id == incident_id).values(**values))
                 self._event(conn, incident_id, now, actor, "state",
                             f"{r['state']} → {to}" + (f": {comment}" if comment else ""))
+                if audit is not None:
+                    audit(conn, "incident.transition", {"incident": incident_id, "from": r["state"], "to": to,
+                                                        "comment": comment})
             if to == "closed" and self.reports_dir is not None:
                 self._close_out(incident_id)
             self._publish(incident_id, to)
 
         return self.call(run)
 
-    def acknowledge(self, incident_id: int, actor: str, comment: str | None) -> Future:
+    def acknowledge(self, incident_id: int, actor: str, comment: str | None, audit: Audit | None = None) -> Future:
         def run() -> None:
             now = self.clock.now_us()
             with self.engine.begin() as conn:
@@ -448,20 +456,25 @@ class IncidentDesk:
                 tier = r["tiers"][r["tier"]]["name"]
                 self._event(conn, incident_id, now, actor, "acknowledged",
                             f"acknowledged at tier {tier}" + (f": {comment}" if comment else ""))
+                if audit is not None:
+                    audit(conn, "incident.acknowledge", {"incident": incident_id, "tier": tier, "comment": comment})
             self._publish(incident_id, "acknowledged")
 
         return self.call(run)
 
-    def comment(self, incident_id: int, actor: str, text: str) -> Future:
+    def comment(self, incident_id: int, actor: str, text: str, audit: Audit | None = None) -> Future:
         def run() -> None:
             now = self.clock.now_us()
             with self.engine.begin() as conn:
                 self._get(conn, incident_id)
                 self._event(conn, incident_id, now, actor, "comment", text)
+                if audit is not None:
+                    audit(conn, "incident.comment", {"incident": incident_id, "text": text})
 
         return self.call(run)
 
-    def task(self, incident_id: int, task_id: int, action: str, actor: str, comment: str | None) -> Future:
+    def task(self, incident_id: int, task_id: int, action: str, actor: str, comment: str | None,
+             audit: Audit | None = None) -> Future:
         def run() -> None:
             now = self.clock.now_us()
             with self.engine.begin() as conn:
@@ -481,10 +494,13 @@ class IncidentDesk:
                 conn.execute(update(_T).where(_T.c.id == task_id).values(**values))
                 self._event(conn, incident_id, now, actor, f"task_{values['state']}",
                             f"task #{task_id} {values['state']}: {t['title']}" + (f": {comment}" if comment else ""))
+                if audit is not None:
+                    audit(conn, f"incident.task_{action}", {"incident": incident_id, "task": task_id,
+                                                            "comment": comment})
 
         return self.call(run)
 
-    def report_made(self, incident_id: int, level: str, actor: str) -> Future:
+    def report_made(self, incident_id: int, level: str, actor: str, audit: Audit | None = None) -> Future:
         """The report to `level` was made: its clock stops and the next level's starts."""
 
         def run() -> None:
@@ -500,6 +516,8 @@ class IncidentDesk:
                 conn.execute(update(_C).where(_C.c.id == c["id"]).values(reported_at=now, reported_by=actor))
                 late = " (late)" if now > c["due_at"] else ""
                 self._event(conn, incident_id, now, actor, "reported", f"reported to the {level} regulator{late}")
+                if audit is not None:
+                    audit(conn, "incident.report", {"incident": incident_id, "level": level})
                 i = self.clocks.levels.index(level) if level in self.clocks.levels else len(self.clocks.levels)
                 if i + 1 < len(self.clocks.levels):
                     nxt, due = self.clocks.levels[i + 1], now + int(self.clocks.next_min * 60 * US)
@@ -509,8 +527,7 @@ class IncidentDesk:
 
         return self.call(run)
 
-    def confirm_interlock(self, incident_id: int, interlock_id: int, actor: str,
-                          audit: Callable[[Connection, dict], None] | None = None) -> Future:
+    def confirm_interlock(self, incident_id: int, interlock_id: int, actor: str, audit: Audit | None = None) -> Future:
         """Confirm a requested write; the last confirmation it needs performs it, reads it back and
         records both. There is no other way to write."""
 
@@ -538,8 +555,9 @@ class IncidentDesk:
                             f"interlock #{interlock_id}: {'confirmed' if first else 'second confirmation'} "
                             f"(write {il['value']:g} to {il['target']})")
                 if audit is not None:
-                    audit(conn, {"interlock": interlock_id, "target": il["target"], "value": il["value"],
-                                 "confirmation": 1 if first else 2})
+                    audit(conn, "interlock.confirm", {"incident": incident_id, "interlock": interlock_id,
+                                                      "target": il["target"], "value": il["value"],
+                                                      "confirmation": 1 if first else 2})
             if first and il["second_person"]:
                 return  # waits for the second person
             self._write(incident_id, interlock_id, il["target"], il["value"])
