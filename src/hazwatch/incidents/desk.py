@@ -114,7 +114,11 @@ class IncidentDesk:
         def run() -> None:
             while not self._stop.wait(interval_s):
                 try:
-                    self.call(self.tick).result()
+                    done = self.call(self.tick)
+                except RuntimeError:  # the interpreter is shutting down the worker: nothing more to do
+                    return
+                try:
+                    done.result()
                 except Exception:
                     log.exception("incident tick failed")
 
