@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from sqlalchemy import select
 
 from hazwatch.alarms import AlarmCommandError, public
 from hazwatch.auth import Actor, Principal, Scope
@@ -184,6 +185,103 @@ class Access:
             raise NotFound(f"incident {incident_id} has no close-out report yet (it is written when the incident "
                            "is closed)")
         return path
+
+    # -- evaluation: hazard grades, risk points, colours, hidden dangers ---------------------------------------------
+    def _org_by_code(self, code: str) -> int:
+        node = self.services.orgs.current().by_code(code)
+        if node is None or not self.scope.allows(node.id):
+            raise NotFound(f"org {code!r} not found")
+        return node.id
+
+    def _hazard_source(self, code: str | None, org_id: int) -> int | None:
+        if code is None:
+            return None
+        from hazwatch.catalog.models import HazardSource
+
+        with self.services.engine.connect() as conn:
+            row = conn.execute(select(HazardSource.id, HazardSource.org_id).where(HazardSource.code == code)).first()
+        if row is None or row.org_id != org_id:
+            raise Invalid(f"hazard source {code!r} is not one of this enterprise's")
+        return row.id
+
+    def _audit_to(self, org_id: int, object_type: str):
+        actor, record = self.actor, self.services.audit.record
+
+        def audit(conn, action: str, object_id: int, what: dict) -> None:
+            record(conn, actor, action, object_type, object_id, org_id, after=what)
+
+        return audit
+
+    def major_hazards(self) -> list[dict]:
+        from hazwatch.risk.overview import grade_sources
+
+        return [{k: v for k, v in s.items() if k != "org_id"} for s in grade_sources(self.services.engine,
+                                                                                    self.scope.org_ids)]
+
+    def risk_points(self) -> list[dict]:
+        return [self._with_enterprise(p) for p in self.services.risk_points.list(self.scope.org_ids)]
+
+    def assess_risk_point(self, enterprise: str, hazard_source: str | None, location: str | None, name: str,
+                          method: str, factors: dict, measures: str | None) -> dict:
+        org_id = self._org_by_code(enterprise)
+        hs = self._hazard_source(hazard_source, org_id)
+        point = self.services.risk_points.assess(org_id, hs, location, name, method, factors, measures,
+                                                 self.principal.name, self._audit_to(org_id, "risk_point"))
+        return self._with_enterprise(point)
+
+    def _with_enterprise(self, item: dict) -> dict:
+        node = self.services.orgs.current().nodes.get(item.pop("org_id"))
+        return {**item, "enterprise": node.code if node else None}
+
+    def risk_overview(self) -> list[dict]:
+        from hazwatch.risk.overview import colours, grade_sources
+
+        tree = self.services.orgs.current()
+        enterprises = {n.id: (n.code, n.name) for n in tree.nodes.values()
+                       if n.kind == "enterprise" and self.scope.allows(n.id)}
+        alarms: dict[int, dict[str, int]] = {}
+        for p in self.services.alarm_queries.list("active"):
+            org = self._alarm_org(p)
+            if org is not None and org in enterprises and not p.suppressed and p.shelved_until is None:
+                label = Priority(p.priority).label
+                alarms.setdefault(org, {}).setdefault(label, 0)
+                alarms[org][label] += 1
+        incidents: dict[int, dict[str, int]] = {}
+        for i in self.services.incidents.list(frozenset(enterprises), "open"):
+            org = tree.by_code(i["enterprise"])
+            if org is not None:
+                slot = incidents.setdefault(org.id, {"open": 0, "urgent": 0})
+                slot["open"] += 1
+                slot["urgent"] += i["priority"] == "urgent"
+        return colours(enterprises, grade_sources(self.services.engine, frozenset(enterprises)),
+                       self.services.risk_points.list(frozenset(enterprises)), alarms, incidents,
+                       self.services.hidden_dangers.overdue_by_org(frozenset(enterprises)), self.services.colour_rule)
+
+    def _hd_org(self, hd_id: int) -> int:
+        org = self.services.hidden_dangers.org_of(hd_id)
+        if org is None or not self.scope.allows(org):
+            raise NotFound(f"hidden danger {hd_id} not found")
+        return org
+
+    def hidden_dangers(self, state: str | None) -> list[dict]:
+        return [self._with_enterprise(h) for h in self.services.hidden_dangers.list(self.scope.org_ids, state)]
+
+    def hidden_danger(self, hd_id: int) -> dict:
+        self._hd_org(hd_id)
+        return self._with_enterprise(self.services.hidden_dangers.detail(hd_id))
+
+    def report_hidden_danger(self, enterprise: str, hazard_source: str | None, fields: dict) -> dict:
+        org_id = self._org_by_code(enterprise)
+        hs = self._hazard_source(hazard_source, org_id)
+        hd = self.services.hidden_dangers.report(org_id, hs, fields, self.principal.name,
+                                                 self._audit_to(org_id, "hidden_danger"))
+        return self.hidden_danger(hd)
+
+    def move_hidden_danger(self, hd_id: int, to: str, comment: str | None, fields: dict) -> dict:
+        org_id = self._hd_org(hd_id)
+        self.services.hidden_dangers.transition(hd_id, to, self.principal.name, comment, fields,
+                                                self._audit_to(org_id, "hidden_danger"))
+        return self.hidden_danger(hd_id)
 
     # -- notifications -------------------------------------------------------------------------------------------
     def _user_id(self) -> int:

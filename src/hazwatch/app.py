@@ -34,6 +34,9 @@ from hazwatch.ingest.opcua import OpcUaAdapter
 from hazwatch.ingest.writes import ProtocolWriter
 from hazwatch.migrations.runner import upgrade
 from hazwatch.pipeline import Pipeline
+from hazwatch.risk.hidden import HiddenDangerRegister
+from hazwatch.risk.overview import ColourRule
+from hazwatch.risk.points import RiskPoints
 from hazwatch.services import Services
 from hazwatch.settings import Settings
 from hazwatch.store import open_store
@@ -66,7 +69,9 @@ def build(settings: Settings) -> Services:
     services = Services(settings=settings, engine=engine, store=store, catalog=catalog, pipeline=pipeline,
                         auth=auth, alarm_queries=AlarmQueries(engine), bus=bus, audit=auth.audit, orgs=users.orgs,
                         users=users, device_credentials=devices, signatures=BatchSignatures(engine),
-                        incidents=desk, notifier=notifier)
+                        incidents=desk, notifier=notifier, risk_points=RiskPoints(engine, pipeline.clock),
+                        hidden_dangers=build_hidden_dangers(engine, pipeline, notifier, users.holders, desk),
+                        colour_rule=ColourRule.model_validate(settings.risk_colour_rule))
     # OPC UA: idle until the catalog names opc.tcp sources; follows catalog changes by itself.
     services.adapters.append(OpcUaAdapter(pipeline.ingest, lambda: pipeline.index))
     if settings.modbus_config:
@@ -104,6 +109,20 @@ def build_disposal(engine, settings: Settings, pipeline: Pipeline, recipients, s
                         ClockPolicy(tuple(settings.report_clock_levels), settings.report_first_min,
                                     settings.report_next_min, settings.report_warn_min), pipeline.bus)
     return notifier, desk
+
+
+def build_hidden_dangers(engine, pipeline: Pipeline, notifier: Notifier, holders, desk: IncidentDesk
+                         ) -> HiddenDangerRegister:
+    """The register, warning each enterprise's safety managers of overdue hidden dangers; its overdue
+    check runs on the incident desk's tick."""
+
+    def warn(conn, org_id: int, subject: str, body: str, priority: int) -> None:
+        notifier.enqueue(conn, holders("enterprise_admin", org_id), subject, body, priority, None,
+                         pipeline.clock.now_us())
+
+    register = HiddenDangerRegister(engine, pipeline.clock, warn)
+    desk.also_tick.append(register.tick)
+    return register
 
 
 def build_auth(engine, settings: Settings, revision: Callable[[], int]

@@ -15,6 +15,9 @@ from hazwatch.incidents.desk import IncidentDesk
 from hazwatch.incidents.notify import Notifier
 from hazwatch.ingest.adapter import Adapter
 from hazwatch.pipeline import Pipeline
+from hazwatch.risk.hidden import HiddenDangerRegister
+from hazwatch.risk.overview import ColourRule
+from hazwatch.risk.points import RiskPoints
 from hazwatch.settings import Settings
 from hazwatch.store import TelemetryStore
 
@@ -36,6 +39,9 @@ class Services:
     signatures: BatchSignatures  # signed device batches (edge gateways): forgeries and replays refused
     incidents: IncidentDesk
     notifier: Notifier
+    risk_points: RiskPoints
+    hidden_dangers: HiddenDangerRegister
+    colour_rule: ColourRule
     adapters: list[Adapter] = field(default_factory=list)  # protocol adapters run beside the API
 
     @property

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = False
+    # -- evaluation: risk colours ---------------------------------------------------------------------------
+    risk_colour_rule: dict = Field(default_factory=dict, description="How an enterprise's colour is derived "
+                                   "(JSON of risk.overview.ColourRule; unset keys keep their defaults)")
     # -- security ------------------------------------------------------------------------------------
     access_token_ttl_s: int = Field(900, ge=30, description="Lifetime of a login's access token")
     refresh_token_ttl_s: int = Field(7 * 86400, ge=60, description="Lifetime of a login's refresh token")

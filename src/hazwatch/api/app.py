@@ -24,6 +24,7 @@ from hazwatch.api.routers import (
     incidents,
     notifications,
     orgs,
+    risk,
     sensors,
     stream,
     system,
@@ -49,7 +50,8 @@ def _cache(api: FastAPI) -> dict:
 
 
 ROUTERS = (auth.router, orgs.router, users.router, catalog.router, devices.router, telemetry.router, sensors.router,
-           alarms.router, incidents.router, notifications.router, audit.router, system.router, stream.router)
+           alarms.router, incidents.router, notifications.router, risk.router, audit.router, system.router,
+           stream.router)
 
 
 def create_api(services: Services | None = None) -> FastAPI:

@@ -25,10 +25,13 @@ REPORTS_REQUEST: Final = "reports:request"
 SYSTEM_READ: Final = "system:read"  # health of the installation's protocol adapters
 INCIDENT_RESPOND: Final = "incidents:respond"  # open, acknowledge, move through states, tasks, reports made
 INTERLOCK_CONFIRM: Final = "interlocks:confirm"  # confirm a plan's write to the plant
+RISK_ASSESS: Final = "risk:assess"  # LEC and matrix assessments of risk points
+HIDDEN_REPORT: Final = "hidden_dangers:report"  # put a hidden danger on the register
+HIDDEN_MANAGE: Final = "hidden_dangers:manage"  # move hidden dangers through review, rectification, acceptance
 
 ALL: Final = frozenset({SELF, READ, TELEMETRY_WRITE, ALARM_OPERATE, ALARM_ENGINEER, ANNOTATE, CATALOG_WRITE,
                         DEVICE_CREDENTIALS, ORGS_WRITE, USERS_MANAGE, AUDIT_READ, OWN_CREDENTIALS, REPORTS_REQUEST,
-                        SYSTEM_READ, INCIDENT_RESPOND, INTERLOCK_CONFIRM})
+                        SYSTEM_READ, INCIDENT_RESPOND, INTERLOCK_CONFIRM, RISK_ASSESS, HIDDEN_REPORT, HIDDEN_MANAGE})
 
 ADMIN: Final = "admin"
 REGULATOR: Final = "regulator"
@@ -46,21 +49,23 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     ADMIN: ALL,
     # Emergency-management bureau: sees everything in its region, comments, asks for reports, and takes
     # the incidents that climb to it (acknowledges them, records the reports passed up).
-    REGULATOR: _HUMAN | {ANNOTATE, AUDIT_READ, REPORTS_REQUEST, INCIDENT_RESPOND},
+    REGULATOR: _HUMAN | {ANNOTATE, AUDIT_READ, REPORTS_REQUEST, INCIDENT_RESPOND, HIDDEN_REPORT},
     # Park management committee: enterprises, users and catalog of its park; does not run plants, but
     # takes incidents that climb to the park.
     PARK_ADMIN: _HUMAN | {ANNOTATE, AUDIT_READ, REPORTS_REQUEST, USERS_MANAGE, CATALOG_WRITE,
-                          DEVICE_CREDENTIALS, ORGS_WRITE, INCIDENT_RESPOND},
+                          DEVICE_CREDENTIALS, ORGS_WRITE, INCIDENT_RESPOND, RISK_ASSESS, HIDDEN_REPORT,
+                          HIDDEN_MANAGE},
     # The enterprise's safety department: users, catalog, device secrets, alarm engineering, incidents
     # and the plant writes their plans ask for.
     ENTERPRISE_ADMIN: _HUMAN | {ANNOTATE, AUDIT_READ, USERS_MANAGE, CATALOG_WRITE, DEVICE_CREDENTIALS,
-                                ALARM_OPERATE, ALARM_ENGINEER, TELEMETRY_WRITE, INCIDENT_RESPOND, INTERLOCK_CONFIRM},
+                                ALARM_OPERATE, ALARM_ENGINEER, TELEMETRY_WRITE, INCIDENT_RESPOND, INTERLOCK_CONFIRM,
+                                RISK_ASSESS, HIDDEN_REPORT, HIDDEN_MANAGE},
     # Shift supervisor: what an operator may do; a rung of its own on the escalation ladder, so an
     # incident nobody on the console acknowledges reaches the supervisor and not more operators.
-    SUPERVISOR: _HUMAN | {ALARM_OPERATE, ANNOTATE, INCIDENT_RESPOND, INTERLOCK_CONFIRM},
+    SUPERVISOR: _HUMAN | {ALARM_OPERATE, ANNOTATE, INCIDENT_RESPOND, INTERLOCK_CONFIRM, HIDDEN_REPORT},
     # Control-room operator: works the alarm console, the tasks of incidents, and the plant writes
     # their plans ask for (a plan may require a second person to confirm as well).
-    OPERATOR: _HUMAN | {ALARM_OPERATE, ANNOTATE, INCIDENT_RESPOND, INTERLOCK_CONFIRM},
+    OPERATOR: _HUMAN | {ALARM_OPERATE, ANNOTATE, INCIDENT_RESPOND, INTERLOCK_CONFIRM, HIDDEN_REPORT},
     VIEWER: _HUMAN,
     # A field device or gateway: writes telemetry for its own sensors and nothing else.
     DEVICE: frozenset({SELF, TELEMETRY_WRITE}),

@@ -47,6 +47,8 @@ class SiteDoc(_Item):
 class SubstanceDoc(_Item):
     name: str = Field(min_length=1)
     cas: str | None = None
+    category: str | None = Field(None, description="GB 18218-2018 hazard category (J1..J5, W1.1..W11) of a substance "
+                                                   "its table 1 does not name")
     quantity_t: float = Field(ge=0, description="actual quantity in tonnes")
 
 

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from hazwatch.cli.model import model_app
+from hazwatch.cli.risk import risk_app
 from hazwatch.settings import Settings
 
 app = typer.Typer(help="Hazwatch: industrial-internet safety production platform.", no_args_is_help=True,
@@ -32,6 +33,7 @@ sim_app = typer.Typer(help="The demo park as real field servers (OPC UA, Modbus 
                       no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
 app.add_typer(model_app, name="model")
+app.add_typer(risk_app, name="risk")
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 

@@ -101,6 +101,7 @@ class IncidentDesk:
         self.recipients, self.writer, self.reports_dir, self.series = recipients, writer, reports_dir, series
         self.clocks = clocks or ClockPolicy()
         self._catalog: DisposalCatalog | None = None
+        self.also_tick: list[Callable[[], Any]] = []  # other deadline checks that ride on this tick
         self._exec = ThreadPoolExecutor(1, thread_name_prefix="hazwatch-incidents")
         self._stop = threading.Event()
         self._timer: threading.Thread | None = None
@@ -147,6 +148,8 @@ class IncidentDesk:
         self._scan(now)
         self._escalate(now)
         self._run_clocks(now)
+        for fn in self.also_tick:
+            fn()
 
     def _scan(self, now: int) -> None:
         cat = self.catalog
