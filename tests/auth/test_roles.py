@@ -38,6 +38,7 @@ def _call(w: World, method: str, path: str, headers: dict):
             lambda: f"/incidents/{incident}/interlocks/{w.interlock_id['EA1']}",
         "/incidents/{incident_id}": lambda: f"/incidents/{incident}",
         "/notifications/{notification_id}": lambda: "/notifications/999999",
+        "/hidden-dangers/{hd_id}": lambda: f"/hidden-dangers/{w.hidden_id['EA1']}",
         "/alarms/{alarm_id}": lambda: f"/alarms/{alarm}", "/sensors/{tag}": lambda: "/sensors/T-EA1",
         "/orgs/{org_id}": lambda: f"/orgs/{w.org_id['EA1']}",
         "/users/{user_id}": lambda: f"/users/{w.user_id[w.add_user(_unique('victim'), 'viewer', 'EA1')]}",
@@ -66,6 +67,11 @@ def _call(w: World, method: str, path: str, headers: dict):
         "/incidents/{incident_id}/comments": {"text": "note"},
         "/incidents/{incident_id}/reports": {"level": "county"},
         "/me/notification-preferences": {"channels": ["in_app"]},
+        "/risk/major-hazard/evaluate": {"substances": [{"name": "ammonia", "quantity_t": 20}]},
+        "/risk/points": {"enterprise": "EA1", "name": "p", "method": "matrix", "l": 2, "s": 3},
+        "/hidden-dangers": {"enterprise": "EA1", "title": "t", "grade": "general", "found_by": "daily",
+                            "handling": "on_the_spot"},
+        "/hidden-dangers/{hd_id}/transition": {"to": "under_review"},
     }
     body = bodies.get(path, {} if method in ("POST", "PUT") else None)
     return c.request(method, API + url, json=body, headers=headers)

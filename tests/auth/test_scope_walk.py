@@ -282,6 +282,85 @@ def _(w, user):
         assert got["email"] in (None, f"{other}@example.com")
 
 
+# -- evaluation --------------------------------------------------------------------------------------------------
+@case("POST", "/risk/major-hazard/evaluate")
+def _(w, user):
+    r = w.client.post(f"{API}/risk/major-hazard/evaluate",
+                      json={"substances": [{"name": "chlorine", "quantity_t": 10}]}, headers=w.headers(user))
+    assert r.status_code == 200 and r.json()["S"] == 2
+
+
+@case("GET", "/risk/major-hazards")
+def _(w, user):
+    r = w.client.get(f"{API}/risk/major-hazards", headers=w.headers(user))
+    assert r.status_code == 200
+    assert all(sees(w, user, s["enterprise"]) for s in r.json()["items"])
+
+
+@case("GET", "/risk/overview")
+def _(w, user):
+    r = w.client.get(f"{API}/risk/overview", headers=w.headers(user))
+    assert r.status_code == 200
+    got = {e["enterprise"] for e in r.json()["items"]}  # enterprises made during the walk may be among them
+    assert got & SUBTREE["R"] == {o for o in INCIDENT_ORGS if sees(w, user, o)}
+
+
+@case("GET", "/risk/points")
+def _(w, user):
+    r = w.client.get(f"{API}/risk/points", headers=w.headers(user))
+    assert r.status_code == 200
+    assert all(sees(w, user, p["enterprise"]) for p in r.json()["items"])
+
+
+@case("POST", "/risk/points")
+def _(w, user):
+    for org in INCIDENT_ORGS:
+        count = len(w.client.get(f"{API}/risk/points").json()["items"])
+        r = w.client.post(f"{API}/risk/points", json={"enterprise": org, "name": f"point by {user}",
+                                                       "method": "matrix", "l": 2, "s": 2}, headers=w.headers(user))
+        expect(r, user, R.RISK_ASSESS, sees(w, user, org), ok=(201,))
+        if r.status_code != 201:
+            assert len(w.client.get(f"{API}/risk/points").json()["items"]) == count
+
+
+@case("GET", "/hidden-dangers")
+def _(w, user):
+    r = w.client.get(f"{API}/hidden-dangers", headers=w.headers(user))
+    assert r.status_code == 200
+    assert {h["enterprise"] for h in r.json()["items"]} == {o for o in INCIDENT_ORGS if sees(w, user, o)}
+
+
+@case("POST", "/hidden-dangers")
+def _(w, user):
+    for org in INCIDENT_ORGS:
+        count = len(w.client.get(f"{API}/hidden-dangers").json()["items"])
+        r = w.client.post(f"{API}/hidden-dangers", json={"enterprise": org, "title": f"by {user}", "grade": "general",
+                                                          "found_by": "holiday", "handling": "on_the_spot"},
+                          headers=w.headers(user))
+        expect(r, user, R.HIDDEN_REPORT, sees(w, user, org), ok=(201,))
+        if r.status_code != 201:
+            assert len(w.client.get(f"{API}/hidden-dangers").json()["items"]) == count
+
+
+@case("GET", "/hidden-dangers/{hd_id}")
+def _(w, user):
+    for org, hid in w.hidden_id.items():
+        r = w.client.get(f"{API}/hidden-dangers/{hid}", headers=w.headers(user))
+        expect(r, user, R.READ, sees(w, user, org), ok=(200,))
+
+
+@case("POST", "/hidden-dangers/{hd_id}/transition")
+def _(w, user):
+    for org, hid in w.hidden_id.items():
+        before = admin_view(w, f"{API}/hidden-dangers/{hid}")
+        r = w.client.post(f"{API}/hidden-dangers/{hid}/transition", json={"to": "under_review"},
+                          headers=w.headers(user))
+        visible = sees(w, user, org)
+        expect(r, user, R.HIDDEN_MANAGE, visible)
+        if not (visible and may(user, R.HIDDEN_MANAGE)):
+            assert admin_view(w, f"{API}/hidden-dangers/{hid}") == before
+
+
 # -- orgs, users --------------------------------------------------------------------------------------------
 @case("GET", "/orgs")
 def _(w, user):

@@ -34,6 +34,7 @@ class World:
     incident_id: dict[str, int] = field(default_factory=dict)  # enterprise -> an incident opened there by hand
     task_id: dict[str, int] = field(default_factory=dict)  # enterprise -> a task of that incident
     interlock_id: dict[str, int] = field(default_factory=dict)  # enterprise -> an interlock write it requests
+    hidden_id: dict[str, int] = field(default_factory=dict)  # enterprise -> a hidden danger reported there
 
     def headers(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
@@ -72,4 +73,6 @@ def build_world(services: Services, client: TestClient) -> World:
         w.incident_id[org] = iid
         w.task_id[org] = detail["tasks"][0]["id"]
         w.interlock_id[org] = detail["interlocks"][0]["id"]
+        w.hidden_id[org] = services.hidden_dangers.report(w.org_id[org], None, {
+            "title": f"walk {org}", "grade": "general", "found_by": "daily", "handling": "on_the_spot"}, "setup")
     return w
