@@ -256,7 +256,7 @@ class Pipeline:
         faults = faults or []
         anomalies = self.units.observe(batch, self.index)
         warnings = self.trend.observe(batch, self.index)
-        fired = self.rules.observe(batch, self.index)
+        fired = self.rules.observe(batch, self.index, now)
         extra = None
         if faults or anomalies or warnings or fired:
             def extra(conn: Connection) -> list[Change]:

@@ -142,6 +142,28 @@ def test_the_clock_fires_a_held_rule_when_no_reading_comes(tmp_path):
         assert [e["event"] for e in events] == ["raised"]
 
 
+def test_a_backlog_replayed_fast_does_not_fire_holds_ahead_of_its_data(api):
+    # an hour-old backlog (an edge gateway catching up): the clock's ticks between its batches must
+    # judge the hold by reading time, not by how long ago the readings were taken
+    api.t0 -= 3600
+    send(api, 0, **{"P-1": 1.0, "TT-1": 185.0})  # true from t=0, an hour ago
+    time.sleep(0.4)  # several ticks of the writer's clock pass
+    send(api, 10, **{"TT-1": 170.0})  # broken after 10 s of reading time
+    time.sleep(0.4)
+    assert rule_events(api, "R-HOT") == []
+    send(api, 20, **{"TT-1": 190.0})
+    send(api, 55, **{"TT-1": 190.0})
+    events = rule_events(api, "R-HOT")
+    assert [e["event"] for e in events] == ["raised"]
+    assert events[0]["ts"] == _iso(api.t0 + 55)
+
+
+def _iso(seconds: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def test_import_refuses_a_bad_rule_and_says_where(api):
     bad = [{"code": "R-X", "name": "x", "org": "E-T", "when": "GT-1 > 25 GT-2 > 25"}]
     r = api.post("/api/v1/catalog", json={"rules": bad})

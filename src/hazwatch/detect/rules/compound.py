@@ -100,6 +100,11 @@ class RuleEngine:
         self.rules: dict[tuple[str, int], _Compiled] = {}
         self.value = np.full(0, np.nan)  # last value per sensor id (only referenced sensors matter)
         self.last_ts = np.full(0, NEVER, np.int64)
+        # the reading clock: the newest reading time seen, and the wall-clock time it was seen at; a
+        # hold completes on the tick only when reading time (advanced by the wall clock since) has
+        # passed it, so a backlog replayed faster than real time does not fire holds ahead of its data
+        self.seen_ts: int | None = None
+        self.seen_at = 0
         self._texts: dict[tuple[str, int], str] = {}
         self._watched = np.zeros(0, bool)  # sensors some rule names
         self._sensors = np.empty(0, np.int64)  # their ids, in column order of the shared rows
@@ -142,9 +147,12 @@ class RuleEngine:
         for r in rules.values():
             r.columns = self._col_of[r.sensors]
 
-    def observe(self, batch: ReadingBatch, index: SensorIndex) -> list[RuleEvent]:
+    def observe(self, batch: ReadingBatch, index: SensorIndex, now_us: int | None = None) -> list[RuleEvent]:
         if not self.rules or not len(batch):
             return []
+        newest = int(batch.ts.max())
+        if self.seen_ts is None or newest >= self.seen_ts:
+            self.seen_ts, self.seen_at = newest, now_us if now_us is not None else newest
         watched, cols_all, col_of = self._watched, self._sensors, self._col_of
         s = batch.sensor
         inside = (s >= 0) & (s < len(watched))
@@ -207,8 +215,10 @@ class RuleEngine:
     def tick(self, now_us: int, index: SensorIndex) -> list[RuleEvent]:
         """Fire held rules whose hold ran out while no reading came (the last values still stand)."""
         events = []
+        reading_now = now_us if self.seen_ts is None else self.seen_ts + max(0, now_us - self.seen_at)
         for r in self.rules.values():
-            if r.true and not r.active and r.hold_us and now_us - r.since >= r.hold_us and r.last_row is not None:
+            if (r.true and not r.active and r.hold_us and reading_now - r.since >= r.hold_us
+                    and r.last_row is not None):
                 r.active = True
                 events.append(self._event(r, True, r.since + r.hold_us, r.last_row, index))
         return events
