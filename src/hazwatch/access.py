@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy import select
 
 from hazwatch.alarms import AlarmCommandError, public
+from hazwatch.alarms.manager import iso
 from hazwatch.auth import Actor, Principal, Scope
 from hazwatch.catalog.errors import CatalogError
 from hazwatch.catalog.models import Device
@@ -256,6 +257,28 @@ class Access:
         return colours(enterprises, grade_sources(self.services.engine, frozenset(enterprises)),
                        self.services.risk_points.list(frozenset(enterprises)), alarms, incidents,
                        self.services.hidden_dangers.overdue_by_org(frozenset(enterprises)), self.services.colour_rule)
+
+    def kpis(self, enterprise: str | None, start: int, end: int) -> dict:
+        from hazwatch.risk.kpis import alarm_kpis, incident_kpis
+
+        if enterprise is not None:
+            area: frozenset[int] | None = frozenset({self._org_by_code(enterprise)})
+        else:
+            area = self.scope.org_ids
+        idx = self.services.index
+        alarms = {}
+        for p in self.services.alarm_queries.list("all"):
+            org = self._alarm_org(p)
+            if org is None or not self.scope.allows(org) or (area is not None and org not in area):
+                continue
+            a = public(p, idx)
+            what = a["sensor"] or a["process_unit"] or a["rule"] or a["device"] or str(p.id)
+            alarms[p.id] = {"label": f"{what} {p.condition}", "priority": p.priority, "active": p.active,
+                            "raised_at": p.raised_at}
+        events = self.services.alarm_queries.events_between(list(alarms), start, end)
+        incidents = self.services.incidents.response_times(area, start, end)
+        return {"enterprise": enterprise, "start": iso(start), "end": iso(end),
+                "alarms": alarm_kpis(events, alarms, start, end), "incidents": incident_kpis(incidents)}
 
     def _hd_org(self, hd_id: int) -> int:
         org = self.services.hidden_dangers.org_of(hd_id)

@@ -323,6 +323,18 @@ def _(w, user):
             assert len(w.client.get(f"{API}/risk/points").json()["items"]) == count
 
 
+@case("GET", "/kpis")
+def _(w, user):
+    r = w.client.get(f"{API}/kpis", headers=w.headers(user))
+    assert r.status_code == 200
+    mine = r.json()["alarms"]["raised"]
+    for org in INCIDENT_ORGS:
+        r = w.client.get(f"{API}/kpis", params={"enterprise": org}, headers=w.headers(user))
+        expect(r, user, R.READ, sees(w, user, org), ok=(200,))
+        if r.status_code == 200:
+            assert r.json()["alarms"]["raised"] <= mine
+
+
 @case("GET", "/hidden-dangers")
 def _(w, user):
     r = w.client.get(f"{API}/hidden-dangers", headers=w.headers(user))

@@ -42,6 +42,16 @@ class AlarmQueries:
             r = conn.execute(select(_A).where(_A.c.id == alarm_id)).mappings().first()
         return AlarmPoint(**dict(r)) if r else None
 
+    def events_between(self, alarm_ids: list[int], start: int, end: int,
+                       events: tuple[str, ...] = ("raised", "cleared", "acknowledged")) -> list[dict]:
+        """Journal rows {id, alarm_id, ts, event} of these alarms with start <= ts < end."""
+        if not alarm_ids:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(_J.c.id, _J.c.alarm_id, _J.c.ts, _J.c.event).where(
+                _J.c.alarm_id.in_(alarm_ids), _J.c.ts >= start, _J.c.ts < end, _J.c.event.in_(events))).all()
+        return [{"id": r.id, "alarm_id": r.alarm_id, "ts": r.ts, "event": r.event} for r in rows]
+
     def journal(self, alarm_id: int) -> list[dict]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(_J).where(_J.c.alarm_id == alarm_id).order_by(_J.c.id)).mappings().all()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from hazwatch.alarms.manager import iso
 from hazwatch.alarms.models import Alarm
@@ -612,6 +612,20 @@ class IncidentDesk:
         with self.engine.connect() as conn:
             rows = conn.execute(q.limit(1000)).mappings().all()
         return [self._public(r) for r in rows]
+
+    def response_times(self, org_ids: frozenset[int] | None, start: int, end: int) -> list[dict]:
+        """Incidents opened in [start, end): when each was opened, acknowledged, contained and closed."""
+        q = select(_I).where(_I.c.opened_at >= start, _I.c.opened_at < end)
+        if org_ids is not None:
+            q = q.where(_I.c.org_id.in_(org_ids))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).mappings().all()
+            contained = dict(conn.execute(select(_E.c.incident_id, func.min(_E.c.ts)).where(
+                _E.c.incident_id.in_([r["id"] for r in rows]), _E.c.kind == "state",
+                _E.c.detail.like("% → contained%")).group_by(_E.c.incident_id)).all()) if rows else {}
+        return [{"id": r["id"], "opened_at": r["opened_at"], "acknowledged_at": r["acknowledged_at"],
+                 "contained_at": contained.get(r["id"]),
+                 "closed_at": r["ended_at"] if r["state"] == "closed" else None} for r in rows]
 
     def org_of(self, incident_id: int) -> int | None:
         with self.engine.connect() as conn:

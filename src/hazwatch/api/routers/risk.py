@@ -285,3 +285,89 @@ def get_hidden(hd_id: HdId, access: AccessDep) -> JSON:
                          "before it leaves `reported`; give any of them here.")
 def move_hidden(hd_id: HdId, body: TransitionIn, access: AccessDep) -> JSON:
     return JSON(access.move_hidden_danger(hd_id, body.to, body.comment, _fields(body)))
+
+
+# -- KPIs ---------------------------------------------------------------------------------------------------------
+class Spread(BaseModel):
+    count: int
+    mean_s: float | None
+    median_s: float | None
+    p90_s: float | None
+
+
+class AckSpread(Spread):
+    unacknowledged: int = Field(description="alarms raised in the period not acknowledged within it")
+
+
+class Offender(BaseModel):
+    alarm: int
+    label: str
+    count: int
+    share: float = Field(description="percent of all alarms raised in the period")
+
+
+class Chatter(BaseModel):
+    alarm: int
+    label: str
+    count: int
+
+
+class Standing(BaseModel):
+    alarm: int
+    label: str
+    since: str | None
+
+
+class PriorityShare(BaseModel):
+    count: int
+    percent: float
+    guideline_percent: float
+
+
+class AlarmKpis(BaseModel):
+    raised: int
+    per_10min: float
+    per_hour: float | None
+    peak_10min: int = Field(description="most alarms in one 10-minute period")
+    periods_10min: int
+    flood_percent: float = Field(description="percent of 10-minute periods with more than 10 alarms")
+    top10: list[Offender]
+    top10_share: float
+    chattering: list[Chatter]
+    fleeting: int = Field(description="activations that cleared within 10 s")
+    standing: list[Standing] = Field(description="alarms active for more than 24 h at the end of the period")
+    priorities: dict[Literal["low", "medium", "high"], PriorityShare] = Field(
+        description="the mix of raised alarms against the 80/15/5 guideline (high includes urgent)")
+    acknowledge: AckSpread
+
+
+class IncidentKpis(BaseModel):
+    opened: int
+    acknowledge: Spread
+    contain: Spread
+    close: Spread
+
+
+class Kpis(BaseModel):
+    enterprise: str | None = Field(description="the area; null = everything in scope")
+    start: str
+    end: str
+    alarms: AlarmKpis
+    incidents: IncidentKpis
+
+
+@router.get("/kpis", summary="Alarm-system and response KPIs of an area and period (ISA-18.2 / EEMUA 191)",
+            response_model=Kpis, openapi_extra=needs(READ))
+def kpis(access: AccessDep,
+         enterprise: str | None = Query(None, description="org code of the area; default: everything in scope"),
+         start: str | None = Query(None, description="ISO 8601 or epoch seconds; default: 24 h before end"),
+         end: str | None = Query(None, description="ISO 8601 or epoch seconds; default: now")) -> JSON:
+    from hazwatch.api.timeparse import parse_time
+
+    end_us = parse_time(end, "end") if end else access.services.pipeline.clock.now_us()
+    start_us = parse_time(start, "start") if start else end_us - 86400 * US
+    if start_us >= end_us:
+        from hazwatch.domain.errors import Invalid
+
+        raise Invalid("`start` must be before `end`")
+    return JSON(access.kpis(enterprise, start_us, end_us))
