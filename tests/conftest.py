@@ -64,8 +64,9 @@ def eventually(fn, seconds: float = 5.0):
 
 
 def make_settings(tmp_path: Path, **kw) -> Settings:
-    return Settings(data_dir=tmp_path / "data", admin_token=TOKEN, tick_interval_s=0.05,
-                    checkpoint_interval_s=0.2, **kw)
+    # scheduled reports are off unless a test asks: each would write a day's PDFs in the background
+    return Settings(data_dir=tmp_path / "data", admin_token=TOKEN,
+                    **({"tick_interval_s": 0.05, "checkpoint_interval_s": 0.2, "report_schedule": []} | kw))
 
 
 def build_services(settings: Settings, catalog: Path | None = DATA / "catalog.yaml") -> Services:

@@ -258,7 +258,7 @@ class Access:
                        self.services.risk_points.list(frozenset(enterprises)), alarms, incidents,
                        self.services.hidden_dangers.overdue_by_org(frozenset(enterprises)), self.services.colour_rule)
 
-    def kpis(self, enterprise: str | None, start: int, end: int) -> dict:
+    def kpis(self, enterprise: str | None, start: int, end: int, bucket_us: int | None = None) -> dict:
         from hazwatch.risk.kpis import alarm_kpis, incident_kpis
 
         if enterprise is not None:
@@ -278,7 +278,28 @@ class Access:
         events = self.services.alarm_queries.events_between(list(alarms), start, end)
         incidents = self.services.incidents.response_times(area, start, end)
         return {"enterprise": enterprise, "start": iso(start), "end": iso(end),
-                "alarms": alarm_kpis(events, alarms, start, end), "incidents": incident_kpis(incidents)}
+                "alarms": alarm_kpis(events, alarms, start, end, bucket_us=bucket_us),
+                "incidents": incident_kpis(incidents)}
+
+    def _report(self, report_id: int) -> dict:
+        r = self.services.reports.get(report_id)
+        if not self.scope.allows(r["org_id"]):
+            raise NotFound(f"report {report_id} not found")
+        return r
+
+    def reports(self) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "org_id"} for r in self.services.reports.list(self.scope.org_ids)]
+
+    def request_report(self, scope: str, period: str, lang: str) -> dict:
+        r = self.services.reports.generate(self._org_by_code(scope), period, lang, self.principal.name)
+        return {k: v for k, v in r.items() if k != "org_id"}
+
+    def report_path(self, report_id: int, kind: str):
+        r = self._report(report_id)
+        path = self.services.reports.path(r, kind)
+        if not path.exists():
+            raise NotFound(f"report {report_id}'s {kind} file is gone; request it again")
+        return path
 
     def _hd_org(self, hd_id: int) -> int:
         org = self.services.hidden_dangers.org_of(hd_id)

@@ -34,6 +34,7 @@ from hazwatch.ingest.opcua import OpcUaAdapter
 from hazwatch.ingest.writes import ProtocolWriter
 from hazwatch.migrations.runner import upgrade
 from hazwatch.pipeline import Pipeline
+from hazwatch.reporting import Reports
 from hazwatch.risk.hidden import HiddenDangerRegister
 from hazwatch.risk.overview import ColourRule
 from hazwatch.risk.points import RiskPoints
@@ -83,6 +84,8 @@ def build(settings: Settings) -> Services:
             client_id=settings.mqtt_client_id, max_readings=settings.max_batch_readings,
             on_status=pipeline.device_status, spool_max_bytes=settings.mqtt_spool_max_bytes,
             signatures=services.signatures, require_signed=settings.require_signed_batches))
+    services.reports = Reports(services)
+    desk.also_tick.append(services.reports.tick)
     return services
 
 

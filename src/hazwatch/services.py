@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -20,6 +21,9 @@ from hazwatch.risk.overview import ColourRule
 from hazwatch.risk.points import RiskPoints
 from hazwatch.settings import Settings
 from hazwatch.store import TelemetryStore
+
+if TYPE_CHECKING:
+    from hazwatch.reporting import Reports
 
 
 @dataclass
@@ -43,6 +47,7 @@ class Services:
     hidden_dangers: HiddenDangerRegister
     colour_rule: ColourRule
     adapters: list[Adapter] = field(default_factory=list)  # protocol adapters run beside the API
+    reports: Reports | None = None  # periodic reports (built on these services, so set after them)
 
     @property
     def index(self) -> SensorIndex:

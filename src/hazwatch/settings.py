@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +65,14 @@ class Settings(BaseSettings):
     # -- evaluation: risk colours ---------------------------------------------------------------------------
     risk_colour_rule: dict = Field(default_factory=dict, description="How an enterprise's colour is derived "
                                    "(JSON of risk.overview.ColourRule; unset keys keep their defaults)")
+    report_timezone: str = Field("Asia/Shanghai", description="Where periodic reports' days, weeks and months "
+                                 "begin")
+    report_schedule: list[Literal["daily", "weekly", "monthly"]] = Field(
+        ["daily", "weekly", "monthly"], description="Periodic reports written by themselves once each period ends "
+        "(JSON list; [] turns the schedule off)")
+    report_scope_kinds: list[Literal["region", "park", "enterprise"]] = Field(
+        ["region", "park", "enterprise"], description="Which orgs get scheduled reports")
+    report_language: Literal["zh", "en"] = Field("zh", description="Language of scheduled reports")
     # -- security ------------------------------------------------------------------------------------
     access_token_ttl_s: int = Field(900, ge=30, description="Lifetime of a login's access token")
     refresh_token_ttl_s: int = Field(7 * 86400, ge=60, description="Lifetime of a login's refresh token")

@@ -39,6 +39,7 @@ def _call(w: World, method: str, path: str, headers: dict):
         "/incidents/{incident_id}": lambda: f"/incidents/{incident}",
         "/notifications/{notification_id}": lambda: "/notifications/999999",
         "/hidden-dangers/{hd_id}": lambda: f"/hidden-dangers/{w.hidden_id['EA1']}",
+        "/reports/{report_id}": lambda: f"/reports/{w.report_id['EA1']}",
         "/alarms/{alarm_id}": lambda: f"/alarms/{alarm}", "/sensors/{tag}": lambda: "/sensors/T-EA1",
         "/orgs/{org_id}": lambda: f"/orgs/{w.org_id['EA1']}",
         "/users/{user_id}": lambda: f"/users/{w.user_id[w.add_user(_unique('victim'), 'viewer', 'EA1')]}",
@@ -72,6 +73,7 @@ def _call(w: World, method: str, path: str, headers: dict):
         "/hidden-dangers": {"enterprise": "EA1", "title": "t", "grade": "general", "found_by": "daily",
                             "handling": "on_the_spot"},
         "/hidden-dangers/{hd_id}/transition": {"to": "under_review"},
+        "/reports": {"scope": "EA1", "period": "2026-11", "lang": "en"},
     }
     body = bodies.get(path, {} if method in ("POST", "PUT") else None)
     return c.request(method, API + url, json=body, headers=headers)

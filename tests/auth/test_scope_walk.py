@@ -335,6 +335,34 @@ def _(w, user):
             assert r.json()["alarms"]["raised"] <= mine
 
 
+@case("GET", "/reports")
+def _(w, user):
+    r = w.client.get(f"{API}/reports", headers=w.headers(user))
+    assert r.status_code == 200
+    assert {x["scope"] for x in r.json()["items"]} & set(INCIDENT_ORGS) == \
+        {o for o in INCIDENT_ORGS if sees(w, user, o)}
+
+
+@case("POST", "/reports")
+def _(w, user):
+    for org in INCIDENT_ORGS:
+        r = w.client.post(f"{API}/reports", json={"scope": org, "period": "2026-10", "lang": "en"},
+                          headers=w.headers(user))
+        expect(r, user, R.REPORTS_REQUEST, sees(w, user, org), ok=(201,))
+
+
+def report_file(kind: str):
+    def check(w: World, user: str) -> None:
+        for org, rid in w.report_id.items():
+            r = w.client.get(f"{API}/reports/{rid}/{kind}", headers=w.headers(user))
+            expect(r, user, R.READ, sees(w, user, org), ok=(200,))
+    return check
+
+
+for _kind in ("pdf", "html"):
+    case("GET", f"/reports/{{report_id}}/{_kind}")(report_file(_kind))
+
+
 @case("GET", "/hidden-dangers")
 def _(w, user):
     r = w.client.get(f"{API}/hidden-dangers", headers=w.headers(user))

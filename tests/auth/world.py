@@ -35,6 +35,7 @@ class World:
     task_id: dict[str, int] = field(default_factory=dict)  # enterprise -> a task of that incident
     interlock_id: dict[str, int] = field(default_factory=dict)  # enterprise -> an interlock write it requests
     hidden_id: dict[str, int] = field(default_factory=dict)  # enterprise -> a hidden danger reported there
+    report_id: dict[str, int] = field(default_factory=dict)  # enterprise -> a periodic report of it
 
     def headers(self, user: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
@@ -75,4 +76,5 @@ def build_world(services: Services, client: TestClient) -> World:
         w.interlock_id[org] = detail["interlocks"][0]["id"]
         w.hidden_id[org] = services.hidden_dangers.report(w.org_id[org], None, {
             "title": f"walk {org}", "grade": "general", "found_by": "daily", "handling": "on_the_spot"}, "setup")
+        w.report_id[org] = services.reports.generate(w.org_id[org], "2026-11", "en", "setup")["id"]
     return w

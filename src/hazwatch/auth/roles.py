@@ -59,7 +59,7 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
     # and the plant writes their plans ask for.
     ENTERPRISE_ADMIN: _HUMAN | {ANNOTATE, AUDIT_READ, USERS_MANAGE, CATALOG_WRITE, DEVICE_CREDENTIALS,
                                 ALARM_OPERATE, ALARM_ENGINEER, TELEMETRY_WRITE, INCIDENT_RESPOND, INTERLOCK_CONFIRM,
-                                RISK_ASSESS, HIDDEN_REPORT, HIDDEN_MANAGE},
+                                RISK_ASSESS, HIDDEN_REPORT, HIDDEN_MANAGE, REPORTS_REQUEST},
     # Shift supervisor: what an operator may do; a rung of its own on the escalation ladder, so an
     # incident nobody on the console acknowledges reaches the supervisor and not more operators.
     SUPERVISOR: _HUMAN | {ALARM_OPERATE, ANNOTATE, INCIDENT_RESPOND, INTERLOCK_CONFIRM, HIDDEN_REPORT},

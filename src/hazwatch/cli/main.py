@@ -337,6 +337,33 @@ def edge_run(config: Annotated[Path, typer.Option("--config", help="edge.yaml: u
 
 
 @app.command()
+def report(scope: Annotated[str, typer.Option("--scope", help="code or id of the enterprise, park or region")],
+           period: Annotated[str, typer.Option("--period", help="2026-11-24 (day), 2026-W48 (week) or 2026-11 "
+                                                                "(month)")],
+           lang: Annotated[str, typer.Option("--lang", help="zh or en")] = "zh",
+           data_dir: DataDir = None) -> None:
+    """Write a periodic report (HTML and PDF) of an org and period, as on a schedule."""
+    from hazwatch.app import build
+    from hazwatch.domain.errors import ServiceError
+
+    services = build(_settings(data_dir))
+    try:
+        tree = services.orgs.current()
+        node = tree.by_code(scope) or (tree.nodes.get(int(scope)) if scope.isdigit() else None)
+        if node is None:
+            err.print(f"[red]error:[/red] no org {scope!r}")
+            raise typer.Exit(2)
+        r = services.reports.generate(node.id, period, lang, _cli_actor().name)
+    except ServiceError as e:
+        err.print(f"[red]error:[/red] {e.message}")
+        raise typer.Exit(2) from None
+    finally:
+        services.store.close()
+    for kind in ("pdf", "html"):
+        console.print(str(services.reports.path(r, kind)))
+
+
+@app.command()
 def openapi(output: Annotated[Path | None, typer.Option("--output", "-o")] = None) -> None:
     """Print (or write) the OpenAPI document of the HTTP API."""
     from hazwatch.api import create_api

@@ -45,7 +45,7 @@ def _spread(seconds: list[float]) -> dict:
 
 
 def alarm_kpis(events: list[dict], alarms: dict[int, dict], start: int, end: int,
-               policy: KpiPolicy | None = None) -> dict:
+               policy: KpiPolicy | None = None, bucket_us: int | None = None) -> dict:
     """events: journal rows {alarm_id, ts, event} of the area's alarms, any order, from `start` on;
     alarms: id -> {label, priority, active, raised_at} of the same alarms. Times in µs."""
     p = policy or KpiPolicy()
@@ -96,7 +96,7 @@ def alarm_kpis(events: list[dict], alarms: dict[int, dict], start: int, end: int
     priorities = {k: {"count": mix[k], "percent": round(100.0 * mix[k] / total, 1) if total else 0.0,
                       "guideline_percent": GUIDE[k]} for k in GUIDE}
     unacknowledged = sum(1 for e in raised) - len(ack_s)
-    return {
+    out = {
         "raised": total,
         "per_10min": round(total / periods, 3),
         "per_hour": round(total / hours, 3) if hours else None,
@@ -111,6 +111,11 @@ def alarm_kpis(events: list[dict], alarms: dict[int, dict], start: int, end: int
         "priorities": priorities,
         "acknowledge": _spread(ack_s) | {"unacknowledged": max(0, unacknowledged)},
     }
+    if bucket_us:  # alarms raised per bucket, for plotting the rate over time
+        per_bucket = Counter((e["ts"] - start) // bucket_us for e in raised)
+        out["series"] = [(start + i * bucket_us, per_bucket.get(i, 0))
+                         for i in range(max(1, -(-(end - start) // bucket_us)))]
+    return out
 
 
 def incident_kpis(incidents: list[dict]) -> dict:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hazwatch.db import Base
@@ -63,3 +63,20 @@ class HiddenDangerEvent(Base):
     actor: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(30))
     detail: Mapped[str] = mapped_column(String(2000))
+
+
+class Report(Base):
+    """A generated periodic report; its files lie in the data directory's reports/periodic/."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("org_id", "period", "lang"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # daily | weekly | monthly
+    period: Mapped[str] = mapped_column(String(12))  # 2026-11-24 | 2026-W48 | 2026-11
+    lang: Mapped[str] = mapped_column(String(5))
+    start: Mapped[int] = mapped_column(BigInteger)
+    end: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(100))  # file stem of its .html and .pdf

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from hazwatch.api.deps import AccessDep, needs
 from hazwatch.api.responses import JSON
-from hazwatch.auth.roles import HIDDEN_MANAGE, HIDDEN_REPORT, READ, RISK_ASSESS
+from hazwatch.auth.roles import HIDDEN_MANAGE, HIDDEN_REPORT, READ, REPORTS_REQUEST, RISK_ASSESS
 from hazwatch.domain.batch import US
 from hazwatch.risk.grading import evaluate
 from hazwatch.risk.hidden import FOUND_BY, STATES
@@ -371,3 +372,60 @@ def kpis(access: AccessDep,
 
         raise Invalid("`start` must be before `end`")
     return JSON(access.kpis(enterprise, start_us, end_us))
+
+
+# -- periodic reports -------------------------------------------------------------------------------------------
+ReportId = Annotated[int, Path(description="report id", ge=1, le=2**31 - 1)]
+
+
+class ReportIn(_Body):
+    scope: str = Field(description="code of the enterprise, park or region")
+    period: str = Field(max_length=12, description="a day (2026-11-24), an ISO week (2026-W48) or a month (2026-11)")
+    lang: Literal["zh", "en"] = "zh"
+
+
+class ReportOut(BaseModel):
+    id: int
+    scope: str | None
+    kind: Literal["daily", "weekly", "monthly"]
+    period: str
+    lang: Literal["zh", "en"]
+    start: str
+    end: str
+    created_at: str
+    created_by: str = Field(description="who asked for it, or `schedule`")
+    name: str
+
+
+class ReportList(BaseModel):
+    items: list[ReportOut]
+    count: int
+
+
+@router.get("/reports", summary="Periodic reports in scope, newest first", response_model=ReportList,
+            openapi_extra=needs(READ))
+def list_reports(access: AccessDep) -> JSON:
+    items = access.reports()
+    return JSON({"items": items, "count": len(items)})
+
+
+@router.post("/reports", summary="Write a periodic report now (HTML and PDF)", response_model=ReportOut,
+             status_code=201, openapi_extra=needs(REPORTS_REQUEST),
+             description="Writing it again replaces the earlier files of the same scope, period and language.")
+async def request_report(body: ReportIn, access: AccessDep) -> JSON:
+    from fastapi.concurrency import run_in_threadpool
+
+    return JSON(await run_in_threadpool(access.request_report, body.scope, body.period, body.lang), status_code=201)
+
+
+@router.get("/reports/{report_id}/pdf", summary="A report's PDF", response_class=FileResponse,
+            responses={200: {"content": {"application/pdf": {}}}}, openapi_extra=needs(READ))
+def report_pdf(report_id: ReportId, access: AccessDep) -> FileResponse:
+    path = access.report_path(report_id, "pdf")
+    return FileResponse(path, media_type="application/pdf", filename=path.name)
+
+
+@router.get("/reports/{report_id}/html", summary="A report's HTML", response_class=FileResponse,
+            responses={200: {"content": {"text/html": {}}}}, openapi_extra=needs(READ))
+def report_html(report_id: ReportId, access: AccessDep) -> FileResponse:
+    return FileResponse(access.report_path(report_id, "html"), media_type="text/html")

@@ -1,0 +1,172 @@
+"""Periodic reports: which period a name means, what goes into a report of an org (as that org's
+own scope sees it, through Access), where the files go, and the schedule that writes each
+finished period's reports by itself.
+
+Periods are local days, ISO weeks and months in `HAZWATCH_REPORT_TIMEZONE`: `2026-11-24`,
+`2026-W48`, `2026-11`."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select, update
+
+from hazwatch.access import Access
+from hazwatch.alarms.manager import iso
+from hazwatch.auth import Principal
+from hazwatch.domain.batch import US
+from hazwatch.domain.errors import Invalid, NotFound
+from hazwatch.risk import report as render
+from hazwatch.risk.models import Report
+from hazwatch.services import Services
+
+log = logging.getLogger(__name__)
+_R = Report.__table__
+KINDS = ("daily", "weekly", "monthly")
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str
+    name: str
+    start: datetime  # local, inclusive
+    end: datetime  # local, exclusive
+
+    @property
+    def bucket(self) -> str:
+        return "hour" if self.kind == "daily" else "day"
+
+
+def parse_period(text: str, tz: str) -> Period:
+    zone = ZoneInfo(tz)
+    text = text.strip()
+    if m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text):
+        d = date(*map(int, m.groups()))
+        start = datetime(d.year, d.month, d.day, tzinfo=zone)
+        return Period("daily", text, start, start + timedelta(days=1))
+    if m := re.fullmatch(r"(\d{4})-W(\d{2})", text):
+        d = date.fromisocalendar(int(m[1]), int(m[2]), 1)
+        start = datetime(d.year, d.month, d.day, tzinfo=zone)
+        return Period("weekly", text, start, start + timedelta(days=7))
+    if m := re.fullmatch(r"(\d{4})-(\d{2})", text):
+        y, mo = int(m[1]), int(m[2])
+        if not 1 <= mo <= 12:
+            raise Invalid(f"period {text!r}: month {mo} does not exist")
+        start = datetime(y, mo, 1, tzinfo=zone)
+        return Period("monthly", text, start, datetime(y + (mo == 12), mo % 12 + 1, 1, tzinfo=zone))
+    raise Invalid(f"period {text!r} is not a day (2026-11-24), an ISO week (2026-W48) or a month (2026-11)")
+
+
+def last_finished(kind: str, now_us: int, tz: str) -> Period:
+    """The most recent period of this kind that has ended."""
+    today = datetime.fromtimestamp(now_us / US, ZoneInfo(tz)).date()
+    if kind == "daily":
+        return parse_period((today - timedelta(days=1)).isoformat(), tz)
+    if kind == "weekly":
+        y, w, _ = (today - timedelta(days=7)).isocalendar()
+        return parse_period(f"{y}-W{w:02d}", tz)
+    first = today.replace(day=1) - timedelta(days=1)
+    return parse_period(f"{first.year}-{first.month:02d}", tz)
+
+
+class Reports:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.dir = services.settings.data_dir / "reports" / "periodic"
+        self.tz = services.settings.report_timezone
+        self._done: set[tuple[int, str, str]] = set()
+
+    def gather(self, org_id: int, period: Period) -> dict:
+        """The report's content as the org's own scope sees it."""
+        node = self.services.orgs.current().nodes[org_id]
+        access = Access(self.services, Principal(None, "report", "admin", org_id))
+        start, end = int(period.start.timestamp() * US), int(period.end.timestamp() * US)
+        bucket = 3600 * US if period.bucket == "hour" else 86400 * US
+        kpis = access.kpis(None, start, end, bucket_us=bucket)
+        fmt = "%H:00" if period.bucket == "hour" else "%m-%d"
+        zone = ZoneInfo(self.tz)
+        rate = [(datetime.fromtimestamp(ts / US, zone).strftime(fmt), n) for ts, n in kpis["alarms"].pop("series")]
+        return {"scope": node.code, "scope_name": node.name, "period": period.name, "kind": period.kind,
+                "bucket": period.bucket, "start": period.start.isoformat(timespec="minutes"),
+                "end": period.end.isoformat(timespec="minutes"),
+                "generated": datetime.now(zone).isoformat(timespec="seconds"), "kpis": kpis, "rate": rate,
+                "overview": access.risk_overview(), "hidden": access.hidden_dangers(None)}
+
+    def generate(self, org_id: int, period_text: str, lang: str, actor: str) -> dict:
+        period = parse_period(period_text, self.tz)
+        if lang not in render.TEXT:
+            raise Invalid(f"language must be one of {', '.join(render.TEXT)}, not {lang!r}")
+        node = self.services.orgs.current().nodes.get(org_id)
+        if node is None:
+            raise NotFound(f"org {org_id} not found")
+        name = f"{node.code}-{period.name}-{lang}"
+        render.write(self.gather(org_id, period), lang, self.dir / f"{name}.html", self.dir / f"{name}.pdf")
+        now = self.services.pipeline.clock.now_us()
+        row = {"org_id": org_id, "kind": period.kind, "period": period.name, "lang": lang,
+               "start": int(period.start.timestamp() * US), "end": int(period.end.timestamp() * US),
+               "created_at": now, "created_by": actor, "name": name}
+        with self.services.engine.begin() as conn:
+            old = conn.scalar(select(_R.c.id).where(_R.c.org_id == org_id, _R.c.period == period.name,
+                                                    _R.c.lang == lang))
+            if old is None:
+                rid = conn.execute(insert(_R).values(**row).returning(_R.c.id)).scalar_one()
+            else:
+                conn.execute(update(_R).where(_R.c.id == old).values(**row))
+                rid = old
+        return self.get(rid)
+
+    def list(self, org_ids: frozenset[int] | None) -> list[dict]:
+        q = select(_R).order_by(_R.c.id.desc())
+        if org_ids is not None:
+            q = q.where(_R.c.org_id.in_(org_ids))
+        with self.services.engine.connect() as conn:
+            return [self._public(r) for r in conn.execute(q.limit(1000)).mappings()]
+
+    def get(self, report_id: int) -> dict:
+        with self.services.engine.connect() as conn:
+            r = conn.execute(select(_R).where(_R.c.id == report_id)).mappings().first()
+        if r is None:
+            raise NotFound(f"report {report_id} not found")
+        return self._public(r)
+
+    def path(self, report: dict, kind: str) -> Path:
+        return self.dir / f"{report['name']}.{kind}"
+
+    def _public(self, r) -> dict:
+        node = self.services.orgs.current().nodes.get(r["org_id"])
+        return {"id": r["id"], "org_id": r["org_id"], "scope": node.code if node else None, "kind": r["kind"],
+                "period": r["period"], "lang": r["lang"], "start": iso(r["start"]), "end": iso(r["end"]),
+                "created_at": iso(r["created_at"]), "created_by": r["created_by"], "name": r["name"]}
+
+    # -- the schedule ----------------------------------------------------------------------------------------
+    def tick(self) -> int:
+        """Write the reports of every finished period the schedule names that are not written yet."""
+        s = self.services.settings
+        if not s.report_schedule:
+            return 0
+        now = self.services.pipeline.clock.now_us()
+        kinds = set(s.report_scope_kinds)
+        orgs = [n for n in self.services.orgs.current().nodes.values() if n.kind in kinds]
+        written = 0
+        for kind in s.report_schedule:
+            period = last_finished(kind, now, self.tz)
+            for org in orgs:
+                key = (org.id, period.name, s.report_language)
+                if key in self._done:
+                    continue
+                with self.services.engine.connect() as conn:
+                    exists = conn.scalar(select(_R.c.id).where(_R.c.org_id == org.id, _R.c.period == period.name,
+                                                               _R.c.lang == s.report_language))
+                if exists is None:
+                    try:
+                        self.generate(org.id, period.name, s.report_language, "schedule")
+                        written += 1
+                    except Exception:  # tried once per run: a missing font must not fill the log every second
+                        log.exception("scheduled report %s %s failed", org.code, period.name)
+                self._done.add(key)
+        return written

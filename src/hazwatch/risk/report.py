@@ -1,0 +1,202 @@
+"""Periodic safety reports (daily, weekly, monthly) for an enterprise, a park or a region, in
+English or Chinese, as HTML and PDF drawn from the same content: alarm rate over time, priority mix
+against 80/15/5, top offenders, enterprise colours with their reasons, hidden-danger status and
+incident response times.
+
+Chinese needs a CJK font on the machine (Debian: fonts-wqy-microhei); it is embedded in the PDF
+(subset), so the report reads the same anywhere. Without one a Chinese report is refused with the
+package to install, rather than drawn as empty boxes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from reportlab.graphics.charts.barcharts import VerticalBarChart
+from reportlab.graphics.shapes import Drawing, String
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from hazwatch.domain.errors import Invalid
+
+_ENV = Environment(loader=PackageLoader("hazwatch.risk", "templates"), autoescape=select_autoescape(["html"]))
+CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+             "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+COLOUR_HEX = {"blue": "#2f6fd6", "yellow": "#e8c21a", "orange": "#f07f16", "red": "#d62f2f"}
+
+TEXT = {
+    "en": {"title": "Safety report", "period": "Period", "scope": "Scope", "generated": "Generated",
+           "alarms": "Alarm system", "rate": "Alarms raised per {unit}", "hour": "hour", "day": "day",
+           "raised": "alarms raised", "per10": "per 10 minutes", "perhour": "per hour", "peak": "busiest 10 minutes",
+           "flood": "10-minute periods in flood", "chatter": "chattering alarms", "fleeting": "fleeting activations",
+           "standing": "standing alarms (> 24 h)", "ack": "median time to acknowledge",
+           "mix": "Priority mix (guideline 80/15/5)", "low": "low", "medium": "medium", "high": "high + urgent",
+           "top": "Top offenders", "alarm": "alarm", "count": "count", "share": "share %",
+           "colours": "Enterprise risk colours", "enterprise": "enterprise", "colour": "colour", "why": "reasons",
+           "hidden": "Hidden dangers", "state": "state", "general": "general", "major": "major",
+           "overdue": "overdue", "incidents": "Incident response", "opened": "incidents opened",
+           "to_ack": "median time to acknowledge", "to_contain": "median time to contain",
+           "to_close": "median time to close", "none": "none", "blue": "blue", "yellow": "yellow",
+           "orange": "orange", "red": "red", "min": "min", "s": "s"},
+    "zh": {"title": "安全生产报告", "period": "统计周期", "scope": "范围", "generated": "生成时间",
+           "alarms": "报警系统", "rate": "每{unit}报警数", "hour": "小时", "day": "天",
+           "raised": "报警总数", "per10": "每10分钟", "perhour": "每小时", "peak": "最繁忙的10分钟",
+           "flood": "报警泛滥的10分钟时段", "chatter": "振荡报警", "fleeting": "瞬时报警",
+           "standing": "长期报警（超过24小时）", "ack": "确认时间中位数",
+           "mix": "优先级分布（参考值 80/15/5）", "low": "低", "medium": "中", "high": "高及紧急",
+           "top": "最频繁报警", "alarm": "报警", "count": "次数", "share": "占比 %",
+           "colours": "企业风险四色", "enterprise": "企业", "colour": "颜色", "why": "原因",
+           "hidden": "事故隐患", "state": "状态", "general": "一般", "major": "重大",
+           "overdue": "逾期", "incidents": "事件处置", "opened": "事件数",
+           "to_ack": "确认时间中位数", "to_contain": "控制时间中位数", "to_close": "关闭时间中位数",
+           "none": "无", "blue": "蓝", "yellow": "黄", "orange": "橙", "red": "红", "min": "分钟", "s": "秒"},
+}
+STATE_ZH = {"reported": "已上报", "under_review": "审核中", "rectifying": "整改中",
+            "awaiting_acceptance": "待验收", "accepted": "已验收", "closed": "已关闭"}
+
+
+def cjk_font(candidates=CJK_FONTS) -> str:
+    """Register the first CJK font found for reportlab; its name. Refuses when there is none."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if "HazwatchCJK" in pdfmetrics.getRegisteredFontNames():
+        return "HazwatchCJK"
+    for path in candidates:
+        if Path(path).exists():
+            pdfmetrics.registerFont(TTFont("HazwatchCJK", path, subfontIndex=0))
+            return "HazwatchCJK"
+    raise Invalid("a Chinese report needs a CJK font: install fonts-wqy-microhei (Debian) or fonts-noto-cjk")
+
+
+def _t(lang: str) -> dict[str, str]:
+    return TEXT[lang]
+
+
+def _duration(seconds: float | None, t: dict) -> str:
+    if seconds is None:
+        return "–"
+    return f"{seconds / 60:.1f} {t['min']}" if seconds >= 120 else f"{seconds:.0f} {t['s']}"
+
+
+def rate_chart(buckets: list[tuple[str, int]], title: str, font: str, width=170 * mm, height=55 * mm) -> Drawing:
+    d = Drawing(width, height)
+    d.add(String(0, height - 10, title, fontName=font, fontSize=9))
+    chart = VerticalBarChart()
+    chart.x, chart.y, chart.width, chart.height = 30, 22, width - 40, height - 40
+    chart.data = [[n for _, n in buckets] or [0]]
+    chart.categoryAxis.categoryNames = [label for label, _ in buckets] or [""]
+    step = max(1, len(buckets) // 12)
+    chart.categoryAxis.categoryNames = [lab if i % step == 0 else "" for i, lab in enumerate(
+        chart.categoryAxis.categoryNames)]
+    chart.categoryAxis.labels.fontSize = chart.valueAxis.labels.fontSize = 6
+    chart.categoryAxis.labels.fontName = chart.valueAxis.labels.fontName = font
+    chart.valueAxis.valueMin = 0
+    chart.bars[0].fillColor = colors.HexColor("#1f5fa8")
+    d.add(chart)
+    return d
+
+
+def mix_chart(priorities: dict, t: dict, font: str, width=170 * mm, height=45 * mm) -> Drawing:
+    d = Drawing(width, height)
+    d.add(String(0, height - 10, t["mix"], fontName=font, fontSize=9))
+    chart = VerticalBarChart()
+    chart.x, chart.y, chart.width, chart.height = 30, 15, width / 2, height - 32
+    keys = ("low", "medium", "high")
+    chart.data = [[priorities[k]["percent"] for k in keys], [priorities[k]["guideline_percent"] for k in keys]]
+    chart.categoryAxis.categoryNames = [t[k] for k in keys]
+    chart.categoryAxis.labels.fontName = chart.valueAxis.labels.fontName = font
+    chart.categoryAxis.labels.fontSize = chart.valueAxis.labels.fontSize = 7
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax = 0, 100
+    chart.bars[0].fillColor = colors.HexColor("#1f5fa8")
+    chart.bars[1].fillColor = colors.HexColor("#bbbbbb")
+    d.add(chart)
+    return d
+
+
+def sections(data: dict, lang: str) -> list[tuple[str, list[str], list[list[str]]]]:
+    t = _t(lang)
+    k, inc = data["kpis"]["alarms"], data["kpis"]["incidents"]
+    summary = [[t["raised"], str(k["raised"])], [t["per10"], f"{k['per_10min']:g}"],
+               [t["perhour"], f"{k['per_hour'] or 0:g}"], [t["peak"], str(k["peak_10min"])],
+               [t["flood"], f"{k['flood_percent']:g} %"], [t["chatter"], str(len(k["chattering"]))],
+               [t["fleeting"], str(k["fleeting"])], [t["standing"], str(len(k["standing"]))],
+               [t["ack"], _duration(k["acknowledge"]["median_s"], t)]]
+    top = [[x["label"], str(x["count"]), f"{x['share']:g}"] for x in k["top10"]]
+    colours = [[c["enterprise"] + " " + c["name"], t[c["colour"]], "; ".join(r["detail"] for r in c["reasons"])
+                or t["none"]] for c in data["overview"]]
+    states: dict[str, dict[str, int]] = {}
+    for h in data["hidden"]:
+        row = states.setdefault(h["state"], {"general": 0, "major": 0, "overdue": 0})
+        row[h["grade"]] += 1
+        row["overdue"] += h["overdue"]
+    hidden = [[STATE_ZH.get(s, s) if lang == "zh" else s, str(v["general"]), str(v["major"]), str(v["overdue"])]
+              for s, v in states.items()]
+    incidents = [[t["opened"], str(inc["opened"])], [t["to_ack"], _duration(inc["acknowledge"]["median_s"], t)],
+                 [t["to_contain"], _duration(inc["contain"]["median_s"], t)],
+                 [t["to_close"], _duration(inc["close"]["median_s"], t)]]
+    return [(t["alarms"], ["", ""], summary), (t["top"], [t["alarm"], t["count"], t["share"]], top),
+            (t["colours"], [t["enterprise"], t["colour"], t["why"]], colours),
+            (t["hidden"], [t["state"], t["general"], t["major"], t["overdue"]], hidden),
+            (t["incidents"], ["", ""], incidents)]
+
+
+def render_html(data: dict, lang: str) -> str:
+    from reportlab.graphics import renderSVG
+
+    t = _t(lang)
+    font = cjk_font() if lang == "zh" else "Helvetica"
+    unit = t[data["bucket"]]
+    charts = [renderSVG.drawToString(rate_chart(data["rate"], t["rate"].format(unit=unit), font)),
+              renderSVG.drawToString(mix_chart(data["kpis"]["alarms"]["priorities"], t, font))]
+    return _ENV.get_template("report.html").render(d=data, t=t, lang=lang, charts=charts,
+                                                   sections=sections(data, lang), hexes=COLOUR_HEX)
+
+
+def render_pdf(data: dict, lang: str, path: Path) -> None:
+    t = _t(lang)
+    font = cjk_font() if lang == "zh" else "Helvetica"
+    bold = font if lang == "zh" else "Helvetica-Bold"
+    styles = getSampleStyleSheet()
+    body = styles["BodyText"].clone("hz-body", fontName=font, fontSize=8, leading=10)
+    head = styles["Heading2"].clone("hz-h2", fontName=bold)
+    title = styles["Title"].clone("hz-title", fontName=bold)
+    story = [Paragraph(escape(f"{t['title']}: {data['scope_name']}"), title),
+             Paragraph(escape(f"{t['period']}: {data['period']} ({data['start']} – {data['end']}) · "
+                              f"{t['generated']}: {data['generated']}"), body), Spacer(1, 4 * mm),
+             rate_chart(data["rate"], t["rate"].format(unit=t[data["bucket"]]), font),
+             mix_chart(data["kpis"]["alarms"]["priorities"], t, font)]
+    for heading, header, rows in sections(data, lang):
+        story.append(Paragraph(escape(heading), head))
+        if not rows:
+            story.append(Paragraph(escape(t["none"]), body))
+            continue
+        cells = ([[Paragraph(escape(h), body) for h in header]] if any(header) else []) + \
+                [[Paragraph(escape(c), body) for c in r] for r in rows]
+        table = Table(cells, repeatRows=1 if any(header) else 0)
+        style = [("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")]
+        if any(header):
+            style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef6")))
+        if heading == t["colours"]:
+            for i, c in enumerate(data["overview"], start=1):
+                style.append(("BACKGROUND", (1, i), (1, i), colors.HexColor(COLOUR_HEX[c["colour"]])))
+        table.setStyle(TableStyle(style))
+        story.append(table)
+    doc = SimpleDocTemplate(str(path), pagesize=A4, title=f"{t['title']} {data['period']}", author="Hazwatch",
+                            leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm, bottomMargin=15 * mm)
+    doc.build(story)
+
+
+def write(data: dict, lang: str, html_path: Path, pdf_path: Path) -> None:
+    if lang not in TEXT:
+        raise Invalid(f"language must be one of {', '.join(TEXT)}, not {lang!r}")
+    html_path.parent.mkdir(parents=True, exist_ok=True)
+    html = render_html(data, lang)
+    tmp = pdf_path.with_suffix(".pdf.tmp")
+    render_pdf(data, lang, tmp)
+    tmp.replace(pdf_path)
+    html_path.write_text(html, encoding="utf-8")
