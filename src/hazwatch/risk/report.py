@@ -14,7 +14,7 @@ from xml.sax.saxutils import escape
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from reportlab.graphics.charts.barcharts import VerticalBarChart
-from reportlab.graphics.shapes import Drawing, String
+from reportlab.graphics.shapes import Drawing, Rect, String
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
@@ -41,7 +41,8 @@ TEXT = {
            "overdue": "overdue", "incidents": "Incident response", "opened": "incidents opened",
            "to_ack": "median time to acknowledge", "to_contain": "median time to contain",
            "to_close": "median time to close", "none": "none", "blue": "blue", "yellow": "yellow",
-           "orange": "orange", "red": "red", "min": "min", "s": "s"},
+           "orange": "orange", "red": "red", "min": "min", "s": "s", "actual": "this period",
+           "guideline": "guideline"},
     "zh": {"title": "安全生产报告", "period": "统计周期", "scope": "范围", "generated": "生成时间",
            "alarms": "报警系统", "rate": "每{unit}报警数", "hour": "小时", "day": "天",
            "raised": "报警总数", "per10": "每10分钟", "perhour": "每小时", "peak": "最繁忙的10分钟",
@@ -53,7 +54,8 @@ TEXT = {
            "hidden": "事故隐患", "state": "状态", "general": "一般", "major": "重大",
            "overdue": "逾期", "incidents": "事件处置", "opened": "事件数",
            "to_ack": "确认时间中位数", "to_contain": "控制时间中位数", "to_close": "关闭时间中位数",
-           "none": "无", "blue": "蓝", "yellow": "黄", "orange": "橙", "red": "红", "min": "分钟", "s": "秒"},
+           "none": "无", "blue": "蓝", "yellow": "黄", "orange": "橙", "red": "红", "min": "分钟", "s": "秒",
+           "actual": "本期", "guideline": "参考值"},
 }
 STATE_ZH = {"reported": "已上报", "under_review": "审核中", "rectifying": "整改中",
             "awaiting_acceptance": "待验收", "accepted": "已验收", "closed": "已关闭"}
@@ -115,6 +117,11 @@ def mix_chart(priorities: dict, t: dict, font: str, width=170 * mm, height=45 * 
     chart.bars[0].fillColor = colors.HexColor("#1f5fa8")
     chart.bars[1].fillColor = colors.HexColor("#bbbbbb")
     d.add(chart)
+    x = chart.x + chart.width + 20
+    for i, (label, fill) in enumerate(((t["actual"], "#1f5fa8"), (t["guideline"], "#bbbbbb"))):
+        y = chart.y + chart.height - 12 * (i + 1)
+        d.add(Rect(x, y, 8, 8, fillColor=colors.HexColor(fill), strokeColor=None))
+        d.add(String(x + 12, y + 1, label, fontName=font, fontSize=7))
     return d
 
 
