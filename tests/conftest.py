@@ -64,9 +64,10 @@ def eventually(fn, seconds: float = 5.0):
 
 
 def make_settings(tmp_path: Path, **kw) -> Settings:
-    # scheduled reports are off unless a test asks: each would write a day's PDFs in the background
+    # scheduled reports and the upward feed are off unless a test asks: they would run in the background
     return Settings(data_dir=tmp_path / "data", admin_token=TOKEN,
-                    **({"tick_interval_s": 0.05, "checkpoint_interval_s": 0.2, "report_schedule": []} | kw))
+                    **({"tick_interval_s": 0.05, "checkpoint_interval_s": 0.2, "report_schedule": [],
+                        "feed_interval_s": 0} | kw))
 
 
 def build_services(settings: Settings, catalog: Path | None = DATA / "catalog.yaml") -> Services:

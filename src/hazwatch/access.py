@@ -301,6 +301,15 @@ class Access:
             raise NotFound(f"report {report_id}'s {kind} file is gone; request it again")
         return path
 
+    def summary(self, org: str | None) -> dict:
+        from hazwatch.feed import summary
+
+        if org is not None:
+            self._org_by_code(org)
+            return self.services.feed.for_org(self.services.orgs.current().by_code(org).id)
+        root = self.services.orgs.current().nodes.get(self.principal.org_id) if self.principal.org_id else None
+        return summary(self, root.code if root else "installation", self.services.pipeline.clock.now_us())
+
     def _hd_org(self, hd_id: int) -> int:
         org = self.services.hidden_dangers.org_of(hd_id)
         if org is None or not self.scope.allows(org):

@@ -25,6 +25,7 @@ from hazwatch.bus import InProcessBus
 from hazwatch.catalog import CatalogRepository
 from hazwatch.db import make_engine
 from hazwatch.domain import SystemClock
+from hazwatch.feed import Feed
 from hazwatch.incidents.channels import SmtpChannel, WebhookChannel
 from hazwatch.incidents.desk import ClockPolicy, IncidentDesk
 from hazwatch.incidents.notify import Notifier, NotifyPolicy
@@ -85,7 +86,8 @@ def build(settings: Settings) -> Services:
             on_status=pipeline.device_status, spool_max_bytes=settings.mqtt_spool_max_bytes,
             signatures=services.signatures, require_signed=settings.require_signed_batches))
     services.reports = Reports(services)
-    desk.also_tick.append(services.reports.tick)
+    services.feed = Feed(services)
+    desk.also_tick += [services.reports.tick, services.feed.tick]
     return services
 
 

@@ -23,6 +23,7 @@ from hazwatch.settings import Settings
 from hazwatch.store import TelemetryStore
 
 if TYPE_CHECKING:
+    from hazwatch.feed import Feed
     from hazwatch.reporting import Reports
 
 
@@ -48,6 +49,7 @@ class Services:
     colour_rule: ColourRule
     adapters: list[Adapter] = field(default_factory=list)  # protocol adapters run beside the API
     reports: Reports | None = None  # periodic reports (built on these services, so set after them)
+    feed: Feed | None = None  # the summary for the tier above (likewise)
 
     @property
     def index(self) -> SensorIndex:

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     report_scope_kinds: list[Literal["region", "park", "enterprise"]] = Field(
         ["region", "park", "enterprise"], description="Which orgs get scheduled reports")
     report_language: Literal["zh", "en"] = Field("zh", description="Language of scheduled reports")
+    feed_interval_s: float = Field(300.0, ge=0, description="How often each org's summary goes up to the next "
+                                   "tier (bus, and MQTT when configured); 0 turns the push off")
+    feed_scope_kinds: list[Literal["region", "park", "enterprise"]] = Field(
+        ["park", "enterprise"], description="Which orgs push a summary upward")
     # -- security ------------------------------------------------------------------------------------
     access_token_ttl_s: int = Field(900, ge=30, description="Lifetime of a login's access token")
     refresh_token_ttl_s: int = Field(7 * 86400, ge=60, description="Lifetime of a login's refresh token")

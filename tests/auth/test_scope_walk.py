@@ -335,6 +335,20 @@ def _(w, user):
             assert r.json()["alarms"]["raised"] <= mine
 
 
+@case("GET", "/summary")
+def _(w, user):
+    r = w.client.get(f"{API}/summary", headers=w.headers(user))
+    assert r.status_code == 200
+    assert r.json()["org"] == w.user_org[user]
+    assert {e["enterprise"] for e in r.json()["enterprises"]} & SUBTREE["R"] == \
+        {o for o in INCIDENT_ORGS if sees(w, user, o)}
+    for org in ("R", "PA", "PB", *INCIDENT_ORGS):
+        r = w.client.get(f"{API}/summary", params={"org": org}, headers=w.headers(user))
+        expect(r, user, R.READ, sees(w, user, org), ok=(200,))
+        if r.status_code == 200:
+            assert all(sees(w, user, i["enterprise"]) for i in r.json()["incidents"])
+
+
 @case("GET", "/reports")
 def _(w, user):
     r = w.client.get(f"{API}/reports", headers=w.headers(user))

@@ -39,3 +39,14 @@ def test_interlock_commands_are_what_the_writer_publishes():
     jsonschema.validate(json.loads(command_payload(0.0)), msg["payload"])
     for ex in msg["examples"]:
         jsonschema.validate(ex["payload"], msg["payload"])
+
+
+def test_the_summary_feed_is_the_api_summary():
+    from hazwatch.api.routers.risk import Summary
+    from hazwatch.feed import topic
+
+    schema = Summary.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = schema.pop("$defs")
+    assert DOC["components"]["messages"]["summary"]["payload"] == schema
+    assert all(DOC["components"]["schemas"][k] == v for k, v in defs.items())
+    assert DOC["channels"]["summary"]["address"] == topic("{org}")

@@ -429,3 +429,59 @@ def report_pdf(report_id: ReportId, access: AccessDep) -> FileResponse:
             responses={200: {"content": {"text/html": {}}}}, openapi_extra=needs(READ))
 def report_html(report_id: ReportId, access: AccessDep) -> FileResponse:
     return FileResponse(access.report_path(report_id, "html"), media_type="text/html")
+
+
+# -- the upward feed ----------------------------------------------------------------------------------------------
+class HazardStatus(BaseModel):
+    code: str
+    enterprise: str | None
+    level: int | None
+    S: float
+    R: float
+
+
+class OpenIncident(BaseModel):
+    id: int
+    enterprise: str | None
+    title: str
+    state: str
+    hazard_type: str
+    priority: str
+    tier: str | None
+    opened_at: str
+    acknowledged_at: str | None
+
+
+class HiddenCounts(BaseModel):
+    open: int
+    overdue_major: int
+    overdue_general: int
+
+
+class HourKpis(BaseModel):
+    raised: int
+    per_10min: float
+    peak_10min: int
+    flood_percent: float
+    acknowledge_median_s: float | None
+    standing: int
+
+
+class Summary(BaseModel):
+    format: Literal["hazwatch-summary/1"]
+    org: str = Field(description="the org summarized (its code), or `installation`")
+    generated_at: str
+    enterprises: list[EnterpriseColour]
+    major_hazards: list[HazardStatus]
+    incidents: list[OpenIncident] = Field(description="open incidents")
+    hidden_dangers: HiddenCounts
+    alarms_last_hour: HourKpis
+
+
+@router.get("/summary", summary="The summary for the tier above: colours, major hazards, open incidents, hidden "
+            "dangers, the last hour's alarm KPIs", response_model=Summary, openapi_extra=needs(READ),
+            description="The document the server also pushes every HAZWATCH_FEED_INTERVAL_S on the bus and, with "
+                        "MQTT configured, retained on hz/v1/{org}/summary (docs/asyncapi.yaml).")
+def get_summary(access: AccessDep, org: str | None = Query(None, description="org code; default: your own scope")
+                ) -> JSON:
+    return JSON(access.summary(org))
