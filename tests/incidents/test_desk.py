@@ -131,6 +131,20 @@ def test_states_move_forward_only_and_each_change_lands_on_the_timeline(park):
     assert d["interlocks"][0]["state"] == "cancelled"
 
 
+def test_a_report_that_cannot_be_written_does_not_undo_the_close(park, tmp_path):
+    services, _ = park(_doc())
+    desk = services.incidents
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    desk.reports_dir = blocker / "reports"
+    iid = _open(services)
+    for to in ("assessing", "responding", "contained", "closed"):
+        desk.transition(iid, to, actor="sup", comment=None).result()
+    d = desk.detail(iid)
+    assert d["state"] == "closed"
+    assert d["timeline"][-1]["kind"] == "report_failed" and "not written" in d["timeline"][-1]["detail"]
+
+
 # -- interlocks ------------------------------------------------------------------------------------------
 def test_nothing_is_written_without_the_confirmations_the_plan_asks_for(park):
     services, _ = park(_doc(second_person=True))

@@ -692,11 +692,15 @@ class IncidentDesk:
         from hazwatch.incidents.report import write_report
 
         html, pdf = self.report_paths(incident_id)
-        detail = self.detail(incident_id)
-        write_report(detail, self._trends(detail), html, pdf)
+        try:
+            detail = self.detail(incident_id)
+            write_report(detail, self._trends(detail), html, pdf)
+            kind, text = "report", f"close-out report written: {html.name}, {pdf.name}"
+        except Exception as e:  # the incident is closed all the same; the timeline says what went wrong
+            log.exception("close-out report of incident %d failed", incident_id)
+            kind, text = "report_failed", f"close-out report not written: {type(e).__name__}: {e}"
         with self.engine.begin() as conn:
-            self._event(conn, incident_id, self.clock.now_us(), SYSTEM, "report",
-                        f"close-out report written: {html.name}, {pdf.name}")
+            self._event(conn, incident_id, self.clock.now_us(), SYSTEM, kind, text)
 
     def _trends(self, detail: dict) -> dict[str, tuple[list[int], list[float], dict]]:
         """The involved sensors' values from 30 minutes before the first alarm to the end."""

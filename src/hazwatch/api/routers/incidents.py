@@ -65,7 +65,7 @@ class TimelineEntry(BaseModel):
                                   "comment, task_acknowledged, task_done, task_escalated, clock_started, "
                                   "clock_warning, clock_overdue, reported, interlock_requested, "
                                   "interlock_confirmed, interlock_written, interlock_mismatch, interlock_failed, "
-                                  "report")
+                                  "report, report_failed, located")
     detail: str
 
 
