@@ -159,6 +159,8 @@ def test_gas_leak_to_closed_incident(tmp_path, opcua_valve):
             assert "escalated to shift supervisor" in msg["Subject"] + msg.get_content()
             # the operator, still the lowest tier, is reminded as well
             assert any(b"escalated" in body or b"overdue" in body for _h, body in hook.requests[1:])
+            hooks = [n for n in detail["notifications"] if n["channel"] == "webhook"]
+            assert hooks and all(n["address"] == f"{hook.url.rsplit('/', 1)[0]}/…" for n in hooks)  # no path
             inbox = client.get(f"{API}/notifications", headers=sup).json()["items"]
             assert any("escalated" in n["subject"] for n in inbox)
 

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
@@ -260,8 +261,16 @@ class Notifier:
         return self.prefs(user_id)
 
 
+def _shown(channel: str, address: str | None) -> str | None:
+    """A webhook URL often carries its receiver's secret in the path or query: only its origin is shown."""
+    if channel != "webhook" or not address:
+        return address
+    u = urlsplit(address)
+    return f"{u.scheme}://{u.netloc}/…"
+
+
 def public(r) -> dict:
-    return {"id": r["id"], "key": r["key"], "channel": r["channel"], "address": r["address"],
+    return {"id": r["id"], "key": r["key"], "channel": r["channel"], "address": _shown(r["channel"], r["address"]),
             "incident": r["incident_id"], "priority": Priority(r["priority"]).label, "subject": r["subject"],
             "body": r["body"], "created_at": iso(r["created_at"]), "status": r["status"], "attempts": r["attempts"],
             "sent_at": iso(r["sent_at"]), "group": r["group_id"], "read_at": iso(r["read_at"])}

@@ -120,7 +120,7 @@ class NotificationOut(BaseModel):
     id: int
     key: str = Field(description="idempotency key, the same on every delivery attempt")
     channel: Literal["in_app", "email", "webhook"]
-    address: str | None
+    address: str | None = Field(description="e-mail address; for a webhook only its origin (the URL may hold a secret)")
     incident: int | None
     priority: str
     subject: str
