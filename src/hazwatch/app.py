@@ -36,6 +36,7 @@ from hazwatch.ingest.writes import ProtocolWriter
 from hazwatch.migrations.runner import upgrade
 from hazwatch.pipeline import Pipeline
 from hazwatch.reporting import Reports
+from hazwatch.risk.assess import Bands
 from hazwatch.risk.hidden import HiddenDangerRegister
 from hazwatch.risk.overview import ColourRule
 from hazwatch.risk.points import RiskPoints
@@ -71,7 +72,8 @@ def build(settings: Settings) -> Services:
     services = Services(settings=settings, engine=engine, store=store, catalog=catalog, pipeline=pipeline,
                         auth=auth, alarm_queries=AlarmQueries(engine), bus=bus, audit=auth.audit, orgs=users.orgs,
                         users=users, device_credentials=devices, signatures=BatchSignatures(engine),
-                        incidents=desk, notifier=notifier, risk_points=RiskPoints(engine, pipeline.clock),
+                        incidents=desk, notifier=notifier,
+                        risk_points=RiskPoints(engine, pipeline.clock, Bands(**settings.risk_bands)),
                         hidden_dangers=build_hidden_dangers(engine, pipeline, notifier, users.holders, desk),
                         colour_rule=ColourRule.model_validate(settings.risk_colour_rule))
     # OPC UA: idle until the catalog names opc.tcp sources; follows catalog changes by itself.

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # -- evaluation: risk colours ---------------------------------------------------------------------------
     risk_colour_rule: dict = Field(default_factory=dict, description="How an enterprise's colour is derived "
                                    "(JSON of risk.overview.ColourRule; unset keys keep their defaults)")
+    risk_bands: dict = Field(default_factory=dict, description="LEC and matrix colour bands (JSON of "
+                             "risk.assess.Bands: lec_red, lec_orange, lec_yellow, matrix_blue, matrix_yellow, "
+                             "matrix_orange; unset keys keep SAFETY.md's)")
     report_timezone: str = Field("Asia/Shanghai", description="Where periodic reports' days, weeks and months "
                                  "begin")
     report_schedule: list[Literal["daily", "weekly", "monthly"]] = Field(

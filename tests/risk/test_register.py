@@ -96,6 +96,14 @@ def test_colours_explain_themselves(park):
     assert fine["colour"] == "red" and any(x["source"] == "incidents" for x in fine["reasons"])
 
 
+def test_bands_come_from_the_settings(tmp_path):
+    services = build_services(make_settings(tmp_path, risk_bands={"lec_red": 100}), None)
+    services.catalog.apply(park_catalog(), "park")
+    org = services.orgs.current().by_code("E-TANK").id
+    point = services.risk_points.assess(org, None, None, "p", "lec", {"l": 0.5, "e": 6, "c": 40}, None, "t")
+    assert (point["value"], point["colour"]) == (120, "red")  # orange by SAFETY.md's bands
+
+
 def test_hidden_danger_lifecycle(park):
     services, client, clock = park
     op = add_user(services, "op-tank", "operator", "E-TANK")

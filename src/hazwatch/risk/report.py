@@ -1,7 +1,7 @@
 """Periodic safety reports (daily, weekly, monthly) for an enterprise, a park or a region, in
 English or Chinese, as HTML and PDF drawn from the same content: alarm rate over time, priority mix
 against 80/15/5, top offenders, enterprise colours with their reasons, hidden-danger status and
-incident response times.
+incident response times, each as a plot and as a table.
 
 Chinese needs a CJK font on the machine (Debian: fonts-wqy-microhei); it is embedded in the PDF
 (subset), so the report reads the same anywhere. Without one a Chinese report is refused with the
@@ -13,7 +13,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from reportlab.graphics.charts.barcharts import VerticalBarChart
+from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
 from reportlab.graphics.shapes import Drawing, Rect, String
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -125,6 +125,54 @@ def mix_chart(priorities: dict, t: dict, font: str, width=170 * mm, height=45 * 
     return d
 
 
+def bar_chart(title: str, labels: list[str], values: list[float], font: str, fills: list[str] | None = None,
+              horizontal: bool = False, width=170 * mm, height=45 * mm) -> Drawing:
+    """One series of bars, each bar its own colour where `fills` says."""
+    d = Drawing(width, height)
+    d.add(String(0, height - 10, title, fontName=font, fontSize=9))
+    chart = HorizontalBarChart() if horizontal else VerticalBarChart()
+    left = 90 if horizontal else 30
+    chart.x, chart.y, chart.width, chart.height = left, 15, width - left - 15, height - 32
+    chart.data = [values or [0]]
+    chart.categoryAxis.categoryNames = labels or [""]
+    chart.categoryAxis.labels.fontName = chart.valueAxis.labels.fontName = font
+    chart.categoryAxis.labels.fontSize = chart.valueAxis.labels.fontSize = 6
+    chart.valueAxis.valueMin = 0
+    if not any(values):
+        chart.valueAxis.valueMax = 1  # an empty chart keeps a plain 0..1 axis
+    if horizontal:
+        chart.categoryAxis.reverseDirection = 1  # the first label on top
+    chart.bars[0].fillColor = colors.HexColor("#1f5fa8")
+    for i, fill in enumerate(fills or []):
+        chart.bars[(0, i)].fillColor = colors.HexColor(fill)
+    d.add(chart)
+    return d
+
+
+def charts(data: dict, lang: str, font: str) -> list[Drawing]:
+    """Every plot of the report, in order: alarm rate, priority mix, top offenders, colours,
+    hidden dangers by state, incident response times."""
+    t = _t(lang)
+    k, inc = data["kpis"]["alarms"], data["kpis"]["incidents"]
+    order = ("blue", "yellow", "orange", "red")
+    per_colour = [sum(1 for c in data["overview"] if c["colour"] == col) for col in order]
+    states = ("reported", "under_review", "rectifying", "awaiting_acceptance", "accepted", "closed")
+    per_state = [sum(1 for h in data["hidden"] if h["state"] == s) for s in states]
+    spans = [inc[key]["median_s"] for key in ("acknowledge", "contain", "close")]
+    top = k["top10"]
+    return [
+        rate_chart(data["rate"], t["rate"].format(unit=t[data["bucket"]]), font),
+        mix_chart(k["priorities"], t, font),
+        bar_chart(t["top"], [x["label"] for x in top], [x["count"] for x in top], font, horizontal=True,
+                  height=max(45 * mm, (len(top) * 11 + 40))),
+        bar_chart(t["colours"], [t[c] for c in order], per_colour, font, [COLOUR_HEX[c] for c in order]),
+        bar_chart(t["hidden"], [STATE_ZH[s] if lang == "zh" else s.replace("_", " ") for s in states], per_state,
+                  font),
+        bar_chart(f"{t['incidents']} ({t['min']})", [t["to_ack"], t["to_contain"], t["to_close"]],
+                  [round((s or 0) / 60, 1) for s in spans], font),
+    ]
+
+
 def sections(data: dict, lang: str) -> list[tuple[str, list[str], list[list[str]]]]:
     t = _t(lang)
     k, inc = data["kpis"]["alarms"], data["kpis"]["incidents"]
@@ -157,10 +205,8 @@ def render_html(data: dict, lang: str) -> str:
 
     t = _t(lang)
     font = cjk_font() if lang == "zh" else "Helvetica"
-    unit = t[data["bucket"]]
-    charts = [renderSVG.drawToString(rate_chart(data["rate"], t["rate"].format(unit=unit), font)),
-              renderSVG.drawToString(mix_chart(data["kpis"]["alarms"]["priorities"], t, font))]
-    return _ENV.get_template("report.html").render(d=data, t=t, lang=lang, charts=charts,
+    svgs = [renderSVG.drawToString(c) for c in charts(data, lang, font)]
+    return _ENV.get_template("report.html").render(d=data, t=t, lang=lang, charts=svgs,
                                                    sections=sections(data, lang), hexes=COLOUR_HEX)
 
 
@@ -175,8 +221,7 @@ def render_pdf(data: dict, lang: str, path: Path) -> None:
     story = [Paragraph(escape(f"{t['title']}: {data['scope_name']}"), title),
              Paragraph(escape(f"{t['period']}: {data['period']} ({data['start']} – {data['end']}) · "
                               f"{t['generated']}: {data['generated']}"), body), Spacer(1, 4 * mm),
-             rate_chart(data["rate"], t["rate"].format(unit=t[data["bucket"]]), font),
-             mix_chart(data["kpis"]["alarms"]["priorities"], t, font)]
+             *charts(data, lang, font)]
     for heading, header, rows in sections(data, lang):
         story.append(Paragraph(escape(heading), head))
         if not rows:
