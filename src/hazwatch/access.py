@@ -154,23 +154,19 @@ class Access:
 
     async def open_incident(self, enterprise: str, title: str, hazard_type: str, priority: str,
                             location: str | None) -> dict:
-        node = self.services.orgs.current().by_code(enterprise)
-        if node is None or not self.scope.allows(node.id):
-            raise NotFound(f"org {enterprise!r} not found")
-        fut = self.services.incidents.open_by_hand(node.id, title, hazard_type, int(Priority.parse(priority)),
-                                                   location, self.principal.name, self._incident_audit(node.id))
+        org_id = self._org_by_code(enterprise)
+        fut = self.services.incidents.open_by_hand(org_id, title, hazard_type, int(Priority.parse(priority)),
+                                                   location, self.principal.name, self._incident_audit(org_id))
         return await asyncio.to_thread(self.incident, await asyncio.wrap_future(fut))
 
     def _incident_audit(self, org_id: int):
-        actor, record = self.actor, self.services.audit.record
-
-        def audit(conn, action: str, what: dict) -> None:
-            record(conn, actor, action, "incident", what["incident"], org_id, after=what)
-
-        return audit
+        """The desk's audit hook: (conn, action, what), the incident named in `what`."""
+        audit = self._audit_to(org_id, "incident")
+        return lambda conn, action, what: audit(conn, action, what["incident"], what)
 
     async def incident_command(self, incident_id: int, command: str, **kw) -> dict:
-        """transition, acknowledge, comment, task or report_made, as this principal."""
+        """A desk command (transition, acknowledge, comment, task, report_made, confirm_interlock) as this
+        principal, audited in the command's own transaction."""
         org_id = self._incident_org(incident_id)
         desk = self.services.incidents
         await asyncio.wrap_future(getattr(desk, command)(incident_id, actor=self.principal.name,
