@@ -235,7 +235,7 @@ class Pipeline:
                 j.future.set_exception(e)
             return
         try:
-            faults = self.quality.observe(batch, self.index, self.normalizer.out_of_range)
+            faults = self.quality.observe(batch, self.index, self.normalizer.out_of_range, now)
             self._evaluate(batch, now, faults)
             if len(batch) and self.bus.has_subscribers(READINGS_STORED):
                 self.bus.publish(READINGS_STORED, ReadingsStored(batch))

@@ -48,6 +48,22 @@ def test_stale_is_raised_by_the_clock_and_cleared_by_a_reading(api):
     assert faults(api, "H") == []  # a fault, not a process alarm
 
 
+def test_a_backlog_replayed_fast_is_not_stale_between_its_batches(api):
+    # an edge gateway catching up on an hour, faster than real time: each batch holds a second of
+    # readings (every 0.05 s) and the next follows 0.2 s later. Judged by the wall clock the readings
+    # are an hour old, so every tick between batches would raise STALE (stale time 0.3 s) and the
+    # next batch clear it, with the clear stamped an hour before its raise
+    t0 = time.time() - 3600
+    for k in range(4):
+        send(api, [10.0 + k + i / 100 for i in range(20)], ts=[t0 + k + i * 0.05 for i in range(20)])
+        time.sleep(0.2)
+    assert faults(api, "STALE") == []
+    # the backlog caught up, nothing more comes: the sensor does go stale, stamped in reading time
+    assert eventually(lambda: (f := faults(api, "STALE")) and f[0]["active"])
+    raised = api.get(f"/api/v1/alarms/{faults(api, 'STALE')[0]['id']}/journal").json()["items"][0]["ts"]
+    assert raised.startswith(time.strftime("%Y-%m-%dT%H", time.gmtime(t0)))
+
+
 def test_unwatched_sensors_never_go_stale(api):
     time.sleep(0.4)
     items = api.get("/api/v1/alarms", params={"state": "all"}).json()["items"]

@@ -18,6 +18,7 @@ import numpy as np
 
 from hazwatch.catalog.index import SensorIndex
 from hazwatch.domain.batch import US, Quality, ReadingBatch
+from hazwatch.domain.clock import ReadingClock
 from hazwatch.domain.rulelang import All, Any_, Compare, Node, Not, Rule, RuleError, State, Vote, parse
 
 log = logging.getLogger(__name__)
@@ -100,11 +101,9 @@ class RuleEngine:
         self.rules: dict[tuple[str, int], _Compiled] = {}
         self.value = np.full(0, np.nan)  # last value per sensor id (only referenced sensors matter)
         self.last_ts = np.full(0, NEVER, np.int64)
-        # the reading clock: the newest reading time seen, and the wall-clock time it was seen at; a
-        # hold completes on the tick only when reading time (advanced by the wall clock since) has
-        # passed it, so a backlog replayed faster than real time does not fire holds ahead of its data
-        self.seen_ts: int | None = None
-        self.seen_at = 0
+        # a hold completes on the tick only when reading time has passed it, so a backlog replayed
+        # faster than real time does not fire holds ahead of its data
+        self.clock = ReadingClock()
         self._texts: dict[tuple[str, int], str] = {}
         self._watched = np.zeros(0, bool)  # sensors some rule names
         self._sensors = np.empty(0, np.int64)  # their ids, in column order of the shared rows
@@ -150,9 +149,7 @@ class RuleEngine:
     def observe(self, batch: ReadingBatch, index: SensorIndex, now_us: int | None = None) -> list[RuleEvent]:
         if not self.rules or not len(batch):
             return []
-        newest = int(batch.ts.max())
-        if self.seen_ts is None or newest >= self.seen_ts:
-            self.seen_ts, self.seen_at = newest, now_us if now_us is not None else newest
+        self.clock.saw(int(batch.ts.max()), now_us)
         watched, cols_all, col_of = self._watched, self._sensors, self._col_of
         s = batch.sensor
         inside = (s >= 0) & (s < len(watched))
@@ -215,7 +212,7 @@ class RuleEngine:
     def tick(self, now_us: int, index: SensorIndex) -> list[RuleEvent]:
         """Fire held rules whose hold ran out while no reading came (the last values still stand)."""
         events = []
-        reading_now = now_us if self.seen_ts is None else self.seen_ts + max(0, now_us - self.seen_at)
+        reading_now = self.clock.now(now_us)
         for r in self.rules.values():
             if (r.true and not r.active and r.hold_us and reading_now - r.since >= r.hold_us
                     and r.last_row is not None):

@@ -18,6 +18,7 @@ import numpy as np
 
 from hazwatch.catalog.index import SensorIndex
 from hazwatch.domain.batch import ReadingBatch
+from hazwatch.domain.clock import ReadingClock
 
 STALE, FLAT, RANGE = "STALE", "FLAT", "RANGE"
 FAULTS = (STALE, FLAT, RANGE)
@@ -40,6 +41,7 @@ class QualityMonitor:
         self.last_value = np.zeros(0)
         self.changed_at = np.full(0, NEVER, np.int64)
         self.state = {f: np.zeros(0, bool) for f in FAULTS}
+        self.clock = ReadingClock()  # STALE is judged in reading time: a replayed backlog is not stale
         self.grow(size)
 
     def grow(self, size: int) -> None:
@@ -74,13 +76,14 @@ class QualityMonitor:
             out.append(Fault(s, condition, bool(on[i]), int(ts[i]), v))
 
     def observe(self, batch: ReadingBatch, index: SensorIndex,
-                out_of_range: tuple[np.ndarray, np.ndarray]) -> list[Fault]:
+                out_of_range: tuple[np.ndarray, np.ndarray], now_us: int | None = None) -> list[Fault]:
         """Faults that change with a stored batch (sorted by sensor, ts) and the sensors whose
         readings were refused for lying outside the instrument range (sensor ids, ts)."""
         self.grow(index.size)
         out: list[Fault] = []
         bad_s, bad_ts = out_of_range
         if len(batch):
+            self.clock.saw(int(batch.ts.max()), now_us)
             s, t, v = batch.sensor, batch.ts, batch.value
             last = batch.newest_per_sensor()
             first = np.r_[0, last[:-1] + 1]
@@ -125,9 +128,15 @@ class QualityMonitor:
         watched = np.flatnonzero((index.stale_us > 0) & index.exists & index.in_use)
         if not len(watched):
             return []
-        since = np.maximum(self.last_ts[watched], self.started_us)
-        stale = now_us - since > index.stale_us[watched]
+        # sensors get the stale time after start-up before they count as silent, measured on the
+        # reading clock (which starts where the first readings are, if they are older than the start)
+        seen = self.clock.seen_ts
+        start = self.started_us if seen is None else min(self.started_us, seen)
+        since = np.maximum(self.last_ts[watched], start)
+        reading_now = self.clock.now(now_us)
+        stale = reading_now - since > index.stale_us[watched]
         out: list[Fault] = []
         on = stale & ~self.state[STALE][watched]
-        self._switch(STALE, watched[on], np.ones(int(on.sum()), bool), np.full(int(on.sum()), now_us), None, out)
+        self._switch(STALE, watched[on], np.ones(int(on.sum()), bool), np.full(int(on.sum()), reading_now), None,
+                     out)
         return out
