@@ -182,6 +182,32 @@ def test_nothing_is_written_without_the_confirmations_the_plan_asks_for(park):
         assert sorted(a["actor"] for a in audit) == ["sup-a", "sup-b"]
 
 
+def test_a_failed_write_is_tried_again_only_on_a_fresh_confirmation(park):
+    services, _ = park(_doc())
+    desk = services.incidents
+    calls = []
+
+    class Flaky(RecordingWriter):
+        async def write(self, target, value):
+            calls.append(value)
+            if len(calls) == 1:
+                raise ConnectionError("PLC busy")
+            return value
+
+    desk.writer = Flaky()
+    iid = _open(services)
+    lock = desk.detail(iid)["interlocks"][0]
+    desk.confirm_interlock(iid, lock["id"], actor="sup").result()
+    assert desk.detail(iid)["interlocks"][0]["state"] == "failed" and calls == [1.0]
+    desk.tick()
+    assert calls == [1.0]  # nothing retries by itself
+    desk.confirm_interlock(iid, lock["id"], actor="sup").result()
+    done = desk.detail(iid)["interlocks"][0]
+    assert (done["state"], done["readback"], done["error"]) == ("written", 1.0, None) and calls == [1.0, 1.0]
+    with pytest.raises(Conflict, match="is written"):
+        desk.confirm_interlock(iid, lock["id"], actor="sup").result()
+
+
 def test_a_closed_incident_writes_nothing(park):
     services, _ = park(_doc())
     desk = services.incidents

@@ -536,7 +536,9 @@ class IncidentDesk:
 
     def confirm_interlock(self, incident_id: int, interlock_id: int, actor: str, audit: Audit | None = None) -> Future:
         """Confirm a requested write; the last confirmation it needs performs it, reads it back and
-        records both. There is no other way to write."""
+        records both. There is no other way to write. A write that failed or read back wrong (or was
+        cut off by a restart before it ran) takes a fresh round of confirmations to try again; one
+        that was written and read back is never written again."""
 
         def run() -> None:
             now = self.clock.now_us()
@@ -548,14 +550,17 @@ class IncidentDesk:
                     raise NotFound(f"interlock {interlock_id} of incident {incident_id} not found")
                 if r["state"] not in OPEN_STATES:
                     raise Conflict(f"incident {incident_id} has ended ({r['state']}): nothing is written")
-                if il["state"] not in ("requested", "confirmed"):
+                if il["state"] not in ("requested", "confirmed", "failed", "mismatch"):
                     raise Conflict(f"interlock {interlock_id} is {il['state']}")
-                if il["state"] == "confirmed" and il["confirmed_by"] == actor:
+                # a fresh round: first asked, tried before without success, or confirmed by its one person
+                # but never written (the server stopped between the two)
+                first = il["state"] != "confirmed" or not il["second_person"]
+                if not first and il["confirmed_by"] == actor:
                     raise Conflict(f"interlock {interlock_id} needs a second person: {actor} confirmed it already")
-                first = il["state"] == "requested"
                 if first:
                     conn.execute(update(_L).where(_L.c.id == interlock_id).values(
-                        state="confirmed", confirmed_by=actor, confirmed_at=now))
+                        state="confirmed", confirmed_by=actor, confirmed_at=now, second_by=None, second_at=None,
+                        error=None))
                 else:
                     conn.execute(update(_L).where(_L.c.id == interlock_id).values(second_by=actor, second_at=now))
                 self._event(conn, incident_id, now, actor, "interlock_confirmed",
