@@ -6,19 +6,30 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from fastapi.testclient import TestClient
 
 from hazwatch.app import make_api
 from tests.conftest import TOKEN, build_services, eventually, make_settings
 
 
-def api(tmp_path, sensors, **settings) -> TestClient:
-    services = build_services(make_settings(tmp_path, **settings))
-    c = TestClient(make_api(services), headers={"Authorization": f"Bearer {TOKEN}"})
-    c.__enter__()
-    assert c.post("/api/v1/catalog", json={"sensors": sensors}).status_code == 200
-    services.pipeline.reload_catalog()
-    return c
+@pytest.fixture
+def api(tmp_path):
+    """api(sensors, **settings): a started server with these sensors; stopped after the test."""
+    clients: list[TestClient] = []
+
+    def make(sensors, **settings) -> TestClient:
+        services = build_services(make_settings(tmp_path, **settings))
+        c = TestClient(make_api(services), headers={"Authorization": f"Bearer {TOKEN}"})
+        c.__enter__()
+        clients.append(c)
+        assert c.post("/api/v1/catalog", json={"sensors": sensors}).status_code == 200
+        services.pipeline.reload_catalog()
+        return c
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
 
 
 def tt(tag: str, device: str = "DCS-T", **kw) -> dict:
@@ -41,9 +52,9 @@ def events(c, alarm_id: int) -> list[dict]:
     return c.get(f"/api/v1/alarms/{alarm_id}/journal").json()["items"]
 
 
-def test_more_than_ten_alarms_in_the_window_is_a_flood_that_ends_when_they_stop(tmp_path):
+def test_more_than_ten_alarms_in_the_window_is_a_flood_that_ends_when_they_stop(api):
     tags = [f"TT-F{i}" for i in range(12)]
-    c = api(tmp_path, [tt(t) for t in tags] + [tt("TT-O", device="DCS-O")], flood_window_s=1.5)
+    c = api([tt(t) for t in tags] + [tt("TT-O", device="DCS-O")], flood_window_s=1.5)
     for t in tags[:10]:
         send(c, **{t: 150.0})
     assert c.get("/api/v1/floods").json()["items"] == []  # ten is the limit, not yet a flood
@@ -59,8 +70,8 @@ def test_more_than_ten_alarms_in_the_window_is_a_flood_that_ends_when_they_stop(
     assert done["ended_at"] is not None and done["alarms"] == 12 and done["peak"] == 12
 
 
-def test_a_chattering_alarm_is_marked_suppressed_and_released_when_the_suppression_expires(tmp_path):
-    c = api(tmp_path, [tt("TT-C")], chatter_suppress_s=0.5)
+def test_a_chattering_alarm_is_marked_suppressed_and_released_when_the_suppression_expires(api):
+    c = api([tt("TT-C")], chatter_suppress_s=0.5)
     for _ in range(2):
         send(c, **{"TT-C": 150.0})
         send(c, **{"TT-C": 50.0})
@@ -75,18 +86,18 @@ def test_a_chattering_alarm_is_marked_suppressed_and_released_when_the_suppressi
     assert last["event"] == "unsuppressed" and last["actor"] == "system" and "expired" in last["comment"]
 
 
-def test_chattering_is_only_marked_when_suppression_is_off(tmp_path):
-    c = api(tmp_path, [tt("TT-C")])
+def test_chattering_is_only_marked_when_suppression_is_off(api):
+    c = api([tt("TT-C")])
     for v in (150.0, 50.0, 150.0, 50.0, 150.0):
         send(c, **{"TT-C": v})
     a = alarm(c, "TT-C")
     assert a["chattering"] and not a["suppressed"] and a["state"] == "active_unacknowledged"
 
 
-def test_a_stopped_unit_suppresses_its_alarms_until_it_runs_again(tmp_path):
+def test_a_stopped_unit_suppresses_its_alarms_until_it_runs_again(api):
     pump = {"tag": "P-1", "name": "Feed pump", "kind": "state", "unit": "", "device": "DCS-T", "range_low": 0,
             "range_high": 1}
-    c = api(tmp_path, [pump, tt("TT-S", suppress_when="stopped(P-1)")])
+    c = api([pump, tt("TT-S", suppress_when="stopped(P-1)")])
     send(c, **{"P-1": 0.0})
     send(c, **{"TT-S": 20.0})
     send(c, **{"TT-S": 150.0})  # hot while the unit is down: expected, not an alarm for the operator
@@ -100,8 +111,8 @@ def test_a_stopped_unit_suppresses_its_alarms_until_it_runs_again(tmp_path):
     assert events(c, a["id"])[-1]["event"] == "unsuppressed"
 
 
-def test_the_first_alarm_stands_for_its_consequences(tmp_path):
-    c = api(tmp_path, [tt("TT-1"), tt("TT-2"), tt("TT-3", device="DCS-O")])
+def test_the_first_alarm_stands_for_its_consequences(api):
+    c = api([tt("TT-1"), tt("TT-2"), tt("TT-3", device="DCS-O")])
     send(c, **{"TT-1": 150.0})
     send(c, **{"TT-2": 150.0, "TT-3": 150.0})
     first, second, other = alarm(c, "TT-1"), alarm(c, "TT-2"), alarm(c, "TT-3")
