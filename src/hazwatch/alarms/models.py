@@ -54,7 +54,8 @@ class AlarmJournal(Base):
     """Append-only: rows are inserted, never updated or deleted."""
 
     __tablename__ = "alarm_journal"
-    __table_args__ = (Index("ix_alarm_journal_alarm", "alarm_id", "id"),)
+    # by alarm (an alarm's journal), and by time (KPIs and reports over a period)
+    __table_args__ = (Index("ix_alarm_journal_alarm", "alarm_id", "id"), Index("ix_alarm_journal_ts", "ts"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     alarm_id: Mapped[int] = mapped_column(ForeignKey("alarms.id"))
     ts: Mapped[int] = mapped_column(BigInteger)  # when it happened (reading time for process events)
