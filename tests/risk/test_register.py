@@ -156,8 +156,8 @@ def test_overdue_hidden_dangers_warn_once_and_colour_their_enterprise(park):
     clock.advance(61)
     assert client.get(f"{API}/hidden-dangers", params={"state": "overdue"}).json()["count"] == 1
     fine = _colour(client, "E-FINE")
-    assert {"source": "hidden_dangers", "colour": "orange", "detail": "1 overdue general hidden danger"} in \
-        fine["reasons"]
+    assert {"source": "hidden_dangers", "colour": "orange", "detail": "1 overdue general hidden danger",
+            "params": {"count": 1, "grade": "general"}} in fine["reasons"]
     assert services.hidden_dangers.tick() == 1
     assert services.hidden_dangers.tick() == 0  # once
     inbox = services.notifier.inbox(_uid(services, "safety-fine"), unread=True)

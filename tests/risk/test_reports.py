@@ -125,6 +125,7 @@ def test_chinese_reports_embed_a_cjk_font(park, tmp_path):
     reader = PdfReader(io.BytesIO(pdf))
     text = " ".join(p.extract_text() for p in reader.pages)
     assert "安全生产报告" in text and "报警系统" in text and "每小时报警数" in text
+    assert "HS-TANK-A 为3级重大危险源" in text  # the colours' reasons in Chinese too
     embedded = set()
     for page in reader.pages:
         for f in page["/Resources"]["/Font"].values():

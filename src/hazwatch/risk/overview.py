@@ -66,27 +66,33 @@ def colours(enterprises: dict[int, tuple[str, str]], sources: list[dict], points
             lv = src["grading"]["level"]
             if lv in rule.grade_colours:
                 reasons.append({"source": "hazard_grade", "colour": rule.grade_colours[lv],
-                                "detail": f"{src['code']} is a level {lv} major hazard (R = {src['grading']['R']:g})"})
+                                "detail": f"{src['code']} is a level {lv} major hazard (R = {src['grading']['R']:g})",
+                                "params": {"code": src["code"], "level": lv, "R": src["grading"]["R"]}})
         mine = [p for p in points if p["org_id"] == org_id]
         if mine:
             top = max(mine, key=lambda p: ("blue", "yellow", "orange", "red").index(p["colour"]))
             reasons.append({"source": "risk_point", "colour": top["colour"],
-                            "detail": f"worst risk point {top['name']}: {top['explanation']}"})
+                            "detail": f"worst risk point {top['name']}: {top['explanation']}",
+                            "params": {"name": top["name"], "method": top["method"], "value": top["value"]}})
         for prio, n in sorted((alarms.get(org_id) or {}).items()):
             if n and prio in rule.alarm_colours:
                 reasons.append({"source": "alarms", "colour": rule.alarm_colours[prio],
-                                "detail": f"{n} active {prio} alarm{'s' if n > 1 else ''}"})
+                                "detail": f"{n} active {prio} alarm{'s' if n > 1 else ''}",
+                                "params": {"count": n, "priority": prio}})
         inc = incidents.get(org_id) or {}
         if inc.get("urgent") and rule.urgent_incident_colour:
             reasons.append({"source": "incidents", "colour": rule.urgent_incident_colour,
-                            "detail": f"{inc['urgent']} open urgent incident{'s' if inc['urgent'] > 1 else ''}"})
+                            "detail": f"{inc['urgent']} open urgent incident{'s' if inc['urgent'] > 1 else ''}",
+                            "params": {"count": inc["urgent"], "urgent": True}})
         elif inc.get("open") and rule.incident_colour:
             reasons.append({"source": "incidents", "colour": rule.incident_colour,
-                            "detail": f"{inc['open']} open incident{'s' if inc['open'] > 1 else ''}"})
+                            "detail": f"{inc['open']} open incident{'s' if inc['open'] > 1 else ''}",
+                            "params": {"count": inc["open"], "urgent": False}})
         for grade, n in sorted((overdue.get(org_id) or {}).items()):
             if n and grade in rule.overdue_colours:
                 reasons.append({"source": "hidden_dangers", "colour": rule.overdue_colours[grade],
-                                "detail": f"{n} overdue {grade} hidden danger{'s' if n > 1 else ''}"})
+                                "detail": f"{n} overdue {grade} hidden danger{'s' if n > 1 else ''}",
+                                "params": {"count": n, "grade": grade}})
         out.append({"enterprise": code, "name": name, "colour": worst(r["colour"] for r in reasons) or "blue",
                     "reasons": reasons})
     return out

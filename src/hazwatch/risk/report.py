@@ -173,6 +173,24 @@ def charts(data: dict, lang: str, font: str) -> list[Drawing]:
     ]
 
 
+_PRIO_ZH = {"low": "低", "medium": "中", "high": "高", "urgent": "紧急"}
+
+
+def reason_text(reason: dict, lang: str) -> str:
+    """A colour's reason in the report's language (the API's `detail` is English)."""
+    p = reason.get("params") or {}
+    if lang != "zh" or not p:
+        return reason["detail"]
+    return {
+        "hazard_grade": lambda: f"{p['code']} 为{p['level']}级重大危险源（R = {p['R']:g}）",
+        "risk_point": lambda: f"最高风险点 {p['name']}（{'LEC' if p['method'] == 'lec' else '风险矩阵'} "
+                              f"{p['value']:g}）",
+        "alarms": lambda: f"{p['count']} 个{_PRIO_ZH.get(p['priority'], p['priority'])}优先级报警未消除",
+        "incidents": lambda: f"{p['count']} 起{'紧急' if p['urgent'] else ''}事件未关闭",
+        "hidden_dangers": lambda: f"{p['count']} 项{'重大' if p['grade'] == 'major' else '一般'}隐患逾期",
+    }.get(reason["source"], lambda: reason["detail"])()
+
+
 def sections(data: dict, lang: str) -> list[tuple[str, list[str], list[list[str]]]]:
     t = _t(lang)
     k, inc = data["kpis"]["alarms"], data["kpis"]["incidents"]
@@ -182,8 +200,9 @@ def sections(data: dict, lang: str) -> list[tuple[str, list[str], list[list[str]
                [t["fleeting"], str(k["fleeting"])], [t["standing"], str(len(k["standing"]))],
                [t["ack"], _duration(k["acknowledge"]["median_s"], t)]]
     top = [[x["label"], str(x["count"]), f"{x['share']:g}"] for x in k["top10"]]
-    colours = [[c["enterprise"] + " " + c["name"], t[c["colour"]], "; ".join(r["detail"] for r in c["reasons"])
-                or t["none"]] for c in data["overview"]]
+    colours = [[c["enterprise"] + " " + c["name"], t[c["colour"]],
+                ("；" if lang == "zh" else "; ").join(reason_text(r, lang) for r in c["reasons"]) or t["none"]]
+               for c in data["overview"]]
     states: dict[str, dict[str, int]] = {}
     for h in data["hidden"]:
         row = states.setdefault(h["state"], {"general": 0, "major": 0, "overdue": 0})

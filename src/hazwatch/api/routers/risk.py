@@ -139,6 +139,9 @@ class Reason(BaseModel):
     source: Literal["hazard_grade", "risk_point", "alarms", "incidents", "hidden_dangers"]
     colour: Colour
     detail: str
+    params: dict[str, str | int | float | bool] = Field(
+        description="the detail's facts (hazard_grade: code, level, R; risk_point: name, method, value; alarms: "
+                    "count, priority; incidents: count, urgent; hidden_dangers: count, grade), for other languages")
 
 
 class EnterpriseColour(BaseModel):
