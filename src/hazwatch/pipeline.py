@@ -34,6 +34,7 @@ from hazwatch.detect.rules.quality import FAULTS, FLAT, RANGE, STALE, Fault, Qua
 from hazwatch.detect.rules.trend import ROC, TREND, WARNINGS, EarlyWarning, TrendMonitor
 from hazwatch.domain import Clock, Rejection
 from hazwatch.domain.batch import IngestResult
+from hazwatch.domain.clock import ReadingClock
 from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged, ReadingsStored
 from hazwatch.domain.limits import COMM, Priority
 from hazwatch.normalize import Normalizer, RawBatch
@@ -67,10 +68,12 @@ class Pipeline:
         self.index = SensorIndex.load(engine)
         self.normalizer = Normalizer(store, future_tolerance_s)
         self.evaluator = LimitEvaluator(self.index.size)
-        self.quality = QualityMonitor(self.index.size, clock.now_us())
+        # reading time for the timers that wait on data (STALE, rule holds): one clock, fed once per batch
+        self.reading_clock = ReadingClock()
+        self.quality = QualityMonitor(self.index.size, clock.now_us(), self.reading_clock)
         self.units = UnitMonitor()
         self.trend = TrendMonitor(self.index.size)
-        self.rules = RuleEngine()
+        self.rules = RuleEngine(self.reading_clock)
         self.alarms: AlarmManager
         self._queue: queue.Queue[_Job] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -86,7 +89,7 @@ class Pipeline:
         self.alarms = AlarmManager(self.engine, self.hygiene)
         self.alarms.locate = self._locate
         stored = np.flatnonzero(self.normalizer.last_ts != NO_TS)
-        self.quality = QualityMonitor(self.index.size, self.clock.now_us())
+        self.quality = QualityMonitor(self.index.size, self.clock.now_us(), self.reading_clock)
         self.quality.restore((stored, self.normalizer.last_ts[stored]),
                              [(p.sensor_id, p.condition) for p in self.alarms.points.values()
                               if p.active and p.condition in FAULTS])
@@ -95,7 +98,7 @@ class Pipeline:
         self.trend = TrendMonitor(self.index.size)
         self.trend.restore([(p.sensor_id, p.condition) for p in self.alarms.points.values()
                             if p.active and p.condition in WARNINGS])
-        self.rules = RuleEngine()
+        self.rules = RuleEngine(self.reading_clock)
         self.rules.load(self.index, self._active_rules(), self._suppressing())
         sensors = np.flatnonzero(self.index.exists).astype(np.int32)
         after = np.maximum(self.evaluator.state.last_ts[sensors], EARLIEST_US - 1)
@@ -235,7 +238,7 @@ class Pipeline:
                 j.future.set_exception(e)
             return
         try:
-            faults = self.quality.observe(batch, self.index, self.normalizer.out_of_range, now)
+            faults = self.quality.observe(batch, self.index, self.normalizer.out_of_range)
             self._evaluate(batch, now, faults)
             if len(batch) and self.bus.has_subscribers(READINGS_STORED):
                 self.bus.publish(READINGS_STORED, ReadingsStored(batch))
@@ -254,9 +257,11 @@ class Pipeline:
     def _evaluate(self, batch, now: int, faults: list[Fault] | None = None) -> None:
         """Every detection stage over a stored batch, and one transaction for all their alarm changes."""
         faults = faults or []
+        if len(batch):  # live or replayed after a crash alike
+            self.reading_clock.saw(int(batch.ts.max()), now)
         anomalies = self.units.observe(batch, self.index)
         warnings = self.trend.observe(batch, self.index)
-        fired = self.rules.observe(batch, self.index, now)
+        fired = self.rules.observe(batch, self.index)
         extra = None
         if faults or anomalies or warnings or fired:
             def extra(conn: Connection) -> list[Change]:

@@ -97,13 +97,13 @@ class _Compiled:
 
 
 class RuleEngine:
-    def __init__(self) -> None:
+    def __init__(self, clock: ReadingClock | None = None) -> None:
         self.rules: dict[tuple[str, int], _Compiled] = {}
         self.value = np.full(0, np.nan)  # last value per sensor id (only referenced sensors matter)
         self.last_ts = np.full(0, NEVER, np.int64)
         # a hold completes on the tick only when reading time has passed it, so a backlog replayed
-        # faster than real time does not fire holds ahead of its data
-        self.clock = ReadingClock()
+        # faster than real time does not fire holds ahead of its data; the owner feeds the clock
+        self.clock = clock or ReadingClock()
         self._texts: dict[tuple[str, int], str] = {}
         self._watched = np.zeros(0, bool)  # sensors some rule names
         self._sensors = np.empty(0, np.int64)  # their ids, in column order of the shared rows
@@ -146,10 +146,9 @@ class RuleEngine:
         for r in rules.values():
             r.columns = self._col_of[r.sensors]
 
-    def observe(self, batch: ReadingBatch, index: SensorIndex, now_us: int | None = None) -> list[RuleEvent]:
+    def observe(self, batch: ReadingBatch, index: SensorIndex) -> list[RuleEvent]:
         if not self.rules or not len(batch):
             return []
-        self.clock.saw(int(batch.ts.max()), now_us)
         watched, cols_all, col_of = self._watched, self._sensors, self._col_of
         s = batch.sensor
         inside = (s >= 0) & (s < len(watched))

@@ -35,13 +35,14 @@ class Fault:
 
 
 class QualityMonitor:
-    def __init__(self, size: int, started_us: int) -> None:
+    def __init__(self, size: int, started_us: int, clock: ReadingClock | None = None) -> None:
         self.started_us = started_us
         self.last_ts = np.full(0, NEVER, np.int64)
         self.last_value = np.zeros(0)
         self.changed_at = np.full(0, NEVER, np.int64)
         self.state = {f: np.zeros(0, bool) for f in FAULTS}
-        self.clock = ReadingClock()  # STALE is judged in reading time: a replayed backlog is not stale
+        # STALE is judged in reading time, so a replayed backlog is not stale; the owner feeds the clock
+        self.clock = clock or ReadingClock()
         self.grow(size)
 
     def grow(self, size: int) -> None:
@@ -76,14 +77,13 @@ class QualityMonitor:
             out.append(Fault(s, condition, bool(on[i]), int(ts[i]), v))
 
     def observe(self, batch: ReadingBatch, index: SensorIndex,
-                out_of_range: tuple[np.ndarray, np.ndarray], now_us: int | None = None) -> list[Fault]:
+                out_of_range: tuple[np.ndarray, np.ndarray]) -> list[Fault]:
         """Faults that change with a stored batch (sorted by sensor, ts) and the sensors whose
         readings were refused for lying outside the instrument range (sensor ids, ts)."""
         self.grow(index.size)
         out: list[Fault] = []
         bad_s, bad_ts = out_of_range
         if len(batch):
-            self.clock.saw(int(batch.ts.max()), now_us)
             s, t, v = batch.sensor, batch.ts, batch.value
             last = batch.newest_per_sensor()
             first = np.r_[0, last[:-1] + 1]
