@@ -395,6 +395,18 @@ class IncidentDesk:
             raise NotFound(f"incident {incident_id} not found")
         return r
 
+    def _open_part(self, conn: Connection, table, part_id: int, incident_id: int, what: str, ended: str = ""):
+        """A task or interlock of an incident that is still open: NotFound when the incident has no such
+        part, Conflict once the incident has ended."""
+        r = self._get(conn, incident_id)
+        part = conn.execute(select(table).where(table.c.id == part_id, table.c.incident_id == incident_id)
+                            ).mappings().first()
+        if part is None:
+            raise NotFound(f"{what} {part_id} of incident {incident_id} not found")
+        if r["state"] not in OPEN_STATES:
+            raise Conflict(f"incident {incident_id} has ended ({r['state']}){ended}")
+        return part
+
     def open_by_hand(self, org_id: int, title: str, hazard_type: str, priority: int, location: str | None,
                      actor: str, audit: Audit | None = None) -> Future:
         def run() -> int:
@@ -485,13 +497,7 @@ class IncidentDesk:
         def run() -> None:
             now = self.clock.now_us()
             with self.engine.begin() as conn:
-                r = self._get(conn, incident_id)
-                t = conn.execute(select(_T).where(_T.c.id == task_id, _T.c.incident_id == incident_id)
-                                 ).mappings().first()
-                if t is None:
-                    raise NotFound(f"task {task_id} of incident {incident_id} not found")
-                if r["state"] not in OPEN_STATES:
-                    raise Conflict(f"incident {incident_id} has ended ({r['state']})")
+                t = self._open_part(conn, _T, task_id, incident_id, "task")
                 if t["state"] in ("done", "cancelled") or (action == "acknowledge" and t["state"] != "open"):
                     raise Conflict(f"task {task_id} is {t['state']}")
                 if action == "acknowledge":
@@ -543,13 +549,7 @@ class IncidentDesk:
         def run() -> None:
             now = self.clock.now_us()
             with self.engine.begin() as conn:
-                r = self._get(conn, incident_id)
-                il = conn.execute(select(_L).where(_L.c.id == interlock_id, _L.c.incident_id == incident_id)
-                                  ).mappings().first()
-                if il is None:
-                    raise NotFound(f"interlock {interlock_id} of incident {incident_id} not found")
-                if r["state"] not in OPEN_STATES:
-                    raise Conflict(f"incident {incident_id} has ended ({r['state']}): nothing is written")
+                il = self._open_part(conn, _L, interlock_id, incident_id, "interlock", ": nothing is written")
                 if il["state"] not in ("requested", "confirmed", "failed", "mismatch"):
                     raise Conflict(f"interlock {interlock_id} is {il['state']}")
                 # a fresh round: first asked, tried before without success, or confirmed by its one person
