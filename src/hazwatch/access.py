@@ -254,6 +254,14 @@ class Access:
                        self.services.risk_points.list(frozenset(enterprises)), alarms, incidents,
                        self.services.hidden_dangers.overdue_by_org(frozenset(enterprises)), self.services.colour_rule)
 
+    def _kpi_policy(self):
+        """Floods and chattering counted by the thresholds the live alarm hygiene uses."""
+        from hazwatch.risk.kpis import KpiPolicy
+
+        s = self.services.settings
+        return KpiPolicy(flood_per_10min=s.flood_alarms, chatter_activations=s.chatter_activations,
+                         chatter_window_s=s.chatter_window_s)
+
     def kpis(self, enterprise: str | None, start: int, end: int, bucket_us: int | None = None) -> dict:
         from hazwatch.risk.kpis import alarm_kpis, incident_kpis
 
@@ -274,7 +282,7 @@ class Access:
         events = self.services.alarm_queries.events_between(list(alarms), start, end)
         incidents = self.services.incidents.response_times(area, start, end)
         return {"enterprise": enterprise, "start": iso(start), "end": iso(end),
-                "alarms": alarm_kpis(events, alarms, start, end, bucket_us=bucket_us),
+                "alarms": alarm_kpis(events, alarms, start, end, self._kpi_policy(), bucket_us=bucket_us),
                 "incidents": incident_kpis(incidents)}
 
     def _report(self, report_id: int) -> dict:

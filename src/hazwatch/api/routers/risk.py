@@ -334,7 +334,8 @@ class AlarmKpis(BaseModel):
     per_hour: float | None
     peak_10min: int = Field(description="most alarms in one 10-minute period")
     periods_10min: int
-    flood_percent: float = Field(description="percent of 10-minute periods with more than 10 alarms")
+    flood_percent: float = Field(description="percent of 10-minute periods with more than HAZWATCH_FLOOD_ALARMS "
+                                             "(10) alarms")
     top10: list[Offender]
     top10_share: float
     chattering: list[Chatter]
