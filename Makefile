@@ -4,28 +4,31 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-detect openapi clean
+.PHONY: demo test lint bench bench-detect openapi screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml web/package-lock.json | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[test]"
+	npm ci --prefix web --no-audit --no-fund --loglevel=error
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/hazwatch demo
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 
 bench: $(STAMP)
 	$(BIN)/python bench/ingest.py --write-docs
+	$(BIN)/python bench/ledger.py --write-docs
+	$(BIN)/python bench/console.py --write-docs
 
 # Detection on TEP (simulated with tep-studio, the bench extra) and SKAB (../shared/data/skab).
 bench-detect: $(STAMP)
@@ -36,5 +39,8 @@ bench-detect: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/hazwatch openapi --output docs/openapi.json
 
+screenshots: $(STAMP)
+	$(BIN)/python scripts/screenshots.py
+
 clean:
-	rm -rf $(VENV) .hazwatch build *.egg-info src/*.egg-info
+	rm -rf $(VENV) .hazwatch build *.egg-info src/*.egg-info web/node_modules

@@ -64,10 +64,11 @@ def eventually(fn, seconds: float = 5.0):
 
 
 def make_settings(tmp_path: Path, **kw) -> Settings:
-    # scheduled reports and the upward feed are off unless a test asks: they would run in the background
+    # scheduled reports, the upward feed and the ledger are off unless a test asks: they would run in
+    # the background of every test (tests/ledger and the end-to-end tests turn the ledger on)
     return Settings(data_dir=tmp_path / "data", admin_token=TOKEN,
                     **({"tick_interval_s": 0.05, "checkpoint_interval_s": 0.2, "report_schedule": [],
-                        "feed_interval_s": 0} | kw))
+                        "feed_interval_s": 0, "ledger_enabled": False} | kw))
 
 
 def build_services(settings: Settings, catalog: Path | None = DATA / "catalog.yaml") -> Services:

@@ -118,6 +118,47 @@ class Access:
     def alarm(self, alarm_id: int) -> dict:
         return public(self._point(alarm_id), self.services.index)
 
+    def journal_proof(self, alarm_id: int, row: int) -> str:
+        """The tlog-proof of one journal row of an alarm in scope, the row itself included."""
+        self._point(alarm_id)
+        ledger = self._ledger()
+        if not any(r["id"] == row for r in self.services.alarm_queries.journal(alarm_id)):
+            raise NotFound(f"alarm {alarm_id} has no journal row {row}")
+        index = ledger.record_index("alarm_journal", row)
+        if index is None:
+            raise Conflict(f"journal row {row} is not sealed yet: the ledger seals new rows every "
+                           f"{self.services.settings.ledger_interval_s:g} s")
+        try:
+            return ledger.prove(index)
+        except LookupError as e:
+            raise Conflict(str(e)) from None
+
+    def ledger_proof(self, index: int) -> str:
+        """Any entry's proof, without the record it seals (entries are public; records are not)."""
+        ledger = self._ledger()
+        if index >= ledger.size:
+            raise NotFound(f"the log has {ledger.size} entries; there is no entry {index}")
+        try:
+            return ledger.prove(index, with_record=False)
+        except LookupError as e:
+            raise Conflict(str(e)) from None
+
+    def ledger_status(self) -> dict:
+        ledger = self._ledger()
+        pub = ledger.published()
+        sizes = ledger.witness_sizes()
+        return {"origin": ledger.origin, "log_vkey": ledger.signer.verifier.vkey, "size": ledger.size,
+                "published_size": pub[0] if pub else 0, "checkpoint": pub[1] if pub else None,
+                "quorum": ledger.quorum,
+                "witnesses": [{"name": w.name, "url": w.url, "vkey": w.verifier.vkey,
+                               "cosigned_size": sizes.get(w.name, 0)}
+                              for w in ledger.witnesses]}
+
+    def _ledger(self):
+        if self.services.ledger is None:
+            raise NotFound("the ledger is turned off on this installation (HAZWATCH_LEDGER_ENABLED=false)")
+        return self.services.ledger
+
     def journal(self, alarm_id: int) -> list[dict]:
         self._point(alarm_id)
         return self.services.alarm_queries.journal(alarm_id)

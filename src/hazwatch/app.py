@@ -25,6 +25,7 @@ from hazwatch.bus import InProcessBus
 from hazwatch.catalog import CatalogRepository
 from hazwatch.db import make_engine
 from hazwatch.domain import SystemClock
+from hazwatch.domain.events import READINGS_STORED
 from hazwatch.feed import Feed
 from hazwatch.incidents.channels import SmtpChannel, WebhookChannel
 from hazwatch.incidents.desk import ClockPolicy, IncidentDesk
@@ -33,6 +34,9 @@ from hazwatch.ingest.modbus import ModbusAdapter, ModbusConfig
 from hazwatch.ingest.mqtt import MqttAdapter
 from hazwatch.ingest.opcua import OpcUaAdapter
 from hazwatch.ingest.writes import ProtocolWriter
+from hazwatch.ledger.anchor import FileAnchor
+from hazwatch.ledger.keys import load_signer, parse_witness
+from hazwatch.ledger.log import Ledger, SealPolicy
 from hazwatch.migrations.runner import upgrade
 from hazwatch.pipeline import Pipeline
 from hazwatch.reporting import Reports
@@ -87,10 +91,28 @@ def build(settings: Settings) -> Services:
             client_id=settings.mqtt_client_id, max_readings=settings.max_batch_readings,
             on_status=pipeline.device_status, spool_max_bytes=settings.mqtt_spool_max_bytes,
             signatures=services.signatures, require_signed=settings.require_signed_batches))
+    services.ledger = build_ledger(settings, engine, store, pipeline)
     services.reports = Reports(services)
     services.feed = Feed(services)
     desk.also_tick += [services.reports.tick, services.feed.tick]
     return services
+
+
+def build_ledger(settings: Settings, engine, store, pipeline: Pipeline | None) -> Ledger | None:
+    """The transparency log over this installation's records and readings (None when turned off)."""
+    if not settings.ledger_enabled:
+        return None
+    directory = settings.ledger_path
+    signer = load_signer(settings.ledger_key or directory / "log.key",
+                         create_as=None if settings.ledger_key else settings.ledger_origin)
+    ledger = Ledger(engine, directory, signer, pipeline.clock if pipeline else SystemClock(),
+                    [parse_witness(w) for w in settings.ledger_witnesses], settings.ledger_quorum,
+                    window=store.window, seal=SealPolicy(settings.ledger_window_s, settings.ledger_grace_s),
+                    anchors=[FileAnchor(settings.ledger_anchor_file)] if settings.ledger_anchor_file else [],
+                    interval_s=settings.ledger_interval_s)
+    if pipeline is not None:
+        pipeline.bus.subscribe(READINGS_STORED, lambda _s, ev: ledger.readings_stored(ev.batch))
+    return ledger
 
 
 def build_disposal(engine, settings: Settings, pipeline: Pipeline, recipients, store) -> tuple[Notifier, IncidentDesk]:
@@ -153,6 +175,8 @@ def make_api(services: Services, background: Callable[[Services], Awaitable[None
         services.pipeline.start()
         services.incidents.start(services.settings.incident_tick_s)
         services.notifier.start()
+        if services.ledger:
+            services.ledger.start()
         for adapter in services.adapters:
             await adapter.start()
         task = asyncio.create_task(background(services)) if background else None
@@ -168,6 +192,8 @@ def make_api(services: Services, background: Callable[[Services], Awaitable[None
             services.notifier.stop()
             services.incidents.stop()
             services.pipeline.stop()
+            if services.ledger:
+                services.ledger.stop()
             services.store.close()
 
     api.router.lifespan_context = lifespan

@@ -5,16 +5,26 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
+import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import uvicorn
 from rich.console import Console
 
+from hazwatch.access import Access
+from hazwatch.api.witness import create_witness_api
 from hazwatch.app import build, serve
 from hazwatch.auth import Principal, Scope
 from hazwatch.catalog.schema import CatalogDoc, UnitDoc
 from hazwatch.detect.multivariate import fit_model
 from hazwatch.domain.events import ALARM_CHANGED, INCIDENT_CHANGED
+from hazwatch.ledger.keys import load_signer
+from hazwatch.ledger.note import COSIGNATURE_V1
+from hazwatch.ledger.witness import Witness
 from hazwatch.normalize import RawBatch
 from hazwatch.services import Services
 from hazwatch.settings import Settings
@@ -82,12 +92,53 @@ def reactor_unit(doc: CatalogDoc, rx: str = "R502") -> UnitDoc:
                    model=model.to_dict(), priority="high")
 
 
-def run_demo(settings: Settings, duration: float, console: Console) -> None:
+@dataclass
+class DemoWitness:
+    name: str
+    url: str
+    vkey_file: Path
+    server: uvicorn.Server
+
+
+def start_witnesses(settings: Settings) -> list[DemoWitness]:
+    """The demo's two witnesses, the park's and the regulator's, each a real C2SP witness with its
+    own key and state file, serving HTTP on loopback beside the server (in production each runs
+    `hazwatch witness serve` on its own machine). Adds them to settings.ledger_witnesses."""
+    log_key = load_signer(settings.ledger_key or settings.ledger_path / "log.key", create_as=settings.ledger_origin)
+    home = settings.data_dir / "witnesses"
+    home.mkdir(parents=True, exist_ok=True)
+    (settings.ledger_path / "log.vkey").write_text(log_key.verifier.vkey + "\n")
+    out = []
+    for name in ("park", "regulator"):
+        key = load_signer(home / f"{name}.key", create_as=f"{name}.demo.hazwatch/witness", sig_type=COSIGNATURE_V1)
+        vkey_file = home / f"{name}.vkey"
+        vkey_file.write_text(key.verifier.vkey + "\n")
+        with socket.socket() as s:  # a free loopback port
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        api = create_witness_api(Witness(key, [log_key.verifier], home / f"{name}.state.json"))
+        server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning",
+                                               access_log=False))
+        threading.Thread(target=server.run, name=f"witness-{name}", daemon=True).start()
+        url = f"http://127.0.0.1:{port}"
+        settings.ledger_witnesses = [*settings.ledger_witnesses, f"{url} {key.verifier.vkey}"]
+        out.append(DemoWitness(name, url, vkey_file, server))
+    return out
+
+
+def prepare(settings: Settings) -> tuple[Services, CatalogDoc, list[DemoWitness]]:
+    """The demo installation before it serves: witnesses, services, the park's catalog."""
+    witnesses = start_witnesses(settings) if settings.ledger_enabled else []
     services = build(settings)
     doc = park_catalog()
     doc.units = [reactor_unit(doc)]
-    services.catalog.apply(doc, "demo park")
-    services.pipeline.reload_catalog()
+    # as an administrator would: audited, so the catalog's history goes into the ledger too
+    Access(services, Principal(None, "demo", "admin", None)).apply_catalog(doc, "demo park")
+    return services, doc, witnesses
+
+
+def run_demo(settings: Settings, duration: float, console: Console) -> None:
+    services, doc, witnesses = prepare(settings)
     token = _demo_token(settings)
     services.auth.ensure_admin(token)
     users = _demo_users(services)
@@ -119,6 +170,7 @@ def run_demo(settings: Settings, duration: float, console: Console) -> None:
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]Hazwatch demo[/]: {len(doc.sensors)} sensors in a simulated chemical park, 1 reading/s "
                   f"each; faults raise alarms within the first minute. Stops after {duration:g} s.")
+    console.print(f"  Console  {base}/console/   (log in as one of the users below)")
     console.print(f"  API      {base}/api/v1   (OpenAPI document: {base}/openapi.json)")
     console.print(f"  Log in   Authorization: Bearer {token}   (the installation's admin)")
     console.print(f"  Users    {', '.join(users)}   password {DEMO_PASSWORD!r}, each seeing only its own scope:")
@@ -127,6 +179,18 @@ def run_demo(settings: Settings, duration: float, console: Console) -> None:
     console.print(f"  Try      curl -H 'Authorization: Bearer {token}' '{base}/api/v1/alarms?state=active'")
     console.print(f"           curl -H 'Authorization: Bearer {token}' '{base}/api/v1/incidents?state=open'")
     console.print(f"  Data     {settings.data_dir.resolve()}")
+    if witnesses:
+        log_vkey = settings.ledger_path / "log.vkey"
+        names = " and the ".join(w.name for w in witnesses)
+        console.print(f"  Ledger   {base}/ledger/checkpoint, cosigned by the {names} "
+                      f"witnesses ({', '.join(w.url for w in witnesses)}); a regulator checks an alarm record "
+                      "offline with:", highlight=False)
+        console.print(f"           hazwatch ledger prove --data-dir {settings.data_dir} --record alarm_journal:1 "
+                      "-o alarm.tlog-proof", highlight=False)
+        console.print(f"           hazwatch ledger fetch {base}/ledger mirror/", highlight=False)
+        console.print("           hazwatch ledger verify --proof alarm.tlog-proof --tiles mirror/ "
+                      f"--log-vkey {log_vkey} " + " ".join(f"--witness-vkey {w.vkey_file}" for w in witnesses),
+                      highlight=False)
     sim = ParkSimulator(doc)
     serve(services, settings.host, settings.port, background=lambda s: feed(s, sim), duration_s=duration)
     console.print(f"demo stopped after {duration:g} s")

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, Engine
 
+from hazwatch import metrics
 from hazwatch.alarms import AlarmManager, Change, public
 from hazwatch.alarms.hygiene import HygienePolicy
 from hazwatch.catalog import CatalogRepository, SensorIndex
@@ -160,6 +161,10 @@ class Pipeline:
         self._thread.join()
         self._thread = None
 
+    def queued(self) -> int:
+        """Jobs waiting for the writer thread."""
+        return self._queue.qsize()
+
     def ingest(self, raw: RawBatch) -> Future:
         fut: Future = Future()
         self._queue.put(_Job("ingest", fut, raw=raw))
@@ -226,6 +231,7 @@ class Pipeline:
 
     def _ingest(self, jobs: list[_Job]) -> None:
         raws = [j.raw for j in jobs]
+        started = time.perf_counter()
         try:
             merged = RawBatch.concat(raws)
             now = self.clock.now_us()
@@ -246,6 +252,10 @@ class Pipeline:
             # The readings are durable; alarm state is rebuilt from them.
             log.exception("alarm evaluation failed; recovering from the last checkpoint")
             self._guard(self._recover)
+        metrics.BATCHES.inc()
+        metrics.READINGS.labels("accepted").inc(len(batch))
+        metrics.READINGS.labels("rejected").inc(len(reasons))
+        metrics.EVALUATION.observe(time.perf_counter() - started)
         offset = 0
         for j in jobs:
             n = len(j.raw)
@@ -281,6 +291,7 @@ class Pipeline:
 
     def _publish(self, changes: list[Change]) -> None:
         for c in changes:
+            metrics.ALARMS.labels(c.event).inc()
             self.bus.publish(ALARM_CHANGED, AlarmChanged(public(c.point, self.index), c.event))
 
     def _faults(self, conn: Connection, faults: list[Fault], now: int) -> list[Change]:

@@ -24,6 +24,7 @@ from hazwatch.store import TelemetryStore
 
 if TYPE_CHECKING:
     from hazwatch.feed import Feed
+    from hazwatch.ledger.log import Ledger
     from hazwatch.reporting import Reports
 
 
@@ -50,6 +51,7 @@ class Services:
     adapters: list[Adapter] = field(default_factory=list)  # protocol adapters run beside the API
     reports: Reports | None = None  # periodic reports (built on these services, so set after them)
     feed: Feed | None = None  # the summary for the tier above (likewise)
+    ledger: Ledger | None = None  # the transparency log (None when HAZWATCH_LEDGER_ENABLED is false)
 
     @property
     def index(self) -> SensorIndex:

@@ -80,6 +80,25 @@ class Settings(BaseSettings):
                                    "tier (bus, and MQTT when configured); 0 turns the push off")
     feed_scope_kinds: list[Literal["region", "park", "enterprise"]] = Field(
         ["park", "enterprise"], description="Which orgs push a summary upward")
+    # -- ledger: the tamper-evident log -------------------------------------------------------------
+    ledger_enabled: bool = Field(True, description="Seal alarm, incident, audit and catalog records and "
+                                 "telemetry digests in the transparency log")
+    ledger_dir: Path | None = Field(None, description="Where the log's tiles and checkpoint live (default: "
+                                    "data_dir/ledger); served under /ledger/")
+    ledger_key: Path | None = Field(None, description="The log's signing key (PRIVATE+KEY+<origin>+...); "
+                                    "default: made on first start in ledger_dir/log.key with ledger_origin")
+    ledger_origin: str = Field("hazwatch.local/ledger", description="The log's name: checkpoint origin line and "
+                               "key name of a newly made key (a schema-less URL)")
+    ledger_witnesses: list[str] = Field(default_factory=list, description="Witnesses that cosign checkpoints "
+                                        "(JSON list of \"<url> <verifier key>\")")
+    ledger_quorum: int | None = Field(None, ge=0, description="Cosignatures a checkpoint needs to be published "
+                                      "(default: every configured witness)")
+    ledger_interval_s: float = Field(2.0, gt=0, description="How often new entries are integrated and a "
+                                     "checkpoint signed")
+    ledger_window_s: int = Field(60, ge=1, description="Readings are sealed per sensor and window of this length")
+    ledger_grace_s: float = Field(30.0, ge=0, description="A telemetry window is sealed this long after it ends")
+    ledger_anchor_file: Path | None = Field(None, description="Append each published checkpoint to this JSON "
+                                            "Lines file for a chain client to anchor")
     # -- security ------------------------------------------------------------------------------------
     access_token_ttl_s: int = Field(900, ge=30, description="Lifetime of a login's access token")
     refresh_token_ttl_s: int = Field(7 * 86400, ge=60, description="Lifetime of a login's refresh token")
@@ -115,6 +134,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return _sqlalchemy_url(self.database_url)
         return f"sqlite:///{(self.data_dir / 'hazwatch.db').resolve()}"
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.ledger_dir or self.data_dir / "ledger"
 
     @property
     def store_url(self) -> str:

@@ -17,7 +17,9 @@ WALKERS = {"ea1": ("enterprise_admin", "EA1"), "ea2": ("enterprise_admin", "EA2"
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> Iterator[World]:
-    settings = make_settings(tmp_path_factory.mktemp("world"), rate_limit_rps=0, login_rate_limit_rps=0)
+    # the ledger is on (its proofs are scoped routes) but integrates only when a case asks
+    settings = make_settings(tmp_path_factory.mktemp("world"), rate_limit_rps=0, login_rate_limit_rps=0,
+                             ledger_enabled=True, ledger_interval_s=3600)
     services = build_services(settings, DATA / "tenants.yaml")
     with TestClient(make_api(services), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         w = build_world(services, client)

@@ -5,6 +5,8 @@ test_every_route_is_walked, so the walk stays complete."""
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Callable
 
@@ -643,6 +645,45 @@ def _(w, user):
             if got >= visible:
                 break
     assert got == visible
+
+
+# -- the ledger -------------------------------------------------------------------------------------------------
+def _integrated(w: World) -> None:
+    w.services.ledger.integrate()
+    w.services.ledger.cosign()  # no witnesses configured: published on the log's signature alone
+
+
+@case("GET", "/ledger/status")
+def _(w, user):
+    r = w.client.get(f"{API}/ledger/status", headers=w.headers(user))
+    expect(r, user, R.READ, True, ok=(200,))
+    if r.status_code == 200:  # the log is one for the installation: no tenant's data in it
+        assert set(r.json()) >= {"origin", "size", "published_size", "checkpoint", "log_vkey"}
+
+
+@case("GET", "/ledger/proof/{index}")
+def _(w, user):
+    _integrated(w)
+    r = w.client.get(f"{API}/ledger/proof/0", headers=w.headers(user))
+    expect(r, user, R.READ, True, ok=(200,))
+    if r.status_code == 200:  # entries are public, the records they seal are not
+        extra = next(x for x in r.text.splitlines() if x.startswith("extra "))
+        assert "record" not in json.loads(base64.b64decode(extra[6:]))
+
+
+@case("GET", "/alarms/{alarm_id}/journal/{row}/proof")
+def _(w, user):
+    _integrated(w)
+    for tag, org in SENSOR_ORG.items():
+        alarm = w.alarm_id[tag]
+        row = w.client.get(f"{API}/alarms/{alarm}/journal").json()["items"][0]["id"]
+        r = w.client.get(f"{API}/alarms/{alarm}/journal/{row}/proof", headers=w.headers(user))
+        expect(r, user, R.READ, sees(w, user, org), ok=(200,))
+        if r.status_code == 200:
+            extra = next(x for x in r.text.splitlines() if x.startswith("extra "))
+            assert json.loads(base64.b64decode(extra[6:]))["record"]["alarm_id"] == alarm
+        else:
+            assert tag not in r.text
 
 
 # -- the walk ---------------------------------------------------------------------------------------------------

@@ -69,6 +69,15 @@ def test_last_ts_existing_and_readings_after(store):
     assert list(zip(r.sensor.tolist(), r.ts.tolist(), strict=True)) == [(1, T0 + 5 * US), (5, T0 + 86_400 * US)]
 
 
+def test_window_returns_every_sensor_in_order(store):
+    store.append(batch([2, 1, 2, 1, 3], [T0 + US, T0 + 2 * US, T0, T0, T0 + 60 * US], [4.0, 2.0, 3.0, 1.0, 9.0],
+                       [0, 0, 2, 0, 0]))
+    w = store.window(T0, T0 + 60 * US)
+    assert list(zip(w.sensor.tolist(), w.ts.tolist(), w.value.tolist(), w.quality.tolist(), strict=True)) == [
+        (1, T0, 1.0, 0), (1, T0 + 2 * US, 2.0, 0), (2, T0, 3.0, 2), (2, T0 + US, 4.0, 0)]
+    assert len(store.window(T0 - 10 * US, T0)) == 0
+
+
 def test_empty_store_answers_empty(store):
     assert len(store.series(1, T0, T0 + US, None)) == 0
     assert len(store.series(1, T0, T0 + US, US)) == 0

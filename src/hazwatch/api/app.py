@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError
 
-from hazwatch import __version__
+from hazwatch import __version__, web
 from hazwatch.api.middleware import BodyLimit, RateLimit, SecurityHeaders
 from hazwatch.api.openapi import build_openapi
 from hazwatch.api.responses import JSON
@@ -22,6 +22,7 @@ from hazwatch.api.routers import (
     catalog,
     devices,
     incidents,
+    ledger,
     notifications,
     orgs,
     risk,
@@ -50,8 +51,8 @@ def _cache(api: FastAPI) -> dict:
 
 
 ROUTERS = (auth.router, orgs.router, users.router, catalog.router, devices.router, telemetry.router, sensors.router,
-           alarms.router, incidents.router, notifications.router, risk.router, audit.router, system.router,
-           stream.router)
+           alarms.router, incidents.router, notifications.router, risk.router, audit.router, ledger.router,
+           system.router, stream.router)
 
 
 def create_api(services: Services | None = None) -> FastAPI:
@@ -69,6 +70,9 @@ def create_api(services: Services | None = None) -> FastAPI:
     api.state.services = services
     for r in ROUTERS:
         api.include_router(r, prefix=PREFIX)
+    api.include_router(system.public)  # /metrics
+    api.include_router(ledger.public)  # tlog-tiles paths are fixed by the spec: <prefix>/checkpoint, <prefix>/tile/
+    web.mount(api)  # the console at /console/
 
     @api.exception_handler(ServiceError)
     async def service_error(_request: Request, exc: ServiceError) -> JSON:

@@ -1,4 +1,5 @@
-"""Event bus: stages publish, edges subscribe; in-process now, NATS JetStream later."""
+"""Event bus: stages publish, edges subscribe; in-process for the embedded mode, NATS JetStream
+(`hazwatch.bus.jetstream`) for the scale-out mode."""
 
 from hazwatch.bus.base import Bus, Handler
 from hazwatch.bus.memory import InProcessBus

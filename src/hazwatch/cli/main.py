@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from hazwatch.cli.ledger import ledger_app, witness_app
 from hazwatch.cli.model import model_app
 from hazwatch.cli.risk import risk_app
 from hazwatch.settings import Settings
@@ -34,6 +35,8 @@ sim_app = typer.Typer(help="The demo park as real field servers (OPC UA, Modbus 
 app.add_typer(sim_app, name="sim")
 app.add_typer(model_app, name="model")
 app.add_typer(risk_app, name="risk")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(witness_app, name="witness")
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 

@@ -19,6 +19,7 @@ def metadata() -> MetaData:
     from hazwatch.db import Base
     from hazwatch.detect import models as _detect  # noqa: F401
     from hazwatch.incidents import models as _incidents  # noqa: F401
+    from hazwatch.ledger import models as _ledger  # noqa: F401
     from hazwatch.risk import models as _risk  # noqa: F401
 
     return Base.metadata

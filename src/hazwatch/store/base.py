@@ -39,6 +39,10 @@ class TelemetryStore(Protocol):
         """Stored readings of the given sensors newer than each one's ts, ordered by (sensor, ts):
         what a restart re-evaluates."""
 
+    def window(self, start: int, end: int) -> ReadingBatch:
+        """Every stored reading with start <= ts < end, ordered by (sensor, ts): what the ledger
+        seals, one time window at a time."""
+
     def count(self) -> int: ...
 
     def close(self) -> None: ...

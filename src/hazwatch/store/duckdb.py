@@ -91,6 +91,11 @@ class DuckDBStore:
             "WHERE r.ts > m.after AND r.ts > ? ORDER BY r.sensor, r.ts", [int(after_ts.min())]).fetchnumpy()
         return ReadingBatch.of(cols["sensor"], cols["ts"], cols["value"], cols["quality"])
 
+    def window(self, start: int, end: int) -> ReadingBatch:
+        cols = self._cur().execute("SELECT sensor, ts, value, quality FROM readings WHERE ts >= ? AND ts < ? "
+                                   "ORDER BY sensor, ts", [int(start), int(end)]).fetchnumpy()
+        return ReadingBatch.of(cols["sensor"], cols["ts"], cols["value"], cols["quality"])
+
     def count(self) -> int:
         return self._cur().execute("SELECT count(*) FROM readings").fetchone()[0]
 

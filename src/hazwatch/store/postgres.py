@@ -134,6 +134,17 @@ class PostgresStore:
         s, t, v, q = zip(*rows, strict=True)
         return ReadingBatch.of(s, t, v, q)
 
+    def window(self, start: int, end: int) -> ReadingBatch:
+        rows = self._reader().execute(
+            f"SELECT sensor, {_US}, value, quality FROM readings "
+            "WHERE ts >= timestamptz 'epoch' + %s * interval '1 microsecond' "
+            "AND ts < timestamptz 'epoch' + %s * interval '1 microsecond' ORDER BY sensor, ts",
+            [int(start), int(end)]).fetchall()
+        if not rows:
+            return ReadingBatch.empty()
+        s, t, v, q = zip(*rows, strict=True)
+        return ReadingBatch.of(s, t, v, q)
+
     def count(self) -> int:
         return self._reader().execute("SELECT count(*) FROM readings").fetchone()[0]
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
 
+from hazwatch import metrics
 from hazwatch.api.deps import AccessDep, needs
 from hazwatch.auth.roles import SYSTEM_READ
 
 router = APIRouter(tags=["system"])
+public = APIRouter(tags=["system"])  # at the root, where Prometheus looks
 
 
 class AdapterHealth(BaseModel):
@@ -33,3 +37,19 @@ class AdapterList(BaseModel):
 def adapters(access: AccessDep) -> Any:
     items = [a.health().as_dict() for a in access.services.adapters]
     return {"items": items, "count": len(items)}
+
+
+@public.get("/metrics", summary="Prometheus metrics of this process",
+            description="Readings accepted and rejected, group commits, evaluation latency, alarm transitions by "
+                        "event, the writer's queue, the ledger's size; plus the process's own (memory, CPU). "
+                        "Counters only: no tenant's data. Scrape with an API key of a role that has `system:read`.",
+            response_class=PlainTextResponse, openapi_extra=needs(SYSTEM_READ),
+            responses={200: {"content": {"text/plain": {}}}})
+def prometheus(access: AccessDep) -> Response:
+    services = access.services
+    metrics.QUEUE.set(services.pipeline.queued())
+    if services.ledger is not None:
+        metrics.LEDGER.set(services.ledger.size)
+        pub = services.ledger.published()
+        metrics.LEDGER_PUBLISHED.set(pub[0] if pub else 0)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,189 @@
+"""The log service on its own: sequencing, integration, signing, witness quorum, tile recovery,
+and the telemetry sealing windows (with a clock the test moves)."""
+
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+from sqlalchemy import text
+
+from hazwatch.db import Base, make_engine
+from hazwatch.domain.batch import ReadingBatch
+from hazwatch.ledger.anchor import FileAnchor, checkpoint_digest
+from hazwatch.ledger.log import Fork, Ledger, SealPolicy
+from hazwatch.ledger.merkle import leaf_hash
+from hazwatch.ledger.note import Signer, open_checkpoint
+from hazwatch.ledger.proof import verify_proof
+from hazwatch.ledger.tiles import TileError
+from hazwatch.migrations.runner import metadata
+from hazwatch.settings import _sqlalchemy_url
+
+
+class Clock:
+    def __init__(self, us: int) -> None:
+        self.us = us
+
+    def now_us(self) -> int:
+        return self.us
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path: Path):
+    """The embedded database and PostgreSQL: appending takes a different path on each."""
+    if request.param == "sqlite":
+        e = make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    else:
+        e = make_engine(_sqlalchemy_url(request.getfixturevalue("pg_database")))
+    metadata()
+    Base.metadata.create_all(e)
+    yield e
+    e.dispose()
+
+
+LOG = Signer.generate("test.example/log")
+
+
+def entries(n: int, start: int = 0) -> list[bytes]:
+    return [b'{"kind":"test","n":%d,"subject":"t","v":1}' % i for i in range(start, start + n)]
+
+
+def test_append_integrate_and_publish_with_both_witnesses(engine, tmp_path, witnesses):
+    park, pk, _ = witnesses(LOG.verifier, "park")
+    reg, rk, _ = witnesses(LOG.verifier, "regulator")
+    ledger = Ledger(engine, tmp_path / "log", LOG, Clock(0), [park, reg],
+                    anchors=[FileAnchor(tmp_path / "anchor.jsonl")])
+    with engine.begin() as conn:
+        ledger.append(conn, entries(1000))
+    assert ledger.integrate() == 1000 and ledger.size == 1000
+    assert ledger.cosign()
+    cp, _, good = open_checkpoint((tmp_path / "log" / "checkpoint").read_text(), LOG.verifier,
+                                  [pk.verifier, rk.verifier], 2)
+    assert cp.size == 1000 and set(good) == {LOG.name, pk.name, rk.name}
+    v = verify_proof(ledger.prove(777), LOG.verifier, [pk.verifier, rk.verifier], 2)
+    assert v.entry["n"] == 777
+    anchored = orjson.loads((tmp_path / "anchor.jsonl").read_text().splitlines()[0])
+    assert anchored["size"] == 1000 and anchored["sha256"] == checkpoint_digest(anchored["checkpoint"])
+    # nothing new: no new checkpoint, nothing to cosign
+    assert ledger.integrate() == 0 and not ledger.cosign()
+    with engine.begin() as conn:
+        ledger.append(conn, entries(5, 1000))
+    ledger.integrate()
+    assert ledger.cosign() and ledger.published()[0] == 1005
+    assert ledger.witness_sizes() == {pk.name: 1005, rk.name: 1005}
+
+
+def test_without_its_quorum_a_checkpoint_is_not_published(engine, tmp_path, witnesses):
+    park, _pk, _ = witnesses(LOG.verifier, "park")
+    from hazwatch.ledger.witness import WitnessClient
+    gone = WitnessClient("http://127.0.0.1:9", Signer.generate("gone.example/w", 0x04).verifier, timeout_s=0.5)
+    ledger = Ledger(engine, tmp_path / "log", LOG, Clock(0), [park, gone])
+    with engine.begin() as conn:
+        ledger.append(conn, entries(10))
+    ledger.integrate()
+    assert not ledger.cosign() and ledger.published() is None
+    assert not (tmp_path / "log" / "checkpoint").exists()
+    with pytest.raises(LookupError, match="not covered by a published"):
+        ledger.prove(3)
+    # a quorum of one is met by the park alone
+    ledger.quorum = 1
+    assert ledger.cosign() and ledger.published()[0] == 10
+
+
+def test_the_log_never_signs_a_second_root_for_a_size(engine, tmp_path):
+    ledger = Ledger(engine, tmp_path / "log", LOG, Clock(0))
+    with engine.begin() as conn:
+        ledger.append(conn, entries(4))
+    ledger.integrate()
+    with engine.begin() as conn, pytest.raises(Fork, match="at size 4"):
+        ledger._sign(conn, 4, b"\x01" * 32)
+
+
+def test_lost_tiles_are_rebuilt_from_the_entries_but_changed_entries_are_not_accepted(engine, tmp_path):
+    ledger = Ledger(engine, tmp_path / "log", LOG, Clock(0), batch_entries=300)
+    with engine.begin() as conn:
+        ledger.append(conn, entries(1000))
+    ledger.integrate()
+    root = ledger.tiles.root_hash()
+    import shutil
+    shutil.rmtree(tmp_path / "log" / "tile")
+    again = Ledger(engine, tmp_path / "log", LOG, Clock(0))
+    assert again.size == 1000 and again.tiles.root_hash() == root
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE ledger_entries SET body = :b WHERE id = 10"), {"b": b'{"rewritten":1}'})
+    shutil.rmtree(tmp_path / "log" / "tile")
+    with pytest.raises(TileError, match="entries were changed or removed"):
+        Ledger(engine, tmp_path / "log", LOG, Clock(0))
+
+
+def test_telemetry_windows_are_sealed_once_closed_and_again_for_late_readings(engine, tmp_path):
+    W = 60_000_000
+    t0 = 1_800_000_000 * 1_000_000 // W * W
+    stored: list[tuple[int, int, float]] = []
+
+    def window(start: int, end: int) -> ReadingBatch:
+        rows = sorted((s, t, v) for s, t, v in stored if start <= t < end)
+        return ReadingBatch.of([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+
+    clock = Clock(t0 + 5_000_000)
+    ledger = Ledger(engine, tmp_path / "log", LOG, clock, window=window, seal=SealPolicy(60, 10))
+    ledger.integrate()  # the ledger starts in window t0
+    stored += [(1, t0 + 1_000_000, 1.5), (1, t0 + 2_000_000, 2.5), (2, t0 + 3_000_000, 9.0)]
+    clock.us = t0 + W + 5_000_000  # window closed, grace not over
+    assert ledger.integrate() == 0
+    clock.us = t0 + W + 11_000_000
+    assert ledger.integrate() == 2  # one entry per sensor with readings in the window
+    tel = [orjson.loads(e) for _, e in ledger.tiles.entries()]
+    assert [(e["subject"], e["count"], e["window"]) for e in tel] == [
+        ("sensor/1", 2, [t0, t0 + W]), ("sensor/2", 1, [t0, t0 + W])]
+    # a late reading for the sealed window: the window is sealed again, chained to its first seal
+    late = (1, t0 + 4_000_000, 3.5)
+    stored.append(late)
+    ledger.readings_stored(ReadingBatch.of([1], [late[1]], [late[2]]))
+    assert ledger.integrate() == 1
+    last = orjson.loads(next(e for i, e in ledger.tiles.entries(2, 3)))
+    assert last["count"] == 3 and last["prev"] == leaf_hash(next(e for i, e in ledger.tiles.entries(0, 1))).hex()
+    # a late reading already in the seal (it raced the first seal) seals nothing new
+    ledger.readings_stored(ReadingBatch.of([2], [t0 + 3_000_000], [9.0]))
+    assert ledger.integrate() == 0
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ledger_seals")).scalar() == 2
+
+
+def test_a_stopped_log_catches_up_window_by_window(engine, tmp_path):
+    W = 60_000_000
+    t0 = 1_800_000_000 * 1_000_000 // W * W
+    calls = []
+
+    def window(start: int, end: int) -> ReadingBatch:
+        calls.append(start)
+        return ReadingBatch.of(np.array([7]), np.array([start + 1]), np.array([1.0]))
+
+    clock = Clock(t0)
+    ledger = Ledger(engine, tmp_path / "log", LOG, clock, window=window, seal=SealPolicy(60, 0))
+    ledger.integrate()
+    clock.us = t0 + 90 * W  # an hour and a half later
+    assert ledger.integrate() == 60  # an hour of windows per cycle
+    assert ledger.integrate() == 30
+    assert calls == [t0 + k * W for k in range(90)]
+    with engine.connect() as conn:  # where sealing resumes after a restart
+        assert conn.execute(text("SELECT sealed_until FROM ledger_state")).scalar() == t0 + 90 * W
+
+
+def test_the_thread_integrates_at_once_when_enough_entries_wait(engine, tmp_path):
+    ledger = Ledger(engine, tmp_path / "log", LOG, Clock(0), interval_s=3600, wake_entries=100)
+    ledger.start()
+    try:
+        with engine.begin() as conn:
+            ledger.append(conn, entries(50))
+        time.sleep(0.3)
+        assert ledger.size == 0  # under the threshold: waits for the interval
+        with engine.begin() as conn:
+            ledger.append(conn, entries(60, 50))
+        deadline = time.monotonic() + 5
+        while ledger.size < 110 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert ledger.size == 110
+    finally:
+        ledger.stop()
