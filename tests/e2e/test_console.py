@@ -48,7 +48,7 @@ def test_login_live_alarm_and_acknowledge(browser, demo, admin):
     other = _raise_hh(admin, _quiet_sensor(admin, "E-TANK", skip=(s["tag"],)))
     page.locator(f"#alarms tr[data-id='{other['id']}']").wait_for(timeout=10_000)
     assert page.input_value(".dialog-row input[name=comment]") == "field operator sent"
-    assert page.evaluate(f"""document.querySelector(".dialog-row").previousElementSibling.dataset.id""") \
+    assert page.evaluate("""document.querySelector(".dialog-row").previousElementSibling.dataset.id""") \
         == str(alarm["id"])
     page.click(".dialog-row button[type=submit]")
     page.wait_for_function(f"""() => {{ const r = document.querySelector("#alarms tr[data-id='{alarm['id']}']");
