@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import uvicorn
@@ -18,6 +20,7 @@ from fastapi import FastAPI
 from hazwatch.alarms.hygiene import HygienePolicy
 from hazwatch.alarms.queries import AlarmQueries
 from hazwatch.api import create_api
+from hazwatch.api.app import ROLE_ROUTERS
 from hazwatch.auth import AuditLog, AuthService, DeviceCredentials, OrgTrees, UserDirectory
 from hazwatch.auth.signing import BatchSignatures
 from hazwatch.auth.throttle import LoginThrottle
@@ -60,17 +63,45 @@ def open_database(settings: Settings):
 
 
 def build(settings: Settings) -> Services:
+    """Every service of this process's role: `all` (the embedded default) runs everything; an ingest
+    node validates and publishes to JetStream; a worker owns partitions (hazwatch.scale)."""
     engine = open_database(settings)
     store = open_store(settings.store_url)
-    bus = InProcessBus()
     catalog = CatalogRepository(engine)
-    pipeline = Pipeline(engine, store, catalog, bus, SystemClock(),
-                        future_tolerance_s=settings.future_tolerance_s,
-                        tick_interval_s=settings.tick_interval_s,
-                        checkpoint_interval_s=settings.checkpoint_interval_s,
-                        hygiene=HygienePolicy(settings.flood_alarms, settings.flood_window_s,
-                                              settings.chatter_activations, settings.chatter_window_s,
-                                              settings.chatter_suppress_s, settings.first_out_window_s))
+    role, clock = settings.role, SystemClock()
+    node = settings.node_id or f"{socket.gethostname()}-{os.getpid()}"
+    worker = None
+    if role == "all":
+        bus = InProcessBus()
+    else:
+        from hazwatch.bus.jetstream import JetStreamBus
+
+        bus = JetStreamBus(settings.nats_url, local=frozenset({READINGS_STORED}))
+    if role == "ingest":
+        from hazwatch.scale.ingest import IngestNode
+
+        pipeline = IngestNode(engine, catalog, clock, bus, settings.nats_url, node, settings.partitions,
+                              settings.stream_replicas, settings.future_tolerance_s, settings.tick_interval_s)
+    else:
+        leases = None
+        if role == "worker":
+            from hazwatch.scale.leases import PartitionLeases
+
+            leases = PartitionLeases(engine, clock, node, settings.partitions, settings.lease_ttl_s,
+                                     settings.stream_replicas)
+        pipeline = Pipeline(engine, store, catalog, bus, clock,
+                            future_tolerance_s=settings.future_tolerance_s,
+                            tick_interval_s=settings.tick_interval_s,
+                            checkpoint_interval_s=settings.checkpoint_interval_s,
+                            hygiene=HygienePolicy(settings.flood_alarms, settings.flood_window_s,
+                                                  settings.chatter_activations, settings.chatter_window_s,
+                                                  settings.chatter_suppress_s, settings.first_out_window_s),
+                            ownership=leases)
+        if leases is not None:
+            from hazwatch.scale.worker import WorkerNode
+
+            worker = WorkerNode(pipeline, leases, settings.nats_url, settings.stream_replicas,
+                                ack_wait_s=settings.lease_ttl_s)
     auth, users, devices = build_auth(engine, settings, lambda: pipeline.index.revision)
     notifier, desk = build_disposal(engine, settings, pipeline, users.holders, store)
     services = Services(settings=settings, engine=engine, store=store, catalog=catalog, pipeline=pipeline,
@@ -79,7 +110,9 @@ def build(settings: Settings) -> Services:
                         incidents=desk, notifier=notifier,
                         risk_points=RiskPoints(engine, pipeline.clock, Bands(**settings.risk_bands)),
                         hidden_dangers=build_hidden_dangers(engine, pipeline, notifier, users.holders, desk),
-                        colour_rule=ColourRule.model_validate(settings.risk_colour_rule))
+                        colour_rule=ColourRule.model_validate(settings.risk_colour_rule), worker=worker)
+    if role == "worker":
+        return services  # no edges, no disposal: those run where the readings come in and the users are
     # OPC UA: idle until the catalog names opc.tcp sources; follows catalog changes by itself.
     services.adapters.append(OpcUaAdapter(pipeline.ingest, lambda: pipeline.index))
     if settings.modbus_config:
@@ -91,7 +124,7 @@ def build(settings: Settings) -> Services:
             client_id=settings.mqtt_client_id, max_readings=settings.max_batch_readings,
             on_status=pipeline.device_status, spool_max_bytes=settings.mqtt_spool_max_bytes,
             signatures=services.signatures, require_signed=settings.require_signed_batches))
-    services.ledger = build_ledger(settings, engine, store, pipeline)
+    services.ledger = build_ledger(settings, engine, store, pipeline) if role == "all" else None
     services.reports = Reports(services)
     services.feed = Feed(services)
     desk.also_tick += [services.reports.tick, services.feed.tick]
@@ -168,13 +201,16 @@ def build_auth(engine, settings: Settings, revision: Callable[[], int]
 def make_api(services: Services, background: Callable[[Services], Awaitable[None]] | None = None) -> FastAPI:
     """The API with a lifespan that runs the writer thread (and an optional background task, such as
     the demo's simulator) for as long as the server runs."""
-    api = create_api(services)
+    api = create_api(services, routers=ROLE_ROUTERS.get(services.settings.role))
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        services.pipeline.start()
-        services.incidents.start(services.settings.incident_tick_s)
-        services.notifier.start()
+        runner = services.worker or services.pipeline
+        runner.start()
+        singletons = services.settings.role == "all"  # one per installation: not on every node
+        if singletons:
+            services.incidents.start(services.settings.incident_tick_s)
+            services.notifier.start()
         if services.ledger:
             services.ledger.start()
         for adapter in services.adapters:
@@ -189,12 +225,15 @@ def make_api(services: Services, background: Callable[[Services], Awaitable[None
                     await task
             for adapter in services.adapters:
                 await adapter.stop()
-            services.notifier.stop()
-            services.incidents.stop()
-            services.pipeline.stop()
+            if singletons:
+                services.notifier.stop()
+                services.incidents.stop()
+            runner.stop()
             if services.ledger:
                 services.ledger.stop()
             services.store.close()
+            if hasattr(services.bus, "close"):
+                services.bus.close()
 
     api.router.lifespan_context = lifespan
     return api

@@ -15,3 +15,12 @@ ALARMS = Counter("hazwatch_alarm_transitions", "Alarm transitions published, by 
 QUEUE = Gauge("hazwatch_writer_queue", "Jobs waiting for the writer thread (ingest lag)")
 LEDGER = Gauge("hazwatch_ledger_entries", "Entries integrated into the ledger's tree")
 LEDGER_PUBLISHED = Gauge("hazwatch_ledger_published_entries", "Entries under the newest cosigned checkpoint")
+
+# scale-out: ingest nodes and workers
+PUBLISHED = Counter("hazwatch_published_readings", "Readings an ingest node published to the telemetry stream")
+PUBLISH = Histogram("hazwatch_publish_seconds", "Validate and publish one request until JetStream acknowledged it",
+                    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1))
+PARTITIONS = Gauge("hazwatch_partitions_owned", "Telemetry partitions this worker holds the lease of")
+LAG = Gauge("hazwatch_partition_lag", "Messages of a partition not yet stored and evaluated", ["partition"])
+WORKER_SECONDS = Histogram("hazwatch_worker_batch_seconds", "Store and evaluate one fetch of a partition",
+                           buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))

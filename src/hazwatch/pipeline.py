@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from sqlalchemy import Connection, Engine
@@ -50,6 +50,20 @@ FAULT_PRIORITY = {STALE: int(Priority.HIGH), RANGE: int(Priority.HIGH), FLAT: in
 WARNING_PRIORITY = {ROC: int(Priority.MEDIUM), TREND: int(Priority.LOW)}
 
 
+class Fenced(RuntimeError):
+    """This node no longer owns a partition it was evaluating: another worker took it over."""
+
+
+class Ownership(Protocol):
+    """What a scale-out worker owns. The pipeline sees only its partitions' sensors, and checks in
+    every alarm transaction that it still owns them (a fencing token in the database)."""
+
+    def scope(self, index: SensorIndex) -> SensorIndex: ...
+
+    def check(self, conn: Connection) -> None:
+        """Raise Fenced when another node holds one of these partitions now."""
+
+
 @dataclass
 class _Job:
     kind: str  # "ingest" | "call" | "stop"
@@ -61,12 +75,14 @@ class _Job:
 class Pipeline:
     def __init__(self, engine: Engine, store: TelemetryStore, catalog: CatalogRepository, bus, clock: Clock,
                  future_tolerance_s: float = 300.0, tick_interval_s: float = 1.0,
-                 checkpoint_interval_s: float = 2.0, hygiene: HygienePolicy | None = None) -> None:
+                 checkpoint_interval_s: float = 2.0, hygiene: HygienePolicy | None = None,
+                 ownership: Ownership | None = None) -> None:
         self.hygiene = hygiene
+        self.ownership = ownership
         self.engine, self.store, self.catalog, self.bus, self.clock = engine, store, catalog, bus, clock
         self.tick_interval_s = tick_interval_s
         self.checkpoint_interval_s = checkpoint_interval_s
-        self.index = SensorIndex.load(engine)
+        self.index = self._load_index()
         self.normalizer = Normalizer(store, future_tolerance_s)
         self.evaluator = LimitEvaluator(self.index.size)
         # reading time for the timers that wait on data (STALE, rule holds): one clock, fed once per batch
@@ -87,8 +103,8 @@ class Pipeline:
         self.evaluator = LimitEvaluator(self.index.size)
         checkpoint.load(self.engine, self.evaluator.state)
         self.evaluator.state.grow(self.index.size)
-        self.alarms = AlarmManager(self.engine, self.hygiene)
-        self.alarms.locate = self._locate
+        self.alarms = AlarmManager(self.engine, self.hygiene, locate=self._locate,
+                                   owned=None if self.ownership is None else self._owned)
         stored = np.flatnonzero(self.normalizer.last_ts != NO_TS)
         self.quality = QualityMonitor(self.index.size, self.clock.now_us(), self.reading_clock)
         self.quality.restore((stored, self.normalizer.last_ts[stored]),
@@ -109,9 +125,24 @@ class Pipeline:
             self._evaluate(replay, self.clock.now_us())
         self._checkpoint(force=True)
 
+    def _load_index(self) -> SensorIndex:
+        index = SensorIndex.load(self.engine)
+        return index if self.ownership is None else self.ownership.scope(index)
+
+    def _owned(self, p) -> bool:
+        """An alarm point of this worker's partitions (its area is a scoped-in enterprise)."""
+        return self._locate(p)[0] is not None
+
+    def rescope(self) -> None:
+        """The owned partitions changed (writer thread only): state is rebuilt from the database,
+        where the previous owner left it, exactly as after a restart."""
+        self.index = self._load_index()
+        self.normalizer = Normalizer(self.store, self.normalizer.future_us / 1e6)
+        self._recover()
+
     def reload_catalog(self) -> None:
         """Swap in a fresh SensorIndex (a single reference assignment, safe for readers)."""
-        self.index = SensorIndex.load(self.engine)
+        self.index = self._load_index()
         self.evaluator.state.grow(self.index.size)
         self.quality.grow(self.index.size)
         self.trend.grow(self.index.size)
@@ -143,8 +174,8 @@ class Pipeline:
             group = ("hazard_source", hs) if hs is not None else ("device", int(idx.device_id[p.sensor_id]))
             return int(idx.org_id[p.sensor_id]), group
         if p.device_id is not None:
-            code = idx.device_codes.get(p.device_id)
-            return (idx.devices[code][2] if code else None), ("device", p.device_id)
+            dev = idx.devices.get(idx.device_codes.get(p.device_id, ""))
+            return (dev[2] if dev else None), ("device", p.device_id)
         owner = (idx.units or {}).get(p.unit_id) if p.unit_id is not None else (idx.rules or {}).get(p.rule_id)
         return (owner["org_id"] if owner else None), None
 
@@ -160,6 +191,10 @@ class Pipeline:
         self._queue.put(_Job("stop", fut))
         self._thread.join()
         self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     def queued(self) -> int:
         """Jobs waiting for the writer thread."""
@@ -235,6 +270,8 @@ class Pipeline:
         try:
             merged = RawBatch.concat(raws)
             now = self.clock.now_us()
+            if self.ownership is not None and self.catalog.revision() != self.index.revision:
+                self.reload_catalog()  # an ingest node may know a sensor added a moment ago
             batch, reasons = self.normalizer.validate(merged, self.index, now)
             self.store.append(batch)
             self.normalizer.stored(batch)
@@ -248,6 +285,12 @@ class Pipeline:
             self._evaluate(batch, now, faults)
             if len(batch) and self.bus.has_subscribers(READINGS_STORED):
                 self.bus.publish(READINGS_STORED, ReadingsStored(batch))
+        except Fenced as e:
+            # Stored but not evaluated here: the new owner evaluates them when it gets them again.
+            log.warning("partition lost while evaluating: %s", e)
+            for j in jobs:
+                j.future.set_exception(e)
+            return
         except Exception:
             # The readings are durable; alarm state is rebuilt from them.
             log.exception("alarm evaluation failed; recovering from the last checkpoint")
@@ -283,6 +326,7 @@ class Pipeline:
         if not len(tr) and extra is None:
             return
         with self.engine.begin() as conn:
+            self._fence(conn)
             changes: list[Change] = self.alarms.apply(conn, tr, self.index, now) if len(tr) else []
             if extra is not None:
                 changes += extra(conn)
@@ -344,7 +388,12 @@ class Pipeline:
         dirty = np.flatnonzero(self.evaluator.state.dirty)
         if len(dirty) or force:
             with self.engine.begin() as conn:
+                self._fence(conn)
                 checkpoint.save(conn, self.evaluator.state, dirty)
+
+    def _fence(self, conn: Connection) -> None:
+        if self.ownership is not None:
+            self.ownership.check(conn)
 
     # -- commands run on the writer thread ---------------------------------------------------------
     def device_status(self, code: str, online: bool, at_us: int) -> Future:
@@ -357,6 +406,7 @@ class Pipeline:
                 log.warning("status for unknown device %r ignored", code)
                 return
             with self.engine.begin() as conn:
+                self._fence(conn)
                 changes = self.alarms.set_device_condition(
                     conn, dev[0], COMM, not online, at_us, self.clock.now_us(),
                     comment=None if online else "device reported offline (last will or status message)")
@@ -376,6 +426,7 @@ class Pipeline:
             before = public(point, self.index)
             try:
                 with self.engine.begin() as conn:
+                    self._fence(conn)
                     change = self.alarms.command(conn, alarm_id, action, actor, now, comment, minutes, max_minutes)
                     after = public(change.point, self.index)
                     if audit is not None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from hazwatch.feed import Feed
     from hazwatch.ledger.log import Ledger
     from hazwatch.reporting import Reports
+    from hazwatch.scale.worker import WorkerNode
 
 
 @dataclass
@@ -52,6 +53,19 @@ class Services:
     reports: Reports | None = None  # periodic reports (built on these services, so set after them)
     feed: Feed | None = None  # the summary for the tier above (likewise)
     ledger: Ledger | None = None  # the transparency log (None when HAZWATCH_LEDGER_ENABLED is false)
+    worker: WorkerNode | None = None  # a scale-out worker's leases and consumers (role worker)
+
+    def ready(self) -> tuple[bool, str]:
+        """Whether this node does its work now, and if not, why (the readiness probe)."""
+        if self.worker is not None:
+            if self.worker.failure is not None:
+                return False, f"worker stopped: {self.worker.failure}"
+            return (True, f"partitions {self.worker.owned}") if self.worker.ready.is_set() \
+                else (False, "taking partition leases")
+        ready = getattr(self.pipeline, "ready", None)
+        if ready is not None:  # an ingest node: connected to NATS
+            return (True, "publishing") if ready else (False, "not connected to NATS")
+        return (True, "evaluating") if self.pipeline.running else (False, "writer not running")
 
     @property
     def index(self) -> SensorIndex:

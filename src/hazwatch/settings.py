@@ -128,6 +128,19 @@ class Settings(BaseSettings):
                                 "session's messages while the server is down")
     mqtt_spool_max_bytes: int = Field(8 << 30, description="Largest backlog the MQTT receiver keeps on disk "
                                       "before it stops acknowledging (the broker then holds the rest)")
+    # -- scale-out (hazwatch serve --role ingest|worker) -------------------------------------------
+    role: Literal["all", "ingest", "worker"] = Field(
+        "all", description="What this process does: all (the embedded default), ingest (accept and validate "
+        "readings, publish them to NATS JetStream), worker (own partitions: store, evaluate, raise alarms)")
+    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server (or cluster, comma-separated) of "
+                          "the scale-out mode")
+    partitions: int = Field(16, ge=1, le=4096, description="Telemetry partitions (subjects hz.tel.<n>); fixed "
+                            "for the life of an installation")
+    stream_replicas: int = Field(1, ge=1, le=5, description="JetStream replicas of the telemetry stream and "
+                                 "the lease bucket (3 on a three-node cluster)")
+    lease_ttl_s: float = Field(6.0, gt=0.5, description="A worker's partition lease lapses this long after its "
+                               "last renewal; another worker then takes the partition over")
+    node_id: str | None = Field(None, description="This node's name in leases and metrics (default: host-pid)")
 
     @property
     def relational_url(self) -> str:

@@ -99,3 +99,18 @@ def test_batch_is_durable_when_append_returns(store, tmp_path):
         reopened = open_store(f"duckdb:///{store.path}")
         assert reopened.count() == 1000
         reopened.close()
+
+
+def test_postgres_keeps_each_reading_once_when_a_batch_comes_again(pg_database):
+    """A worker that crashed after storing a batch but before acknowledging it: the next owner
+    stores the batch again, and the stored rows must not double (the first values stay)."""
+    s = open_store(pg_database)
+    try:
+        s.append(batch([1, 1], [T0, T0 + US], [1.0, 2.0]))
+        s.append(batch([1, 1, 1], [T0, T0 + US, T0 + 2 * US], [7.0, 8.0, 3.0]))  # two again, one new
+        assert s.count() == 3
+        assert s.series(1, T0, T0 + 10 * US, None).columns["value"].tolist() == [1.0, 2.0, 3.0]
+        s.append(batch([2], [T0 + 5 * 86_400 * US], [4.0]))  # a new day's partition after the retry path
+        assert s.count() == 4
+    finally:
+        s.close()

@@ -113,7 +113,12 @@ class AlarmManager:
     # knows the catalog
     locate: Callable[[AlarmPoint], tuple[int | None, object | None]] = staticmethod(lambda p: (None, None))
 
-    def __init__(self, engine: Engine, policy: HygienePolicy | None = None) -> None:
+    def __init__(self, engine: Engine, policy: HygienePolicy | None = None,
+                 locate: Callable[[AlarmPoint], tuple[int | None, object | None]] | None = None,
+                 owned: Callable[[AlarmPoint], bool] | None = None) -> None:
+        """`owned` keeps only some alarms (a scale-out worker's partitions); `locate` as above."""
+        if locate is not None:
+            self.locate = locate
         self.hygiene = Hygiene(policy)
         self._roots: dict[object, AlarmPoint] = {}  # group key -> the group's newest first-out alarm
         self.points: dict[tuple[int, str], AlarmPoint] = {}
@@ -122,10 +127,16 @@ class AlarmManager:
         self.rule_points: dict[tuple[int, str], AlarmPoint] = {}
         self.by_id: dict[int, AlarmPoint] = {}
         with engine.connect() as conn:
+            areas = set()
             for r in conn.execute(select(_A)).mappings():
-                self._keep(AlarmPoint(**dict(r)))
+                p = AlarmPoint(**dict(r))
+                if owned is None or owned(p):
+                    self._keep(p)
+                    areas.add(self.locate(p)[0])
             # floods open at the last stop: the first tick closes them unless the alarms keep coming
             for f in conn.execute(select(_F).where(_F.c.ended_at.is_(None))).mappings():
+                if owned is not None and f["org_id"] not in areas:
+                    continue
                 self.hygiene.areas[f["org_id"]] = AreaWindow(flood=Flood(f["id"], f["org_id"], f["started_at"],
                                                                          f["peak"], f["alarms"]))
 

@@ -53,9 +53,16 @@ def _cache(api: FastAPI) -> dict:
 ROUTERS = (auth.router, orgs.router, users.router, catalog.router, devices.router, telemetry.router, sensors.router,
            alarms.router, incidents.router, notifications.router, risk.router, audit.router, ledger.router,
            system.router, stream.router)
+# scale-out nodes answer only for what they do (plus /healthz, /readyz and /metrics)
+ROLE_ROUTERS = {"ingest": (auth.router, telemetry.router, system.router), "worker": (auth.router, system.router)}
 
 
-def create_api(services: Services | None = None) -> FastAPI:
+class Ready(BaseModel):
+    ready: bool
+    detail: str
+
+
+def create_api(services: Services | None = None, routers: tuple | None = None) -> FastAPI:
     settings = services.settings if services is not None else Settings()
     api = FastAPI(
         title="Hazwatch API",
@@ -68,11 +75,12 @@ def create_api(services: Services | None = None) -> FastAPI:
         docs_url=None, redoc_url=None,
     )
     api.state.services = services
-    for r in ROUTERS:
+    for r in routers or ROUTERS:
         api.include_router(r, prefix=PREFIX)
     api.include_router(system.public)  # /metrics
-    api.include_router(ledger.public)  # tlog-tiles paths are fixed by the spec: <prefix>/checkpoint, <prefix>/tile/
-    web.mount(api)  # the console at /console/
+    if routers is None:
+        api.include_router(ledger.public)  # tlog-tiles paths are fixed by the spec: <prefix>/checkpoint, /tile/
+        web.mount(api)  # the console at /console/
 
     @api.exception_handler(ServiceError)
     async def service_error(_request: Request, exc: ServiceError) -> JSON:
@@ -102,6 +110,12 @@ def create_api(services: Services | None = None) -> FastAPI:
              openapi_extra={"x-permission": "public"})
     def healthz() -> Health:
         return Health(status="ok", version=__version__)
+
+    @api.get("/readyz", tags=["system"], summary="Readiness probe (no token needed)", response_model=Ready,
+             openapi_extra={"x-permission": "public"}, responses={503: {"model": Ready}})
+    def readyz() -> JSON:
+        ok, detail = services.ready() if services is not None else (False, "no services")
+        return JSON({"ready": ok, "detail": detail}, status_code=200 if ok else 503)
 
     api.openapi = lambda: api.openapi_schema or _cache(api)  # type: ignore[method-assign]
 

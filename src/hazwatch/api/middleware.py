@@ -98,7 +98,7 @@ class RateLimit:
     and some arithmetic."""
 
     def __init__(self, app, rate: float, burst: int, strict_paths: tuple[str, ...] = (), strict_rate: float = 5.0,
-                 strict_burst: int = 20, exempt: tuple[str, ...] = ("/healthz",)) -> None:
+                 strict_burst: int = 20, exempt: tuple[str, ...] = ("/healthz", "/readyz")) -> None:
         self.app, self.exempt, self.strict_paths = app, exempt, strict_paths
         self.limits = {False: (rate, float(burst)), True: (strict_rate, float(strict_burst))}
         self._buckets: dict[tuple[bool, bytes], tuple[float, float]] = {}

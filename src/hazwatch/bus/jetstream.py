@@ -20,14 +20,19 @@ from nats.js.api import DeliverPolicy, StreamConfig
 
 from hazwatch.bus.base import Handler
 from hazwatch.bus.codec import decode, encode
+from hazwatch.bus.memory import InProcessBus
 
 log = logging.getLogger(__name__)
 
 
 class JetStreamBus:
     def __init__(self, url: str = "nats://127.0.0.1:4222", stream: str = "HZ_EVENTS", prefix: str = "hz.ev",
-                 timeout_s: float = 5.0, max_age_s: float = 7 * 86400) -> None:
+                 timeout_s: float = 5.0, max_age_s: float = 7 * 86400, local: frozenset[str] = frozenset()) -> None:
+        """`local`: subjects kept in this process (a worker's stored batches: the telemetry stream
+        already holds them, and the event stream is for what the other nodes act on)."""
         self.stream, self.prefix, self.timeout_s = stream, prefix, timeout_s
+        self.local = InProcessBus() if local else None
+        self._local_subjects = local
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="hazwatch-bus", daemon=True)
         self._thread.start()
@@ -37,7 +42,8 @@ class JetStreamBus:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(self.timeout_s)
 
     async def _connect(self, url: str, max_age_s: float) -> None:
-        self._nc = await nats.connect(url, connect_timeout=self.timeout_s, max_reconnect_attempts=-1)
+        self._nc = await nats.connect(servers=[u.strip() for u in url.split(",")], connect_timeout=self.timeout_s,
+                                      max_reconnect_attempts=-1)
         self._js = self._nc.jetstream(timeout=self.timeout_s)
         config = StreamConfig(name=self.stream, subjects=[f"{self.prefix}.>"], max_age=max_age_s)
         try:
@@ -50,9 +56,14 @@ class JetStreamBus:
 
     def publish(self, subject: str, event: Any) -> None:
         """Durable in the stream when this returns (the server acknowledged it)."""
+        if subject in self._local_subjects:
+            self.local.publish(subject, event)
+            return
         self._run(self._js.publish(self._subject(subject), encode(event)))
 
     def subscribe(self, subject: str, handler: Handler) -> Callable[[], None]:
+        if subject in self._local_subjects:
+            return self.local.subscribe(subject, handler)
         strip = len(self.prefix) + 1
 
         async def on_message(msg) -> None:
@@ -75,6 +86,8 @@ class JetStreamBus:
 
     def has_subscribers(self, subject: str) -> bool:
         """Subscribers anywhere may be listening: a remote bus always publishes."""
+        if subject in self._local_subjects:
+            return self.local.has_subscribers(subject)
         return True
 
     def stored(self) -> int:

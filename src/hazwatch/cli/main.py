@@ -54,25 +54,59 @@ def _settings(data_dir: Path | None, **overrides) -> Settings:
     return s
 
 
-def _logging() -> None:
-    logging.basicConfig(level=os.environ.get("HAZWATCH_LOG_LEVEL", "WARNING"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+class _JsonLines(logging.Formatter):
+    """One JSON object per line (HAZWATCH_LOG_FORMAT=json), for a log shipper on a cluster node."""
+
+    def __init__(self, node: str | None) -> None:
+        super().__init__()
+        self.node = node
+
+    def format(self, record: logging.LogRecord) -> str:
+        import orjson
+
+        doc = {"ts": record.created, "level": record.levelname, "logger": record.name,
+               "message": record.getMessage()}
+        if self.node:
+            doc["node"] = self.node
+        if record.exc_info:
+            doc["error"] = self.formatException(record.exc_info)
+        return orjson.dumps(doc).decode()
+
+
+def _logging(node: str | None = None) -> None:
+    level = os.environ.get("HAZWATCH_LOG_LEVEL", "WARNING")
+    if os.environ.get("HAZWATCH_LOG_FORMAT", "text").lower() == "json":
+        handler = logging.StreamHandler()
+        handler.setFormatter(_JsonLines(node))
+        logging.basicConfig(level=level, handlers=[handler])
+    else:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 @app.command()
 def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] = None,
-          port: Annotated[int | None, typer.Option()] = None) -> None:
+          port: Annotated[int | None, typer.Option()] = None,
+          role: Annotated[str | None, typer.Option(
+              help="all (default: everything in one process), ingest (validate and publish to NATS "
+                   "JetStream) or worker (own partitions: store, evaluate, alarm); HAZWATCH_ROLE")] = None) -> None:
     """Run the server on the stored catalog (import one first with `hazwatch catalog import`)."""
     from hazwatch.app import build
     from hazwatch.app import serve as run
 
-    _logging()
-    settings = _settings(data_dir, host=host, port=port)
+    roles = ("all", "ingest", "worker")
+    if role is not None and role not in roles:
+        err.print(f"[red]--role {role!r} is not one of {', '.join(roles)}[/]")
+        raise typer.Exit(2)
+    settings = _settings(data_dir, host=host, port=port, role=role)
+    _logging(settings.node_id)
+    if settings.role != "all" and not settings.database_url:
+        err.print(f"[red]--role {settings.role} needs HAZWATCH_DATABASE_URL[/] (PostgreSQL, shared by every node)")
+        raise typer.Exit(2)
     services = build(settings)
     generated = services.auth.ensure_admin(
         settings.admin_token.get_secret_value() if settings.admin_token else None)
     scheme = "https" if settings.tls_certfile else "http"
-    console.print(f"Hazwatch listening on [bold]{scheme}://{settings.host}:{settings.port}[/] "
+    console.print(f"Hazwatch ({settings.role}) listening on [bold]{scheme}://{settings.host}:{settings.port}[/] "
                   f"({len(services.index.tag_to_id)} sensors)")
     if generated:
         console.print(f"Admin API token (shown once, keep it): [bold]{generated}[/]")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData
+from sqlalchemy import Engine, MetaData, text
 
 HERE = Path(__file__).parent
 
@@ -21,6 +21,7 @@ def metadata() -> MetaData:
     from hazwatch.incidents import models as _incidents  # noqa: F401
     from hazwatch.ledger import models as _ledger  # noqa: F401
     from hazwatch.risk import models as _risk  # noqa: F401
+    from hazwatch.scale import models as _scale  # noqa: F401
 
     return Base.metadata
 
@@ -36,5 +37,7 @@ def config(url: str | None = None) -> Config:
 def upgrade(engine: Engine) -> None:
     cfg = config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # nodes of a cluster starting together migrate one at a time
+            conn.execute(text("SELECT pg_advisory_xact_lock(7401)"))
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

@@ -27,8 +27,10 @@ CREATE TABLE IF NOT EXISTS readings (
     value double precision NOT NULL,
     quality smallint NOT NULL
 ) PARTITION BY RANGE (ts);
-CREATE INDEX IF NOT EXISTS readings_sensor_ts ON readings (sensor, ts);
+CREATE UNIQUE INDEX IF NOT EXISTS readings_sensor_ts_key ON readings (sensor, ts);
+DROP INDEX IF EXISTS readings_sensor_ts;
 """
+_COPY = "COPY {} (sensor, ts, value, quality) FROM STDIN (FORMAT BINARY)"
 
 
 def copy_payload(batch: ReadingBatch) -> bytes:
@@ -58,7 +60,10 @@ class PostgresStore:
             con = self._local.con = psycopg.connect(self.dsn, autocommit=True)
         return con
 
-    def _ensure_partitions(self, ts: np.ndarray) -> None:
+    def _ensure_partitions(self, ts: np.ndarray) -> list[int]:
+        """Create the day partitions the batch needs; the days created are returned so that a
+        transaction that rolls back can forget them."""
+        made = []
         for day in np.unique(ts // DAY_US).tolist():
             if day in self._days:
                 continue
@@ -68,16 +73,36 @@ class PostgresStore:
                 f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF readings FOR VALUES "
                 f"FROM ({_TS % lo}) TO ({_TS % hi})")
             self._days.add(day)
+            made.append(day)
+        return made
 
     def append(self, batch: ReadingBatch) -> None:
+        """One COPY; a reading already stored (a batch replayed after a worker crash) turns it into
+        an insert that keeps the stored row, so every (sensor, ts) is stored once."""
         if not len(batch):
             return
         payload = copy_payload(batch)
-        with self._lock, self._writer.transaction():
-            self._ensure_partitions(batch.ts)
-            with self._writer.cursor().copy(
-                    "COPY readings (sensor, ts, value, quality) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.write(payload)
+        with self._lock:
+            try:
+                self._copy(batch, payload, into="readings")
+            except psycopg.errors.UniqueViolation:
+                self._copy(batch, payload, into="readings_in")
+
+    def _copy(self, batch: ReadingBatch, payload: bytes, into: str) -> None:
+        made: list[int] = []
+        try:
+            with self._writer.transaction():
+                made = self._ensure_partitions(batch.ts)
+                if into != "readings":
+                    self._writer.execute(f"CREATE TEMP TABLE IF NOT EXISTS {into} "
+                                         "(LIKE readings) ON COMMIT DELETE ROWS")
+                with self._writer.cursor().copy(_COPY.format(into)) as copy:
+                    copy.write(payload)
+                if into != "readings":
+                    self._writer.execute(f"INSERT INTO readings SELECT * FROM {into} ON CONFLICT DO NOTHING")
+        except BaseException:
+            self._days.difference_update(made)
+            raise
 
     def series(self, sensor: int, start: int, end: int, step: int | None, limit: int = 100_000) -> SeriesFrame:
         con = self._reader()
