@@ -179,6 +179,18 @@ class Access:
         except AlarmCommandError as e:
             raise _ERRORS.get(e.status, ServiceError)(e.message) from None
 
+    # -- tiers ---------------------------------------------------------------------------------------------------
+    def tier_events(self, park: str | None, kind: str | None, limit: int) -> list[dict]:
+        """What the parks below sent up: all of it for the whole installation's users, otherwise
+        what the parks in the caller's scope sent (the park's org code is its uplink name)."""
+        from hazwatch.scale.tiers import received
+
+        parks = None
+        if not self.scope.everything:
+            tree = self.services.orgs.current()
+            parks = {tree.nodes[i].code for i in self.scope.org_ids if i in tree.nodes}
+        return received(self.services.engine, parks, park, kind, limit)
+
     # -- incidents ---------------------------------------------------------------------------------------------
     def _incident_org(self, incident_id: int) -> int:
         org = self.services.incidents.org_of(incident_id)

@@ -29,7 +29,7 @@ from hazwatch.catalog import CatalogRepository
 from hazwatch.db import make_engine
 from hazwatch.domain import SystemClock
 from hazwatch.domain.events import READINGS_STORED
-from hazwatch.feed import Feed
+from hazwatch.feed import SUMMARY_PUBLISHED, Feed
 from hazwatch.incidents.channels import SmtpChannel, WebhookChannel
 from hazwatch.incidents.desk import ClockPolicy, IncidentDesk
 from hazwatch.incidents.notify import Notifier, NotifyPolicy
@@ -128,7 +128,25 @@ def build(settings: Settings) -> Services:
     services.reports = Reports(services)
     services.feed = Feed(services)
     desk.also_tick += [services.reports.tick, services.feed.tick]
+    build_tiers(settings, services)
     return services
+
+
+def build_tiers(settings: Settings, services: Services) -> None:
+    """The link to the tier above (uplink) and from the tiers below (receiver), where configured."""
+    if settings.uplink_nats_url:
+        from hazwatch.scale.tiers import Uplink
+
+        if not settings.uplink_name or not settings.uplink_name.replace("-", "").replace("_", "").isalnum():
+            raise ValueError("HAZWATCH_UPLINK_NAME (letters, digits, - and _) is required with "
+                             "HAZWATCH_UPLINK_NATS_URL")
+        uplink = Uplink(services.engine, lambda: services.index, settings.uplink_nats_url, settings.uplink_name)
+        services.bus.subscribe(SUMMARY_PUBLISHED, lambda _s, ev: uplink.summary(ev.org, ev.summary))
+        services.background.append(uplink)
+    if settings.tier_nats_url:
+        from hazwatch.scale.tiers import TierReceiver
+
+        services.background.append(TierReceiver(services.engine, services.pipeline.clock, settings.tier_nats_url))
 
 
 def build_ledger(settings: Settings, engine, store, pipeline: Pipeline | None) -> Ledger | None:
@@ -213,6 +231,8 @@ def make_api(services: Services, background: Callable[[Services], Awaitable[None
             services.notifier.start()
         if services.ledger:
             services.ledger.start()
+        for service in services.background:
+            service.start()
         for adapter in services.adapters:
             await adapter.start()
         task = asyncio.create_task(background(services)) if background else None
@@ -225,6 +245,8 @@ def make_api(services: Services, background: Callable[[Services], Awaitable[None
                     await task
             for adapter in services.adapters:
                 await adapter.stop()
+            for service in services.background:
+                service.stop()
             if singletons:
                 services.notifier.stop()
                 services.incidents.stop()

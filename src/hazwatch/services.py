@@ -54,6 +54,7 @@ class Services:
     feed: Feed | None = None  # the summary for the tier above (likewise)
     ledger: Ledger | None = None  # the transparency log (None when HAZWATCH_LEDGER_ENABLED is false)
     worker: WorkerNode | None = None  # a scale-out worker's leases and consumers (role worker)
+    background: list = field(default_factory=list)  # started and stopped with the server (tier links)
 
     def ready(self) -> tuple[bool, str]:
         """Whether this node does its work now, and if not, why (the readiness probe)."""

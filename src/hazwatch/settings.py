@@ -141,6 +141,15 @@ class Settings(BaseSettings):
     lease_ttl_s: float = Field(6.0, gt=0.5, description="A worker's partition lease lapses this long after its "
                                "last renewal; another worker then takes the partition over")
     node_id: str | None = Field(None, description="This node's name in leases and metrics (default: host-pid)")
+    # -- tiers (park ▸ regulator) ---------------------------------------------------------------------
+    uplink_nats_url: str | None = Field(None, description="A park's (or enterprise's) own NATS server, a leaf "
+                                        "node of the regulator's: alarms, summaries and ledger checkpoints go "
+                                        "up through it (stream HZ_UP); unset = nothing goes up this way")
+    uplink_name: str | None = Field(None, description="This deployment's name at the tier above (its org code, "
+                                    "a NATS subject token); required with uplink_nats_url")
+    tier_nats_url: str | None = Field(None, description="A regulator's NATS server: the tier events the parks "
+                                      "send (stream HZ_TIER, linked with `hazwatch tier link`) are received "
+                                      "into this deployment")
 
     @property
     def relational_url(self) -> str:

@@ -550,6 +550,22 @@ def _(w, user):
         assert works == (401 if r.status_code == 204 else 200)
 
 
+# -- tiers --------------------------------------------------------------------------------------------------------
+@case("GET", "/tiers/events")
+def _(w, user):
+    from hazwatch.domain import SystemClock
+    from hazwatch.scale.tiers import TierReceiver
+
+    # what parks PA and PB sent up, and a park this installation's catalog does not know
+    TierReceiver(w.services.engine, SystemClock(), "nats://unused")._store(
+        [{"park": p, "kind": "alarm", "key": "1", "ts": 1, "body": {"event": "raised"}} for p in ("PA", "PB", "PX")])
+    r = w.client.get(f"{API}/tiers/events", headers=w.headers(user))
+    assert r.status_code == 200
+    assert {e["park"] for e in r.json()["items"]} == {p for p in ("PA", "PB") if sees(w, user, p)}
+    everything = w.client.get(f"{API}/tiers/events").json()["items"]  # the installation's administrator
+    assert {e["park"] for e in everything} == {"PA", "PB", "PX"}
+
+
 # -- audit, own credentials -------------------------------------------------------------------------------------
 @case("GET", "/audit")
 def _(w, user):

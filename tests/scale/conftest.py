@@ -4,6 +4,7 @@ two servers joined as hub and leaf) and Hazwatch nodes started as a user starts 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -188,3 +189,116 @@ def wait_ready(nodes: list[Node], seconds: float = 60) -> None:
         time.sleep(0.2)
     if waiting:
         raise AssertionError("not ready: " + "; ".join(f"{n.name}: {n.log.read_text()[-2000:]}" for n in waiting))
+
+
+class Link:
+    """A TCP relay standing for the WAN between a park and its regulator: `cut()` drops it and
+    every connection through it, `restore()` brings it back on the same port."""
+
+    def __init__(self, target_port: int) -> None:
+        import socket
+        import threading
+
+        self._socket, self._threading = socket, threading
+        self.target = target_port
+        self.port = free_port()
+        self._conns: list = []
+        self._listener = None
+        self._lock = threading.Lock()
+
+    def restore(self) -> None:
+        s = self._socket.socket()
+        s.setsockopt(self._socket.SOL_SOCKET, self._socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", self.port))
+        s.listen()
+        self._listener = s
+        self._threading.Thread(target=self._accept, args=(s,), daemon=True).start()
+
+    def _accept(self, listener) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                upstream = self._socket.create_connection(("127.0.0.1", self.target))
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                self._threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst) -> None:
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                with contextlib.suppress(OSError):
+                    s.close()
+
+    def cut(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(OSError):  # wakes the thread blocked in accept(); close() alone does not
+                self._listener.shutdown(self._socket.SHUT_RDWR)
+            self._listener.close()
+            self._listener = None
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for c in conns:
+            with contextlib.suppress(OSError):
+                c.shutdown(self._socket.SHUT_RDWR)
+            c.close()
+
+
+@dataclass
+class Tiers:
+    regulator: NatsServer
+    park: NatsServer
+    link: Link
+
+
+@pytest.fixture
+def tiers(tmp_path: Path) -> Iterator[Tiers]:
+    """A regulator's NATS server (JetStream domain `hub`) and a park's (domain `park`) joined as a
+    leaf node through a link the test can cut."""
+    need_nats_server()
+    leaf = free_port()
+    rd, pd = tmp_path / "nats-regulator", tmp_path / "nats-park"
+    rd.mkdir()
+    pd.mkdir()
+    link = Link(leaf)
+    regulator = _write(NatsServer("regulator", free_port(), rd / "server.conf", rd / "server.log"), "")
+    # it advertises the link's address: a leaf that learnt the real one would reconnect around the cut
+    regulator.conf.write_text(f"""
+server_name: regulator
+listen: 127.0.0.1:{regulator.port}
+jetstream {{ store_dir: "{rd / 'js'}", domain: hub }}
+leafnodes {{ listen: 127.0.0.1:{leaf}, advertise: "127.0.0.1:{link.port}" }}
+""")
+    park = _write(NatsServer("park", free_port(), pd / "server.conf", pd / "server.log"), f"""
+server_name: park
+listen: 127.0.0.1:PORT
+jetstream {{ store_dir: "{pd / 'js'}", domain: park }}
+leafnodes {{
+  reconnect: 1
+  remotes: [ {{ url: "nats-leaf://127.0.0.1:{link.port}" }} ]
+}}
+""")
+    park.conf.write_text(park.conf.read_text().replace("PORT", str(park.port)))
+    try:
+        regulator.start()
+        link.restore()
+        park.start()
+        wait_jetstream(regulator.url, 1)
+        wait_jetstream(park.url, 1)
+        yield Tiers(regulator, park, link)
+    finally:
+        link.cut()
+        park.stop()
+        regulator.stop()

@@ -30,6 +30,7 @@ from hazwatch.api.routers import (
     stream,
     system,
     telemetry,
+    tiers,
     users,
 )
 from hazwatch.catalog.errors import CatalogError
@@ -52,7 +53,7 @@ def _cache(api: FastAPI) -> dict:
 
 ROUTERS = (auth.router, orgs.router, users.router, catalog.router, devices.router, telemetry.router, sensors.router,
            alarms.router, incidents.router, notifications.router, risk.router, audit.router, ledger.router,
-           system.router, stream.router)
+           system.router, stream.router, tiers.router)
 # scale-out nodes answer only for what they do (plus /healthz, /readyz and /metrics)
 ROLE_ROUTERS = {"ingest": (auth.router, telemetry.router, system.router), "worker": (auth.router, system.router)}
 

@@ -16,6 +16,7 @@ from rich.console import Console
 from hazwatch.cli.ledger import ledger_app, witness_app
 from hazwatch.cli.model import model_app
 from hazwatch.cli.risk import risk_app
+from hazwatch.cli.tier import tier_app
 from hazwatch.settings import Settings
 
 app = typer.Typer(help="Hazwatch: industrial-internet safety production platform.", no_args_is_help=True,
@@ -23,6 +24,7 @@ app = typer.Typer(help="Hazwatch: industrial-internet safety production platform
 catalog_app = typer.Typer(help="Import and export the catalog (orgs, sites, hazard sources, devices, sensors).",
                           no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(tier_app, name="tier")
 users_app = typer.Typer(help="Manage users from the command line.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 mqtt_app = typer.Typer(help="Broker credentials for devices.", no_args_is_help=True)

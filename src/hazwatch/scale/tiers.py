@@ -1,0 +1,264 @@
+"""Tiers: a park (or enterprise) deployment sends up what the tier above needs, and never raw data.
+
+Park side, `Uplink`: tails its alarm journal and ledger checkpoints by id (as the ledger tails its
+tables) and takes the feed's summaries, publishing each as JSON (`hazwatch-uplink/1`) to subjects
+`hz.up.<name>.<kind>` of the stream `HZ_UP` on the park's own NATS server. That server is a leaf
+node of the regulator's: when the link is cut the park keeps working and the stream keeps
+growing; nothing waits for the regulator. Progress is the stream itself (the last message of each
+subject), and every message has a Nats-Msg-Id, so a restart neither skips nor repeats a row.
+
+Regulator side: `link` adds the park's `HZ_UP` (reached through the leaf connection by its
+JetStream domain) as a source of the stream `HZ_TIER`; JetStream copies it across and, after a cut,
+resumes where it stopped. `TierReceiver` consumes `HZ_TIER` into `tier_events`, once per
+(park, kind, key), acknowledging only what is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import nats.errors
+import nats.js.errors
+import orjson
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    ExternalStream,
+    StorageType,
+    StreamConfig,
+    StreamSource,
+)
+from sqlalchemy import Engine, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from hazwatch.alarms.manager import iso
+from hazwatch.alarms.models import Alarm, AlarmJournal
+from hazwatch.catalog.index import SensorIndex
+from hazwatch.domain import Clock
+from hazwatch.domain.limits import Priority
+from hazwatch.ledger.models import LedgerCheckpoint
+from hazwatch.scale import stream
+from hazwatch.scale.models import TierEvent
+
+log = logging.getLogger(__name__)
+UP_STREAM, TIER_STREAM, CONSUMER = "HZ_UP", "HZ_TIER", "hazwatch-tier"
+FORMAT = "hazwatch-uplink/1"
+KINDS = ("alarm", "summary", "checkpoint")
+_J, _A, _C, _E = AlarmJournal.__table__, Alarm.__table__, LedgerCheckpoint.__table__, TierEvent.__table__
+BATCH = 500
+
+
+def up_subject(name: str, kind: str) -> str:
+    return f"hz.up.{name}.{kind}"
+
+
+def _describe(a, index: SensorIndex) -> dict:
+    """What the regulator needs to read an alarm of a catalog it does not have."""
+    out = {"condition": a.condition, "priority": Priority(a.priority).label, "sensor": None, "enterprise": None}
+    if a.sensor_id is not None:
+        info = index.info.get(a.sensor_id, {})
+        out |= {"sensor": info.get("tag"), "sensor_name": info.get("name"), "enterprise": info.get("enterprise"),
+                "unit": info.get("unit"), "limit": (info.get("limits") or {}).get(a.condition)}
+    elif a.device_id is not None:
+        code = index.device_codes.get(a.device_id)
+        out |= {"device": code, "enterprise": index.devices[code][1] if code in index.devices else None}
+    elif a.unit_id is not None:
+        u = (index.units or {}).get(a.unit_id, {})
+        out |= {"process_unit": u.get("code"), "enterprise": u.get("enterprise")}
+    elif a.rule_id is not None:
+        r = (index.rules or {}).get(a.rule_id, {})
+        out |= {"rule": r.get("code"), "enterprise": r.get("org")}
+    return out
+
+
+class _Loop:
+    """An asyncio loop on its own thread, for a service the synchronous server starts and stops."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._loop = asyncio.new_event_loop()
+        self._thread: threading.Thread | None = None
+        self._stop: asyncio.Event | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._guarded(),),
+                                        name=self._name, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        if self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(timeout=15)
+        self._thread = None
+
+    async def _guarded(self) -> None:
+        self._stop = asyncio.Event()
+        nc = None
+        while not self._stop.is_set():
+            try:
+                if nc is None:
+                    nc = await stream.connect(self.url, self._name, timeout_s=3)
+                    await self._open(nc.jetstream(timeout=5))
+                await self._step()
+            except (OSError, nats.errors.Error, nats.js.errors.Error, TimeoutError) as e:
+                log.warning("%s: %s; trying again", self._name, e)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval_s)
+        if nc is not None:
+            with contextlib.suppress(Exception):
+                await nc.drain()
+
+    url: str
+    interval_s: float
+
+    async def _open(self, js) -> None: ...
+
+    async def _step(self) -> None: ...
+
+
+class Uplink(_Loop):
+    def __init__(self, engine: Engine, index: Callable[[], SensorIndex], url: str, name: str,
+                 interval_s: float = 1.0) -> None:
+        super().__init__("hazwatch-uplink")
+        self.engine, self.index, self.url, self.name, self.interval_s = engine, index, url, name, interval_s
+        self._summaries: collections.deque = collections.deque(maxlen=64)  # the newest matter; older are superseded
+        self._last: dict[str, int] = {}
+
+    def summary(self, org: str, doc: dict) -> None:
+        """A bus handler: keep the summary for the next round (never blocks the publisher)."""
+        self._summaries.append((org, doc))
+
+    async def _open(self, js) -> None:
+        self._js = js
+        with contextlib.suppress(nats.js.errors.BadRequestError):
+            await js.add_stream(StreamConfig(name=UP_STREAM, subjects=["hz.up.>"], storage=StorageType.FILE,
+                                             max_age=30 * 86400, duplicate_window=600))
+        for kind in ("alarm", "checkpoint"):
+            try:
+                msg = await js.get_last_msg(UP_STREAM, up_subject(self.name, kind))
+                self._last[kind] = int(orjson.loads(msg.data)["key"])
+            except nats.js.errors.NotFoundError:
+                self._last[kind] = 0
+
+    async def _publish(self, kind: str, key: int | str, ts: int, body: dict) -> None:
+        doc = {"format": FORMAT, "park": self.name, "kind": kind, "key": str(key), "ts": ts, "body": body}
+        await self._js.publish(up_subject(self.name, kind), orjson.dumps(doc),
+                               headers={"Nats-Msg-Id": f"{self.name}-{kind}-{key}"})
+
+    async def _step(self) -> None:
+        while True:
+            rows = await asyncio.to_thread(self._journal_after, self._last["alarm"])
+            for r in rows:  # one row: the journal's columns and its alarm's descriptors
+                body = {"id": r.id, "alarm_id": r.alarm_id, "event": r.event, "ts": iso(r.ts), "actor": r.actor,
+                        "comment": r.comment, "value": r.value, "state": r.state} | _describe(r, self.index())
+                await self._publish("alarm", r.id, r.ts, body)
+                self._last["alarm"] = r.id
+            if len(rows) < BATCH:
+                break
+        for c in await asyncio.to_thread(self._checkpoints_after, self._last["checkpoint"]):
+            await self._publish("checkpoint", c.size, c.published_at, {"size": c.size, "checkpoint": c.cosigned})
+            self._last["checkpoint"] = c.size
+        while self._summaries:
+            org, doc = self._summaries[0]
+            await self._publish("summary", f"{org}@{doc.get('generated_at')}", int(time.time() * 1e6), doc)
+            self._summaries.popleft()
+
+    def _journal_after(self, last: int) -> list:
+        with self.engine.connect() as conn:
+            return conn.execute(select(_J, _A.c.sensor_id, _A.c.device_id, _A.c.unit_id, _A.c.rule_id,
+                                       _A.c.condition, _A.c.priority).join(_A, _A.c.id == _J.c.alarm_id)
+                                .where(_J.c.id > last).order_by(_J.c.id).limit(BATCH)).all()
+
+    def _checkpoints_after(self, size: int) -> list:
+        with self.engine.connect() as conn:
+            return conn.execute(select(_C.c.size, _C.c.cosigned, _C.c.published_at)
+                                .where(_C.c.size > size, _C.c.published_at.is_not(None))
+                                .order_by(_C.c.size)).all()
+
+
+class TierReceiver(_Loop):
+    def __init__(self, engine: Engine, clock: Clock, url: str, interval_s: float = 1.0) -> None:
+        super().__init__("hazwatch-tier")
+        self.engine, self.clock, self.url, self.interval_s = engine, clock, url, interval_s
+        self._sub = None
+
+    async def _open(self, js) -> None:
+        await ensure_tier_stream(js)
+        with contextlib.suppress(nats.js.errors.BadRequestError):
+            await js.add_consumer(TIER_STREAM, ConsumerConfig(durable_name=CONSUMER, ack_policy=AckPolicy.EXPLICIT,
+                                                              deliver_policy=DeliverPolicy.ALL, ack_wait=30))
+        self._sub = await js.pull_subscribe_bind(CONSUMER, stream=TIER_STREAM)
+
+    async def _step(self) -> None:
+        while True:
+            try:
+                msgs = await self._sub.fetch(BATCH, timeout=0.5)
+            except (TimeoutError, nats.errors.TimeoutError):
+                return
+            rows = []
+            for m in msgs:
+                try:
+                    doc = orjson.loads(m.data)
+                    rows.append({"park": str(doc["park"]), "kind": str(doc["kind"]), "key": str(doc["key"]),
+                                 "ts": int(doc["ts"]), "body": doc["body"]})
+                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                    log.warning("tier message %s is not %s; dropped", m.subject, FORMAT)
+            if rows:
+                await asyncio.to_thread(self._store, rows)
+            for m in msgs:
+                await m.ack()
+
+    def _store(self, rows: list[dict]) -> None:
+        now = self.clock.now_us()
+        with self.engine.begin() as conn:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            conn.execute(dialect.insert(_E).on_conflict_do_nothing(), [r | {"received_at": now} for r in rows])
+
+
+async def ensure_tier_stream(js) -> StreamConfig:
+    try:
+        return (await js.stream_info(TIER_STREAM)).config
+    except nats.js.errors.NotFoundError:
+        config = StreamConfig(name=TIER_STREAM, subjects=[], storage=StorageType.FILE, max_age=90 * 86400)
+        return (await js.add_stream(config)).config
+
+
+async def link(url: str, domain: str) -> list[str]:
+    """Source the park's HZ_UP, reached through its JetStream domain, into this server's HZ_TIER;
+    returns the domains linked now."""
+    nc = await stream.connect(url, "hazwatch-tier-link")
+    try:
+        js = nc.jetstream(timeout=5)
+        config = await ensure_tier_stream(js)
+        api = f"$JS.{domain}.API"
+        sources = list(config.sources or [])
+        if not any(s.external and s.external.api == api for s in sources):
+            sources.append(StreamSource(name=UP_STREAM, external=ExternalStream(api=api)))
+            config.sources = sources
+            await js.update_stream(config)
+        return [s.external.api.split(".")[1] for s in sources if s.external]
+    finally:
+        await nc.close()
+
+
+def received(engine: Engine, parks: set[str] | None, park: str | None, kind: str | None, limit: int) -> list[dict]:
+    """Tier events newest first; `parks` limits them to what the caller may see (None: all)."""
+    q = select(_E).order_by(_E.c.ts.desc(), _E.c.id.desc()).limit(limit)
+    if parks is not None:
+        q = q.where(_E.c.park.in_(parks))
+    if park is not None:
+        q = q.where(_E.c.park == park)
+    if kind is not None:
+        q = q.where(_E.c.kind == kind)
+    with engine.connect() as conn:
+        return [{"park": r.park, "kind": r.kind, "key": r.key, "ts": iso(r.ts), "received_at": iso(r.received_at),
+                 "body": r.body} for r in conn.execute(q)]
