@@ -29,6 +29,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py --write-docs
 	$(BIN)/python bench/ledger.py --write-docs
 	$(BIN)/python bench/console.py --write-docs
+	$(BIN)/python bench/scale.py --write-docs
 
 # Detection on TEP (simulated with tep-studio, the bench extra) and SKAB (../shared/data/skab).
 bench-detect: $(STAMP)
