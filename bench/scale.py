@@ -176,8 +176,11 @@ def drain(workers: int, readings: int) -> dict:
         while rig.count() < sent:
             time.sleep(0.1)
         done = time.perf_counter()
+        with psycopg.connect(rig.url) as con:  # table and unique index, as stored
+            size = con.execute("SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits "
+                               "WHERE inhparent = 'readings'::regclass").fetchone()[0]
         return {"workers": workers, "readings": sent, "seconds": done - started, "rate": sent / (done - started),
-                "fill": sent / (filled - started)}
+                "fill": sent / (filled - started), "bytes": int(size) / sent}
     finally:
         rig.close()
 
@@ -257,6 +260,44 @@ def latency(seconds: float, load_rps: float) -> dict:
         rig.close()
 
 
+def ingest_node(seconds: float, clients: int = 4, batch: int = 10_000) -> dict:
+    """One ingest node's rate: columnar 10k-reading requests from `clients` threads, each answered
+    after JetStream acknowledged it (a worker drains the stream behind it)."""
+    rig = Rig()
+    try:
+        rig.start("worker", "w0")
+        _, port = rig.start("ingest", "ingest")
+        tags = list(rig.index.tag_to_id)
+        per = batch // len(tags)
+        counts = [0] * clients
+
+        def client(c: int) -> None:
+            rng = np.random.default_rng(c)
+            t0 = time.time() - 3000 + c * 500
+            with httpx.Client(headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+                              timeout=60) as http:
+                k = 0
+                while time.perf_counter() < end:
+                    ts = np.repeat(t0 + (k + np.arange(per)) * 0.001, len(tags))
+                    body = orjson.dumps({"sensor": tags * per, "ts": ts.tolist(),
+                                         "value": (50 + rng.standard_normal(len(ts))).tolist()})
+                    r = http.post(f"http://127.0.0.1:{port}/api/v1/telemetry", content=body)
+                    r.raise_for_status()
+                    counts[c] += r.json()["accepted"]
+                    k += per
+
+        end = time.perf_counter() + seconds
+        threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+        started = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return {"rate": sum(counts) / (time.perf_counter() - started), "clients": clients, "batch": per * len(tags)}
+    finally:
+        rig.close()
+
+
 def failover() -> dict:
     """Seconds from SIGKILL of one of two workers until the other holds all partitions."""
     rig = Rig()
@@ -277,7 +318,15 @@ def failover() -> dict:
         rig.close()
 
 
-def write_docs(drains: list[dict], lat: dict, fo: dict, cmd: str) -> None:
+def wire_bytes() -> float:
+    """Bytes per reading in a telemetry message (columns only; NATS adds about 100 per message)."""
+    from hazwatch.scale import wire
+
+    n = 1000
+    return len(wire.encode_readings(*[np.zeros(n, t) for t in (np.int32, np.int64, np.float64, np.int8)])) / n
+
+
+def write_docs(drains: list[dict], ing: dict, lat: dict, fo: dict, cmd: str) -> None:
     rows = "\n".join(f"| {d['workers']} | {d['readings']:,} | {d['seconds']:.1f} | **{d['rate']:,.0f}** | "
                      f"{d['low']:,.0f}–{d['high']:,.0f} |" for d in drains)
     write_section("scale", (
@@ -293,6 +342,10 @@ def write_docs(drains: list[dict], lat: dict, fo: dict, cmd: str) -> None:
         f"Here the second worker shares the same two cores with the first, PostgreSQL and NATS, so it adds "
         f"little; on their own machines each worker brings its own cores (docs/scale.md sizes from the one-"
         f"worker figure).\n\n"
+        f"Stored size: {drains[0]['bytes']:.0f} bytes per reading in PostgreSQL (day partitions with their "
+        f"unique (sensor, ts) index), {wire_bytes():.0f} bytes per reading on the telemetry stream.\n\n"
+        f"One ingest node: **{ing['rate']:,.0f} readings/s** ({ing['clients']} clients posting columnar "
+        f"{ing['batch']:,}-reading requests, each answered after JetStream acknowledged it).\n\n"
         f"Alarm latency under load: an ingest node taking {lat['load']:,.0f} readings/s over HTTP, two workers; "
         f"a probe sensor driven across HH and back {lat['samples']} times, each change timed from the HTTP POST "
         f"until the worker's alarm event arrives on the event stream (validate, publish with JetStream "
@@ -307,6 +360,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--readings", type=int, default=2_000_000)
     ap.add_argument("--latency-seconds", type=float, default=20)
+    ap.add_argument("--ingest-seconds", type=float, default=15)
     ap.add_argument("--load", type=float, default=20_000, help="readings/s of background load in the latency run")
     ap.add_argument("--repeat", type=int, default=3, help="drain runs per worker count (the median is reported)")
     ap.add_argument("--write-docs", action="store_true")
@@ -321,6 +375,9 @@ def main() -> None:
                   f"readings/s (stream filled at {d['fill']:,.0f} readings/s)", flush=True)
         runs.sort(key=lambda r: r["rate"])
         drains.append(runs[len(runs) // 2] | {"low": runs[0]["rate"], "high": runs[-1]["rate"], "runs": len(runs)})
+    ing = ingest_node(args.ingest_seconds)
+    print(f"one ingest node: {ing['rate']:,.0f} readings/s ({ing['clients']} clients, {ing['batch']:,} per request)",
+          flush=True)
     lat = latency(args.latency_seconds, args.load)
     print(f"alarm latency under {lat['load']:,.0f} readings/s: p50 {lat['p50']:.1f} ms, p99 {lat['p99']:.1f} ms "
           f"({lat['samples']} changes)", flush=True)
@@ -329,7 +386,7 @@ def main() -> None:
     if args.write_docs:
         cmd = "python bench/scale.py" + (f" --readings {args.readings}" if args.readings != 2_000_000 else "") + \
               " --write-docs"
-        write_docs(drains, lat, fo, cmd)
+        write_docs(drains, ing, lat, fo, cmd)
 
 
 if __name__ == "__main__":

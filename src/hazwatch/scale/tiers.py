@@ -85,7 +85,7 @@ class _Loop:
         self._name = name
         self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
-        self._stop: asyncio.Event | None = None
+        self._stop = asyncio.Event()  # bound to the loop at first use (on the loop's thread)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._guarded(),),
@@ -95,13 +95,11 @@ class _Loop:
     def stop(self) -> None:
         if self._thread is None:
             return
-        if self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
+        self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout=15)
         self._thread = None
 
     async def _guarded(self) -> None:
-        self._stop = asyncio.Event()
         nc = None
         while not self._stop.is_set():
             try:
@@ -115,7 +113,7 @@ class _Loop:
                 await asyncio.wait_for(self._stop.wait(), self.interval_s)
         if nc is not None:
             with contextlib.suppress(Exception):
-                await nc.drain()
+                await nc.close()
 
     url: str
     interval_s: float

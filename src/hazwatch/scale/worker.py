@@ -44,7 +44,7 @@ class WorkerNode:
         self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
         self._consumers: dict[int, asyncio.Task] = {}
-        self._stopping: asyncio.Event | None = None
+        self._stopping = asyncio.Event()  # bound to the loop at first use (on the loop's thread)
         self.failure: BaseException | None = None
 
     # -- lifecycle (called from the server's thread) ------------------------------------------------
@@ -57,8 +57,7 @@ class WorkerNode:
     def stop(self) -> None:
         if self._thread is None:
             return
-        if self._stopping is not None:
-            self._loop.call_soon_threadsafe(self._stopping.set)
+        self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(timeout=30)
         self._thread = None
         self.pipeline.stop()
@@ -69,7 +68,6 @@ class WorkerNode:
 
     # -- the worker's event loop -------------------------------------------------------------------
     async def _main(self) -> None:
-        self._stopping = asyncio.Event()
         try:
             nc = await stream.connect(self.nats_url, f"hazwatch-worker-{self.leases.node}")
             self._js = nc.jetstream()
@@ -82,7 +80,7 @@ class WorkerNode:
                     await asyncio.wait_for(self._stopping.wait(), period)
             await self._close(set(self._consumers))
             await self.leases.release_all()
-            await nc.drain()
+            await nc.close()  # drain() would wait out the pull subscriptions
         except Exception as e:  # noqa: BLE001 - reported by readiness
             self.failure = e
             log.exception("worker stopped")
