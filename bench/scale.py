@@ -298,6 +298,37 @@ def ingest_node(seconds: float, clients: int = 4, batch: int = 10_000) -> dict:
         rig.close()
 
 
+def uplink_sizes() -> dict:
+    """Bytes a park sends up per alarm event and per summary: an embedded deployment with the bench
+    catalog (8 enterprises), one alarm raised, its journal rows and summary encoded as the uplink does."""
+    from fastapi.testclient import TestClient
+
+    from hazwatch.alarms.manager import iso
+    from hazwatch.app import build, make_api
+    from hazwatch.catalog.io import load_file
+    from hazwatch.scale.tiers import FORMAT, Uplink, _describe
+    from hazwatch.settings import Settings
+
+    d = WORK / "uplink"
+    shutil.rmtree(d, ignore_errors=True)
+    catalog(WORK / "uplink-catalog.yaml")
+    services = build(Settings(data_dir=d, admin_token=TOKEN, ledger_enabled=False, report_schedule=[],
+                              feed_interval_s=0))
+    services.catalog.apply(load_file(WORK / "uplink-catalog.yaml"), "bench")
+    services.pipeline.reload_catalog()
+    services.auth.ensure_admin(TOKEN)
+    with TestClient(make_api(services), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
+        c.post("/api/v1/telemetry", json={"sensor": ["S0-0"], "ts": [time.time()], "value": [95.0]})
+        time.sleep(0.5)
+        rows = Uplink(services.engine, lambda: services.index, "nats://unused", "P")._journal_after(0)
+        sizes = [len(orjson.dumps({"format": FORMAT, "park": "P", "kind": "alarm", "key": str(r.id), "ts": r.ts,
+                                   "body": {"id": r.id, "alarm_id": r.alarm_id, "event": r.event, "ts": iso(r.ts),
+                                            "actor": r.actor, "comment": r.comment, "value": r.value,
+                                            "state": r.state} | _describe(r, services.index)})) for r in rows]
+        summary = len(orjson.dumps(c.get("/api/v1/summary").json()))
+    return {"alarm": sum(sizes) / len(sizes), "summary": summary, "enterprises": ENTERPRISES}
+
+
 def failover() -> dict:
     """Seconds from SIGKILL of one of two workers until the other holds all partitions."""
     rig = Rig()
@@ -326,7 +357,7 @@ def wire_bytes() -> float:
     return len(wire.encode_readings(*[np.zeros(n, t) for t in (np.int32, np.int64, np.float64, np.int8)])) / n
 
 
-def write_docs(drains: list[dict], ing: dict, lat: dict, fo: dict, cmd: str) -> None:
+def write_docs(drains: list[dict], ing: dict, lat: dict, fo: dict, up: dict, cmd: str) -> None:
     rows = "\n".join(f"| {d['workers']} | {d['readings']:,} | {d['seconds']:.1f} | **{d['rate']:,.0f}** | "
                      f"{d['low']:,.0f}–{d['high']:,.0f} |" for d in drains)
     write_section("scale", (
@@ -353,7 +384,8 @@ def write_docs(drains: list[dict], ing: dict, lat: dict, fo: dict, cmd: str) -> 
         f"p99 {lat['p99']:.1f} ms**.\n\nFailover: one of two workers killed with SIGKILL; the other held all "
         f"partitions (leases taken, state rebuilt from the database) after **{fo['seconds']:.1f} s** with a lease "
         f"ttl of {fo['ttl']:.0f} s (a lease lapses at most one ttl after the last renewal; the survivor looks "
-        f"every ttl/3)."))
+        f"every ttl/3).\n\nUp a tier (hazwatch-uplink/1 JSON): {up['alarm']:.0f} bytes per alarm journal row, "
+        f"{up['summary']:,} bytes per summary of a park of {up['enterprises']} enterprises."))
 
 
 def main() -> None:
@@ -383,10 +415,13 @@ def main() -> None:
           f"({lat['samples']} changes)", flush=True)
     fo = failover()
     print(f"failover: {fo['seconds']:.1f} s (lease ttl {fo['ttl']:.0f} s)", flush=True)
+    up = uplink_sizes()
+    print(f"uplink: {up['alarm']:.0f} bytes per alarm event, {up['summary']:,} bytes per summary "
+          f"({up['enterprises']} enterprises)", flush=True)
     if args.write_docs:
         cmd = "python bench/scale.py" + (f" --readings {args.readings}" if args.readings != 2_000_000 else "") + \
               " --write-docs"
-        write_docs(drains, ing, lat, fo, cmd)
+        write_docs(drains, ing, lat, fo, up, cmd)
 
 
 if __name__ == "__main__":

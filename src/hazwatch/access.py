@@ -16,11 +16,12 @@ from sqlalchemy import select
 from hazwatch.alarms import AlarmCommandError, public
 from hazwatch.alarms.manager import iso
 from hazwatch.auth import Actor, Principal, Scope
+from hazwatch.auth.audit import CommandAudit
 from hazwatch.catalog.errors import CatalogError
 from hazwatch.catalog.models import Device
 from hazwatch.catalog.repository import ApplySummary
 from hazwatch.catalog.schema import CatalogDoc, OrgDoc
-from hazwatch.domain.errors import Conflict, Invalid, NotFound, ServiceError
+from hazwatch.domain.errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
 from hazwatch.domain.limits import Priority
 from hazwatch.normalize import RawBatch
 from hazwatch.services import Services
@@ -166,12 +167,7 @@ class Access:
     async def alarm_command(self, alarm_id: int, action: str, comment: str | None = None,
                             minutes: float | None = None) -> dict:
         org_id = self._alarm_org(self._point(alarm_id))
-        actor, record = self.actor, self.services.audit.record
-
-        def audit(conn, before: dict, after: dict) -> None:
-            record(conn, actor, f"alarm.{action}", "alarm", alarm_id, org_id, before=before,
-                   after={**after, "comment": comment} if comment else after)
-
+        audit = CommandAudit(self.actor, action, alarm_id, org_id, comment)
         fut = self.services.pipeline.alarm_command(alarm_id, action, self.principal.name, comment, minutes,
                                                    self.services.settings.max_shelve_minutes, audit)
         try:
@@ -502,7 +498,7 @@ class Access:
         return self.services.audit.query(self.scope, **filters)
 
 
-_ERRORS: dict[int, type[ServiceError]] = {404: NotFound, 409: Conflict, 422: Invalid}
+_ERRORS: dict[int, type[ServiceError]] = {404: NotFound, 409: Conflict, 422: Invalid, 503: Unavailable}
 _OBJECT = {"orgs": "org", "sites": "site", "hazard_sources": "hazard_source", "devices": "device",
            "sensors": "sensor", "units": "unit", "rules": "rule", "plans": "plan",
            "incident_triggers": "incident_trigger"}

@@ -77,11 +77,19 @@ def build(settings: Settings) -> Services:
         from hazwatch.bus.jetstream import JetStreamBus
 
         bus = JetStreamBus(settings.nats_url, local=frozenset({READINGS_STORED}))
-    if role == "ingest":
+    if role in ("ingest", "api"):
+        from hazwatch.scale.api import READINGS_LATEST, ApiNode
         from hazwatch.scale.ingest import IngestNode
 
-        pipeline = IngestNode(engine, catalog, clock, bus, settings.nats_url, node, settings.partitions,
-                              settings.stream_replicas, settings.future_tolerance_s, settings.tick_interval_s)
+        pipeline = (IngestNode if role == "ingest" else ApiNode)(
+            engine, catalog, clock, bus, settings.nats_url, node, settings.partitions, settings.stream_replicas,
+            settings.future_tolerance_s, settings.tick_interval_s)
+        if role == "api":  # the workers' live values, for the sensor list and this node's WebSocket clients
+            def latest(_subject: str, event) -> None:
+                pipeline.saw(event.batch)
+                bus.publish(READINGS_STORED, event)
+
+            bus.subscribe(READINGS_LATEST, latest)
     else:
         leases = None
         if role == "worker":
@@ -124,11 +132,14 @@ def build(settings: Settings) -> Services:
             client_id=settings.mqtt_client_id, max_readings=settings.max_batch_readings,
             on_status=pipeline.device_status, spool_max_bytes=settings.mqtt_spool_max_bytes,
             signatures=services.signatures, require_signed=settings.require_signed_batches))
+    once = role == "all" or (role == "api" and settings.singletons)
+    # the ledger seals rows in id order: beside several workers it needs a commit-order barrier first
     services.ledger = build_ledger(settings, engine, store, pipeline) if role == "all" else None
     services.reports = Reports(services)
     services.feed = Feed(services)
     desk.also_tick += [services.reports.tick, services.feed.tick]
-    build_tiers(settings, services)
+    if once:
+        build_tiers(settings, services)
     return services
 
 
@@ -225,7 +236,8 @@ def make_api(services: Services, background: Callable[[Services], Awaitable[None
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         runner = services.worker or services.pipeline
         runner.start()
-        singletons = services.settings.role == "all"  # one per installation: not on every node
+        st = services.settings
+        singletons = st.role == "all" or (st.role == "api" and st.singletons)  # once per installation
         if singletons:
             services.incidents.start(services.settings.incident_tick_s)
             services.notifier.start()

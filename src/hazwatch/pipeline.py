@@ -196,6 +196,13 @@ class Pipeline:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def latest(self, sensor: int) -> tuple[int, float] | None:
+        """The newest evaluated reading of a sensor (ts µs, value), None before its first."""
+        st = self.evaluator.state
+        if sensor < len(st.last_ts) and st.last_ts[sensor] > 0:
+            return int(st.last_ts[sensor]), float(st.last_value[sensor])
+        return None
+
     def queued(self) -> int:
         """Jobs waiting for the writer thread."""
         return self._queue.qsize()

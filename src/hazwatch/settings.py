@@ -128,10 +128,13 @@ class Settings(BaseSettings):
                                 "session's messages while the server is down")
     mqtt_spool_max_bytes: int = Field(8 << 30, description="Largest backlog the MQTT receiver keeps on disk "
                                       "before it stops acknowledging (the broker then holds the rest)")
-    # -- scale-out (hazwatch serve --role ingest|worker) -------------------------------------------
-    role: Literal["all", "ingest", "worker"] = Field(
+    # -- scale-out (hazwatch serve --role ingest|worker|api) -------------------------------------------
+    role: Literal["all", "ingest", "worker", "api"] = Field(
         "all", description="What this process does: all (the embedded default), ingest (accept and validate "
-        "readings, publish them to NATS JetStream), worker (own partitions: store, evaluate, raise alarms)")
+        "readings, publish them to NATS JetStream), worker (own partitions: store, evaluate, raise alarms), "
+        "api (the REST API and console; alarm commands go to the worker that owns the alarm)")
+    singletons: bool = Field(False, description="On an api node: also run what an installation runs once "
+                             "(incidents, notifications, reports, the tier links); on exactly one")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server (or cluster, comma-separated) of "
                           "the scale-out mode")
     partitions: int = Field(16, ge=1, le=4096, description="Telemetry partitions (subjects hz.tel.<n>); fixed "

@@ -302,3 +302,31 @@ leafnodes {{
         link.cut()
         park.stop()
         regulator.stop()
+
+
+@pytest.fixture
+def nats_single(tmp_path: Path) -> Iterator[NatsServer]:
+    """One JetStream server on a free loopback port."""
+    need_nats_server()
+    d = tmp_path / "nats"
+    d.mkdir()
+    server = _write(NatsServer("single", free_port(), d / "server.conf", d / "server.log"), "")
+    server.conf.write_text(f'listen: 127.0.0.1:{server.port}\njetstream {{ store_dir: "{d / "js"}" }}\n')
+    try:
+        server.start()
+        wait_jetstream(server.url, 1)
+        yield server
+    finally:
+        server.stop()
+
+
+def prepare(database_url: str, tmp_path: Path, catalog: Path) -> None:
+    """Schema and catalog first, as an operator prepares a cluster (`hazwatch catalog import`)."""
+    from hazwatch.app import open_database
+    from hazwatch.catalog import CatalogRepository
+    from hazwatch.catalog.io import load_file
+    from hazwatch.settings import Settings
+
+    engine = open_database(Settings(database_url=database_url, data_dir=tmp_path / "setup"))
+    CatalogRepository(engine).apply(load_file(catalog), str(catalog))
+    engine.dispose()

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tests.conftest import TOKEN, eventually
-from tests.scale.conftest import start_node, wait_ready
+from tests.scale.conftest import prepare, start_node, wait_ready
 
 pytestmark = pytest.mark.slow
 
@@ -43,21 +43,8 @@ def _window(k: int) -> tuple[int, int]:
     return start, start + 30 + (k * 11) % 60
 
 
-def _setup(pg_database: str, tmp_path: Path) -> None:
-    """Schema and catalog first, as an operator prepares a cluster (`hazwatch catalog import`)."""
-    from hazwatch.app import open_database
-    from hazwatch.catalog import CatalogRepository
-    from hazwatch.catalog.io import load_file
-    from hazwatch.settings import Settings
-
-    engine = open_database(Settings(database_url=pg_database, data_dir=tmp_path / "setup"))
-    f = _catalog(tmp_path / "catalog.yaml")
-    CatalogRepository(engine).apply(load_file(f), str(f))
-    engine.dispose()
-
-
 def test_a_killed_worker_loses_nothing_and_repeats_nothing(nats_cluster, pg_database, tmp_path):
-    _setup(pg_database, tmp_path)
+    prepare(pg_database, tmp_path, _catalog(tmp_path / "catalog.yaml"))
     env = {"HAZWATCH_DATABASE_URL": pg_database, "HAZWATCH_NATS_URL": nats_cluster.url, "HAZWATCH_PARTITIONS": "8",
            "HAZWATCH_STREAM_REPLICAS": "3", "HAZWATCH_LEASE_TTL_S": "2", "HAZWATCH_FLOOD_ALARMS": "1000"}
     workers = [start_node("worker", f"worker{i}", tmp_path, env) for i in range(2)]

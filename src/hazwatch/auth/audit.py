@@ -30,6 +30,31 @@ class Actor:
 SYSTEM = Actor("system", "system")
 
 
+@dataclass(frozen=True)
+class CommandAudit:
+    """The audit entry of an operator's alarm command, written in the command's own transaction
+    (`entry(conn, before, after)`). Plain data, so that an API node can hand it to the worker that
+    owns the alarm."""
+
+    actor: Actor
+    action: str
+    alarm_id: int
+    org_id: int | None
+    comment: str | None = None
+
+    def __call__(self, conn: Connection, before: dict, after: dict) -> None:
+        AuditLog.record(conn, self.actor, f"alarm.{self.action}", "alarm", self.alarm_id, self.org_id,
+                        before=before, after={**after, "comment": self.comment} if self.comment else after)
+
+    def as_dict(self) -> dict:
+        return {"actor": {"name": self.actor.name, "role": self.actor.role, "remote": self.actor.remote},
+                "action": self.action, "alarm_id": self.alarm_id, "org_id": self.org_id, "comment": self.comment}
+
+    @classmethod
+    def of(cls, d: dict) -> CommandAudit:
+        return cls(Actor(**d["actor"]), d["action"], int(d["alarm_id"]), d["org_id"], d.get("comment"))
+
+
 def _iso(us: int) -> str:
     return datetime.fromtimestamp(us / 1e6, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 

@@ -19,6 +19,7 @@ from hazwatch.auth.passwords import verify_password
 from hazwatch.auth.throttle import LoginThrottle
 from hazwatch.auth.tokens import ACCESS, API_KEY, DEVICE, REFRESH, digest, new_token
 from hazwatch.catalog.models import Device
+from hazwatch.db.base import startup_lock
 from hazwatch.domain.errors import Invalid, NotFound, TooMany
 
 ADMIN = roles.ADMIN
@@ -74,6 +75,7 @@ class AuthService:
         now = _now_us()
         generated = None
         with self.engine.begin() as conn:
+            startup_lock(conn)
             admin_id = conn.scalar(select(User.id).where(User.name == ADMIN))
             if admin_id is None:
                 admin_id = conn.execute(insert(User).values(name=ADMIN, role=ADMIN, org_id=None, created_at=now)

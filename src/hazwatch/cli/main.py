@@ -90,12 +90,13 @@ def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] 
           port: Annotated[int | None, typer.Option()] = None,
           role: Annotated[str | None, typer.Option(
               help="all (default: everything in one process), ingest (validate and publish to NATS "
-                   "JetStream) or worker (own partitions: store, evaluate, alarm); HAZWATCH_ROLE")] = None) -> None:
+                   "JetStream), worker (own partitions: store, evaluate, alarm) or api (the API and console "
+                   "over the cluster); HAZWATCH_ROLE")] = None) -> None:
     """Run the server on the stored catalog (import one first with `hazwatch catalog import`)."""
     from hazwatch.app import build
     from hazwatch.app import serve as run
 
-    roles = ("all", "ingest", "worker")
+    roles = ("all", "ingest", "worker", "api")
     if role is not None and role not in roles:
         err.print(f"[red]--role {role!r} is not one of {', '.join(roles)}[/]")
         raise typer.Exit(2)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -32,3 +32,11 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def startup_lock(conn: Connection) -> None:
+    """Nodes of a cluster that start together take turns at what every start does once (schema
+    migrations, the first admin): a PostgreSQL advisory lock held until this transaction ends.
+    SQLite serializes writers by itself."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(7401)"))

@@ -36,3 +36,9 @@ class TooMany(ServiceError):
     def __init__(self, message: str, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class Unavailable(ServiceError):
+    """Nobody can do it right now (a partition between two workers); worth retrying shortly."""
+
+    status = 503

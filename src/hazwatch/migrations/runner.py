@@ -6,7 +6,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData, text
+from sqlalchemy import Engine, MetaData
+
+from hazwatch.db.base import startup_lock
 
 HERE = Path(__file__).parent
 
@@ -37,7 +39,6 @@ def config(url: str | None = None) -> Config:
 def upgrade(engine: Engine) -> None:
     cfg = config()
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":  # nodes of a cluster starting together migrate one at a time
-            conn.execute(text("SELECT pg_advisory_xact_lock(7401)"))
+        startup_lock(conn)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")

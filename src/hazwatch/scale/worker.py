@@ -22,12 +22,18 @@ import time
 import nats.errors
 import nats.js.errors
 import numpy as np
+import orjson
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from hazwatch import metrics
+from hazwatch.alarms.manager import AlarmCommandError
+from hazwatch.auth.audit import CommandAudit
+from hazwatch.domain.batch import ReadingBatch
+from hazwatch.domain.events import READINGS_STORED, ReadingsStored
 from hazwatch.normalize import RawBatch
 from hazwatch.pipeline import Fenced, Pipeline
 from hazwatch.scale import stream, wire
+from hazwatch.scale.api import READINGS_LATEST, command_subject
 from hazwatch.scale.leases import PartitionLeases
 from hazwatch.scale.partitions import subject
 
@@ -49,6 +55,7 @@ class WorkerNode:
 
     # -- lifecycle (called from the server's thread) ------------------------------------------------
     def start(self) -> None:
+        self.pipeline.bus.subscribe(READINGS_STORED, self._latest)
         self.pipeline.start()
         self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._main(),),
                                         name="hazwatch-worker", daemon=True)
@@ -69,7 +76,7 @@ class WorkerNode:
     # -- the worker's event loop -------------------------------------------------------------------
     async def _main(self) -> None:
         try:
-            nc = await stream.connect(self.nats_url, f"hazwatch-worker-{self.leases.node}")
+            nc = self._nc = await stream.connect(self.nats_url, f"hazwatch-worker-{self.leases.node}")
             self._js = nc.jetstream()
             await stream.ensure(self._js, self.replicas)
             await self.leases.open(self._js)
@@ -128,6 +135,37 @@ class WorkerNode:
             durable_name=name, filter_subject=subject(p), ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL, ack_wait=self.ack_wait_s, max_ack_pending=4 * FETCH))
         sub = await self._js.pull_subscribe_bind(name, stream=stream.STREAM)
+        commands = await self._nc.subscribe(command_subject(p), cb=self._command)
+        try:
+            await self._fetch(p, sub)
+        finally:
+            with contextlib.suppress(Exception):
+                await commands.unsubscribe()
+
+    async def _command(self, msg) -> None:
+        """An operator's alarm command from an API node, run as on a single server (the writer
+        thread, one transaction with its audit entry); the answer is the alarm after it."""
+        try:
+            d = orjson.loads(msg.data)
+            fut = self.pipeline.alarm_command(int(d["alarm_id"]), str(d["action"]), str(d["actor"]), d.get("comment"),
+                                              d.get("minutes"), float(d["max_minutes"]), CommandAudit.of(d["audit"]))
+            reply = {"alarm": await asyncio.wrap_future(fut)}
+        except AlarmCommandError as e:
+            reply = {"error": {"status": e.status, "message": e.message}}
+        except Fenced:
+            return  # not ours any more: the API node times out and tells its caller to try again
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            reply = {"error": {"status": 422, "message": f"bad alarm command: {e}"}}
+        await msg.respond(orjson.dumps(reply))
+
+    def _latest(self, _subject: str, event) -> None:
+        """Pass the newest reading per sensor of each stored batch on to the API nodes."""
+        b = event.batch
+        rows = b.newest_per_sensor()
+        self.pipeline.bus.publish(READINGS_LATEST, ReadingsStored(ReadingBatch(
+            b.sensor[rows], b.ts[rows], b.value[rows], b.quality[rows])))
+
+    async def _fetch(self, p: int, sub) -> None:
         while True:
             try:
                 msgs = await sub.fetch(FETCH, timeout=1)

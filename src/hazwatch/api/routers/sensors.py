@@ -72,12 +72,8 @@ class SeriesOut(BaseModel):
 
 def _sensor_public(services, sid: int) -> dict:
     info = dict(services.index.info[sid])
-    st = services.pipeline.evaluator.state
-    if sid < len(st.last_ts) and st.last_ts[sid] > 0:
-        info["last_ts"] = int(st.last_ts[sid]) / US
-        info["last_value"] = float(st.last_value[sid])
-    else:
-        info["last_ts"] = info["last_value"] = None
+    latest = services.pipeline.latest(sid)
+    info["last_ts"], info["last_value"] = (latest[0] / US, latest[1]) if latest else (None, None)
     return info
 
 
