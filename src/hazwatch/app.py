@@ -37,7 +37,9 @@ from hazwatch.ingest.modbus import ModbusAdapter, ModbusConfig
 from hazwatch.ingest.mqtt import MqttAdapter
 from hazwatch.ingest.opcua import OpcUaAdapter
 from hazwatch.ingest.writes import ProtocolWriter
+from hazwatch.ledger import barrier
 from hazwatch.ledger.anchor import FileAnchor
+from hazwatch.ledger.entries import SEALED
 from hazwatch.ledger.keys import load_signer, parse_witness
 from hazwatch.ledger.log import Ledger, SealPolicy
 from hazwatch.migrations.runner import upgrade
@@ -59,6 +61,7 @@ def open_database(settings: Settings):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.relational_url)
     upgrade(engine)
+    barrier.install(engine, frozenset(SEALED))  # every node that writes a sealed table, ledger or not
     return engine
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, delete, event, func,
 from hazwatch.db import Base
 from hazwatch.domain import Clock
 from hazwatch.domain.batch import ReadingBatch
+from hazwatch.ledger import barrier
 from hazwatch.ledger.anchor import Anchor
 from hazwatch.ledger.canonical import canonical
 from hazwatch.ledger.entries import SEALED, record_entry, telemetry_entry, window_digests
@@ -213,8 +214,9 @@ class Ledger:
         if old:
             conn.execute(update(_H).where(_H.c.subject == bindparam("_s")), old)
 
-    def _seal(self, conn: Connection, st: dict) -> int:
-        """Turn new rows of the sealed tables and closed telemetry windows into entries."""
+    def _seal(self, conn: Connection, st: dict, ceiling: dict[str, int] | None = None) -> int:
+        """Turn new rows of the sealed tables (up to `ceiling`, the barrier's high water) and closed
+        telemetry windows into entries."""
         marks = dict(st["marks"] or {})
         rows_by_table: list[tuple[str, list[dict]]] = []
         for table in SEALED:
@@ -222,8 +224,11 @@ class Ledger:
             if t is None:
                 continue
             after = marks.get(table, 0)
-            rows = [dict(r) for r in conn.execute(select(t).where(t.c.id > after).order_by(t.c.id)
-                                                  .limit(self.seal.rows_per_cycle)).mappings().all()]
+            q = select(t).where(t.c.id > after)
+            if ceiling is not None:
+                q = q.where(t.c.id <= ceiling.get(table, 0))
+            rows = [dict(r) for r in conn.execute(q.order_by(t.c.id).limit(self.seal.rows_per_cycle))
+                    .mappings().all()]
             if rows:
                 rows_by_table.append((table, rows))
                 marks[table] = rows[-1]["id"]
@@ -316,9 +321,11 @@ class Ledger:
         """Seal what is new, add every pending entry to the tree, sign the new checkpoint. Returns
         the number of entries integrated."""
         with self._lock:
+            tables = [t for t in SEALED if t in Base.metadata.tables]
+            ceiling = barrier.high_water(self.engine, tables)  # PostgreSQL: only rows that can no longer move
             with self.engine.begin() as conn:
                 st = self._state(conn)
-                self._seal(conn, st)
+                self._seal(conn, st, ceiling)
             total = 0
             while True:
                 n = self._integrate_batch()
