@@ -19,12 +19,15 @@ import threading
 import time
 from concurrent.futures import Future
 
+import nats.errors
+import nats.js.errors
 import numpy as np
 
 from hazwatch import metrics
 from hazwatch.catalog import CatalogRepository, SensorIndex
 from hazwatch.domain import Clock, Rejection
 from hazwatch.domain.batch import IngestResult
+from hazwatch.domain.errors import Unavailable
 from hazwatch.normalize import Normalizer, RawBatch
 from hazwatch.scale import partitions, stream, wire
 
@@ -126,7 +129,12 @@ class IngestNode:
             data = wire.encode_readings(raw.sensor[at], raw.ts[at], raw.value[at], raw.quality[at])
             acks.append(self._js.publish(partitions.subject(p), data,
                                          headers={"Nats-Msg-Id": f"{batch_id}-{p}", wire.KIND: wire.READINGS}))
-        await asyncio.gather(*acks)
+        try:
+            await asyncio.gather(*acks)
+        except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as e:
+            # Some parts may be in the stream already: sending the request again stores each reading once.
+            raise Unavailable(f"the telemetry stream did not take the readings ({e or type(e).__name__}); "
+                              "nothing is acknowledged, send them again") from None
         accepted = len(raw) - len(reasons)
         metrics.PUBLISHED.inc(len(pos))
         metrics.READINGS.labels("accepted").inc(accepted)

@@ -98,15 +98,20 @@ class WorkerNode:
         except (nats.errors.Error, nats.js.errors.Error, TimeoutError) as e:
             log.warning("lease round failed (%s); partitions kept until their leases lapse", e)
             return
-        gone = set(self._consumers) - set(self.leases.tokens)
-        if change or gone or not self.ready.is_set():
+        for p, task in list(self._consumers.items()):  # a consumer that stopped starts again below
+            if task.done() and p in self.leases.tokens:
+                del self._consumers[p]
+        mine = set(self.leases.tokens)
+        gone, new = set(self._consumers) - mine, mine - set(self._consumers)
+        if gone or change.lost or change.acquired or not self.ready.is_set():
             await self._close(gone | change.lost)
+            # state is rebuilt from the database whenever the set of partitions changed
             await asyncio.wrap_future(self.pipeline.call(self.pipeline.rescope))
-            for p in sorted(set(self.leases.tokens) - set(self._consumers)):
-                self._consumers[p] = asyncio.create_task(self._consume(p), name=f"partition-{p}")
             log.info("partitions now %s (acquired %s, lost %s)", self.owned, sorted(change.acquired),
-                     sorted(change.lost))
+                     sorted(change.lost | gone))
             self.ready.set()
+        for p in sorted(new):
+            self._consumers[p] = asyncio.create_task(self._consume(p), name=f"partition-{p}")
         metrics.PARTITIONS.set(len(self.leases.tokens))
         await self._lag()
 
@@ -128,6 +133,14 @@ class WorkerNode:
             metrics.LAG.labels(str(p)).set(info.num_pending + info.num_ack_pending)
 
     async def _consume(self, p: int) -> None:
+        try:
+            await self._consume_partition(p)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # the next lease round starts it again
+            log.exception("partition %d: consumer stopped", p)
+
+    async def _consume_partition(self, p: int) -> None:
         name = f"hz-tel-{p}"
         with contextlib.suppress(nats.js.errors.NotFoundError):
             await self._js.delete_consumer(stream.STREAM, name)  # the last owner's deliveries with it
@@ -177,12 +190,10 @@ class WorkerNode:
                 log.warning("partition %d fenced: another worker owns it now", p)
                 return
             except Exception:
+                # Not acknowledged: the consumer is made again at the next lease round and starts at
+                # the oldest unacknowledged batch, so the partition's order holds.
                 log.exception("partition %d: batch failed; it will come again", p)
-                for m in msgs:
-                    with contextlib.suppress(Exception):
-                        await m.nak(delay=1)
-                await asyncio.sleep(1)
-                continue
+                return
             for m in msgs:
                 await m.ack()
 
