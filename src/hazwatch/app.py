@@ -121,7 +121,8 @@ def build(settings: Settings) -> Services:
                         incidents=desk, notifier=notifier,
                         risk_points=RiskPoints(engine, pipeline.clock, Bands(**settings.risk_bands)),
                         hidden_dangers=build_hidden_dangers(engine, pipeline, notifier, users.holders, desk),
-                        colour_rule=ColourRule.model_validate(settings.risk_colour_rule), worker=worker)
+                        colour_rule=ColourRule.model_validate(settings.risk_colour_rule), worker=worker,
+                        node=node)
     if role == "worker":
         return services  # no edges, no disposal: those run where the readings come in and the users are
     # OPC UA: idle until the catalog names opc.tcp sources; follows catalog changes by itself.
@@ -135,7 +136,7 @@ def build(settings: Settings) -> Services:
             client_id=settings.mqtt_client_id, max_readings=settings.max_batch_readings,
             on_status=pipeline.device_status, spool_max_bytes=settings.mqtt_spool_max_bytes,
             signatures=services.signatures, require_signed=settings.require_signed_batches))
-    once = role == "all" or (role == "api" and settings.singletons)
+    once = role == "all" or (role == "api" and settings.singletons)  # may run the installation's singletons
     # the ledger seals rows in id order: beside several workers it needs a commit-order barrier first
     services.ledger = build_ledger(settings, engine, store, pipeline) if role == "all" else None
     services.reports = Reports(services)
@@ -240,14 +241,18 @@ def make_api(services: Services, background: Callable[[Services], Awaitable[None
         runner = services.worker or services.pipeline
         runner.start()
         st = services.settings
-        singletons = st.role == "all" or (st.role == "api" and st.singletons)  # once per installation
-        if singletons:
-            services.incidents.start(services.settings.incident_tick_s)
-            services.notifier.start()
+        election = None
+        if st.role == "all":
+            start_singletons(services)
+        elif st.role == "api" and st.singletons:  # one API node at a time runs them, by lease
+            from hazwatch.scale.election import Election
+
+            election = services.election = Election(st.nats_url, services.node, st.lease_ttl_s, st.stream_replicas,
+                                                    lambda: start_singletons(services),
+                                                    lambda: stop_singletons(services))
+            election.start()
         if services.ledger:
             services.ledger.start()
-        for service in services.background:
-            service.start()
         for adapter in services.adapters:
             await adapter.start()
         task = asyncio.create_task(background(services)) if background else None
@@ -260,11 +265,10 @@ def make_api(services: Services, background: Callable[[Services], Awaitable[None
                     await task
             for adapter in services.adapters:
                 await adapter.stop()
-            for service in services.background:
-                service.stop()
-            if singletons:
-                services.notifier.stop()
-                services.incidents.stop()
+            if election is not None:
+                election.stop()  # stops the singletons it started, and hands the lease over
+            elif st.role == "all":
+                stop_singletons(services)
             runner.stop()
             if services.ledger:
                 services.ledger.stop()
@@ -274,6 +278,22 @@ def make_api(services: Services, background: Callable[[Services], Awaitable[None
 
     api.router.lifespan_context = lifespan
     return api
+
+
+def start_singletons(services: Services) -> None:
+    """What an installation runs once: the incident desk, notifications, and the services on the
+    desk's tick (reports, the feed, hidden-danger deadlines) and beside it (the tier links)."""
+    services.incidents.start(services.settings.incident_tick_s)
+    services.notifier.start()
+    for service in services.background:
+        service.start()
+
+
+def stop_singletons(services: Services) -> None:
+    for service in services.background:
+        service.stop()
+    services.notifier.stop()
+    services.incidents.stop()
 
 
 def tune_gc() -> None:

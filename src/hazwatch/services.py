@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from hazwatch.feed import Feed
     from hazwatch.ledger.log import Ledger
     from hazwatch.reporting import Reports
+    from hazwatch.scale.election import Election
     from hazwatch.scale.worker import WorkerNode
 
 
@@ -54,7 +55,9 @@ class Services:
     feed: Feed | None = None  # the summary for the tier above (likewise)
     ledger: Ledger | None = None  # the transparency log (None when HAZWATCH_LEDGER_ENABLED is false)
     worker: WorkerNode | None = None  # a scale-out worker's leases and consumers (role worker)
-    background: list = field(default_factory=list)  # started and stopped with the server (tier links)
+    background: list = field(default_factory=list)  # run once per installation beside the desk (tier links)
+    node: str = ""  # this node's name (leases, logs)
+    election: Election | None = None  # an API node's candidacy for running the installation's singletons
 
     def ready(self) -> tuple[bool, str]:
         """Whether this node does its work now, and if not, why (the readiness probe)."""
@@ -64,8 +67,13 @@ class Services:
             return (True, f"partitions {self.worker.owned}") if self.worker.ready.is_set() \
                 else (False, "taking partition leases")
         ready = getattr(self.pipeline, "ready", None)
-        if ready is not None:  # an ingest node: connected to NATS
-            return (True, "publishing") if ready else (False, "not connected to NATS")
+        if ready is not None:  # an ingest or API node: connected to NATS
+            if not ready:
+                return False, "not connected to NATS"
+            if self.election is not None:
+                return True, "publishing; " + ("runs the installation's singletons" if self.election.held
+                                               else "standing by for the installation's singletons")
+            return True, "publishing"
         return (True, "evaluating") if self.pipeline.running else (False, "writer not running")
 
     @property

@@ -133,8 +133,9 @@ class Settings(BaseSettings):
         "all", description="What this process does: all (the embedded default), ingest (accept and validate "
         "readings, publish them to NATS JetStream), worker (own partitions: store, evaluate, raise alarms), "
         "api (the REST API and console; alarm commands go to the worker that owns the alarm)")
-    singletons: bool = Field(False, description="On an api node: also run what an installation runs once "
-                             "(incidents, notifications, reports, the tier links); on exactly one")
+    singletons: bool = Field(True, description="An api node stands for election as the one node that runs what "
+                             "an installation runs once (incidents, notifications, reports, the feed, the tier "
+                             "links); false: never")
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server (or cluster, comma-separated) of "
                           "the scale-out mode")
     partitions: int = Field(16, ge=1, le=4096, description="Telemetry partitions (subjects hz.tel.<n>); fixed "

@@ -55,3 +55,27 @@ def test_api_node_reads_publishes_and_forwards_commands(nats_single, pg_database
     finally:
         for n in (worker, api):
             n.stop()
+
+
+def test_one_api_node_runs_the_singletons_and_another_takes_over(nats_single, pg_database, tmp_path):
+    prepare(pg_database, tmp_path, DATA / "catalog.yaml")
+    env = {"HAZWATCH_DATABASE_URL": pg_database, "HAZWATCH_NATS_URL": nats_single.url, "HAZWATCH_LEASE_TTL_S": "2"}
+    nodes = [start_node("api", f"api{i}", tmp_path, env) for i in range(2)]
+    try:
+        wait_ready(nodes)
+
+        def holders() -> list[str]:
+            return [n.name for n in nodes if n.proc.poll() is None
+                    and "runs the installation's singletons" in ((n.ready() or {}).get("detail") or "")]
+        assert eventually(lambda: len(holders()) == 1, 15), [n.ready() for n in nodes]
+        first = holders()
+        assert eventually(lambda: holders() == first, 3)  # and it stays one
+        holder = next(n for n in nodes if n.name == first[0])
+        holder.kill()
+        started = time.monotonic()
+        other = [n.name for n in nodes if n is not holder]
+        assert eventually(lambda: holders() == other, 15), [n.ready() for n in nodes if n is not holder]
+        assert time.monotonic() - started < 3 * 2 + 2  # within the ttl and a renewal period or two
+    finally:
+        for n in nodes:
+            n.stop()

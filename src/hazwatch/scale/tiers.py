@@ -19,7 +19,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 
@@ -45,6 +44,7 @@ from hazwatch.domain import Clock
 from hazwatch.domain.limits import Priority
 from hazwatch.ledger.models import LedgerCheckpoint
 from hazwatch.scale import stream
+from hazwatch.scale.loop import NatsLoop
 from hazwatch.scale.models import TierEvent
 
 log = logging.getLogger(__name__)
@@ -78,52 +78,7 @@ def _describe(a, index: SensorIndex) -> dict:
     return out
 
 
-class _Loop:
-    """An asyncio loop on its own thread, for a service the synchronous server starts and stops."""
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._loop = asyncio.new_event_loop()
-        self._thread: threading.Thread | None = None
-        self._stop = asyncio.Event()  # bound to the loop at first use (on the loop's thread)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(self._guarded(),),
-                                        name=self._name, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-        self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(timeout=15)
-        self._thread = None
-
-    async def _guarded(self) -> None:
-        nc = None
-        while not self._stop.is_set():
-            try:
-                if nc is None:
-                    nc = await stream.connect(self.url, self._name, timeout_s=3)
-                    await self._open(nc.jetstream(timeout=5))
-                await self._step()
-            except (OSError, nats.errors.Error, nats.js.errors.Error, TimeoutError) as e:
-                log.warning("%s: %s; trying again", self._name, e)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
-        if nc is not None:
-            with contextlib.suppress(Exception):
-                await nc.close()
-
-    url: str
-    interval_s: float
-
-    async def _open(self, js) -> None: ...
-
-    async def _step(self) -> None: ...
-
-
-class Uplink(_Loop):
+class Uplink(NatsLoop):
     def __init__(self, engine: Engine, index: Callable[[], SensorIndex], url: str, name: str,
                  interval_s: float = 1.0) -> None:
         super().__init__("hazwatch-uplink")
@@ -183,7 +138,7 @@ class Uplink(_Loop):
                                 .order_by(_C.c.size)).all()
 
 
-class TierReceiver(_Loop):
+class TierReceiver(NatsLoop):
     def __init__(self, engine: Engine, clock: Clock, url: str, interval_s: float = 1.0) -> None:
         super().__init__("hazwatch-tier")
         self.engine, self.clock, self.url, self.interval_s = engine, clock, url, interval_s
