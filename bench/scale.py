@@ -326,7 +326,16 @@ def uplink_sizes() -> dict:
                                             "actor": r.actor, "comment": r.comment, "value": r.value,
                                             "state": r.state} | _describe(r, services.index)})) for r in rows]
         summary = len(orjson.dumps(c.get("/api/v1/summary").json()))
-    return {"alarm": sum(sizes) / len(sizes), "summary": summary, "enterprises": ENTERPRISES}
+    from hazwatch.domain.batch import ReadingBatch
+    from hazwatch.scale.tiers import aggregates
+
+    ids = np.flatnonzero(services.index.exists)
+    rng = np.random.default_rng(5)
+    window = ReadingBatch.of(np.repeat(ids, 300), np.tile(np.arange(300) * 1_000_000, len(ids)),
+                             50 + 10 * rng.standard_normal(300 * len(ids)), np.zeros(300 * len(ids), np.int8))
+    per_sensor = len(orjson.dumps(aggregates(window, services.index))) / len(ids)
+    return {"alarm": sum(sizes) / len(sizes), "summary": summary, "enterprises": ENTERPRISES,
+            "aggregate": per_sensor}
 
 
 def failover() -> dict:
@@ -385,7 +394,8 @@ def write_docs(drains: list[dict], ing: dict, lat: dict, fo: dict, up: dict, cmd
         f"partitions (leases taken, state rebuilt from the database) after **{fo['seconds']:.1f} s** with a lease "
         f"ttl of {fo['ttl']:.0f} s (a lease lapses at most one ttl after the last renewal; the survivor looks "
         f"every ttl/3).\n\nUp a tier (hazwatch-uplink/1 JSON): {up['alarm']:.0f} bytes per alarm journal row, "
-        f"{up['summary']:,} bytes per summary of a park of {up['enterprises']} enterprises."))
+        f"{up['summary']:,} bytes per summary of a park of {up['enterprises']} enterprises, "
+        f"{up['aggregate']:.0f} bytes per sensor in a window's aggregates."))
 
 
 def main() -> None:
@@ -417,7 +427,7 @@ def main() -> None:
     print(f"failover: {fo['seconds']:.1f} s (lease ttl {fo['ttl']:.0f} s)", flush=True)
     up = uplink_sizes()
     print(f"uplink: {up['alarm']:.0f} bytes per alarm event, {up['summary']:,} bytes per summary "
-          f"({up['enterprises']} enterprises)", flush=True)
+          f"({up['enterprises']} enterprises), {up['aggregate']:.0f} bytes per sensor and aggregate window", flush=True)
     if args.write_docs:
         cmd = "python bench/scale.py" + (f" --readings {args.readings}" if args.readings != 2_000_000 else "") + \
               " --write-docs"

@@ -155,7 +155,8 @@ def build_tiers(settings: Settings, services: Services) -> None:
         if not settings.uplink_name or not settings.uplink_name.replace("-", "").replace("_", "").isalnum():
             raise ValueError("HAZWATCH_UPLINK_NAME (letters, digits, - and _) is required with "
                              "HAZWATCH_UPLINK_NATS_URL")
-        uplink = Uplink(services.engine, lambda: services.index, settings.uplink_nats_url, settings.uplink_name)
+        uplink = Uplink(services.engine, lambda: services.index, settings.uplink_nats_url, settings.uplink_name,
+                        services.store.window, settings.uplink_aggregate_s)
         services.bus.subscribe(SUMMARY_PUBLISHED, lambda _s, ev: uplink.summary(ev.org, ev.summary))
         services.background.append(uplink)
     if settings.tier_nats_url:

@@ -151,6 +151,8 @@ class Settings(BaseSettings):
                                         "up through it (stream HZ_UP); unset = nothing goes up this way")
     uplink_name: str | None = Field(None, description="This deployment's name at the tier above (its org code, "
                                     "a NATS subject token); required with uplink_nats_url")
+    uplink_aggregate_s: float = Field(300.0, ge=1, description="Each sensor's min, avg, max, last and count "
+                                      "over windows of this length go up (not the readings)")
     tier_nats_url: str | None = Field(None, description="A regulator's NATS server: the tier events the parks "
                                       "send (stream HZ_TIER, linked with `hazwatch tier link`) are received "
                                       "into this deployment")

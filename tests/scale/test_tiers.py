@@ -36,7 +36,8 @@ def _received(api: TestClient) -> list[dict]:
 
 
 def test_park_alarms_reach_the_regulator_across_a_cut_link(tiers, tmp_path):
-    park = build_services(make_settings(tmp_path / "park", uplink_nats_url=tiers.park.url, uplink_name="P-T"))
+    park = build_services(make_settings(tmp_path / "park", uplink_nats_url=tiers.park.url, uplink_name="P-T",
+                                        uplink_aggregate_s=2))
     regulator = build_services(make_settings(tmp_path / "regulator", tier_nats_url=tiers.regulator.url))
     assert asyncio.run(tier.link(tiers.regulator.url, "park")) == ["park"]
     assert asyncio.run(tier.link(tiers.regulator.url, "park")) == ["park"]  # linking again changes nothing
@@ -63,6 +64,11 @@ def test_park_alarms_reach_the_regulator_across_a_cut_link(tiers, tmp_path):
             f"missing at the regulator: {sorted(everything - {int(e['key']) for e in _received(reg)})}"
         keys = [e["key"] for e in _received(reg)]
         assert len(keys) == len(set(keys))  # each journal row once
-        # raw readings never go up: only what the uplink format names
+        # raw readings never go up: aggregates per sensor and window do
         assert {e["kind"] for e in reg.get("/api/v1/tiers/events", params={"limit": 1000}).json()["items"]} \
-            <= {"alarm", "summary", "checkpoint"}
+            <= {"alarm", "summary", "checkpoint", "aggregate"}
+        def tk1() -> list[tuple[float, int]]:
+            windows = reg.get("/api/v1/tiers/events", params={"kind": "aggregate", "limit": 1000}).json()["items"]
+            return sorted((b["max"][i], b["count"][i]) for b in (w["body"] for w in windows)
+                          if "TK1-LT" in b["sensor"] for i in [b["sensor"].index("TK1-LT")])
+        assert eventually(lambda: tk1() == [(10.0, 1), (19.5, 1)], 15), tk1()  # each in its window, once

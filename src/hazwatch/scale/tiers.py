@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import nats.errors
 import nats.js.errors
+import numpy as np
 import orjson
 from nats.js.api import (
     AckPolicy,
@@ -41,6 +42,7 @@ from hazwatch.alarms.manager import iso
 from hazwatch.alarms.models import Alarm, AlarmJournal
 from hazwatch.catalog.index import SensorIndex
 from hazwatch.domain import Clock
+from hazwatch.domain.batch import US, Quality, ReadingBatch
 from hazwatch.domain.limits import Priority
 from hazwatch.ledger.models import LedgerCheckpoint
 from hazwatch.scale import stream
@@ -50,7 +52,7 @@ from hazwatch.scale.models import TierEvent
 log = logging.getLogger(__name__)
 UP_STREAM, TIER_STREAM, CONSUMER = "HZ_UP", "HZ_TIER", "hazwatch-tier"
 FORMAT = "hazwatch-uplink/1"
-KINDS = ("alarm", "summary", "checkpoint")
+KINDS = ("alarm", "summary", "checkpoint", "aggregate")
 _J, _A, _C, _E = AlarmJournal.__table__, Alarm.__table__, LedgerCheckpoint.__table__, TierEvent.__table__
 BATCH = 500
 
@@ -78,11 +80,30 @@ def _describe(a, index: SensorIndex) -> dict:
     return out
 
 
+def aggregates(batch: ReadingBatch, index: SensorIndex) -> dict:
+    """Per sensor of a window's readings (sorted by sensor, ts): min, avg, max, last and count of
+    the readings of good or uncertain quality, as columns."""
+    keep = batch.quality < int(Quality.BAD)
+    s, v = batch.sensor[keep], batch.value[keep]
+    if not len(s):
+        return {"sensor": [], "min": [], "avg": [], "max": [], "last": [], "count": []}
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    ends = np.r_[starts[1:], len(s)]
+    count = ends - starts
+    return {"sensor": [index.tags[i] if i < index.size else str(i) for i in s[starts].tolist()],
+            "min": np.minimum.reduceat(v, starts).tolist(), "avg": (np.add.reduceat(v, starts) / count).tolist(),
+            "max": np.maximum.reduceat(v, starts).tolist(), "last": v[ends - 1].tolist(), "count": count.tolist()}
+
+
 class Uplink(NatsLoop):
     def __init__(self, engine: Engine, index: Callable[[], SensorIndex], url: str, name: str,
+                 window: Callable[[int, int], ReadingBatch] | None = None, aggregate_s: float = 300.0,
                  interval_s: float = 1.0) -> None:
+        """`window(start, end)` reads the stored readings of a time window (the telemetry store's):
+        every `aggregate_s` each sensor's min, avg, max, last and count go up, never the readings."""
         super().__init__("hazwatch-uplink")
         self.engine, self.index, self.url, self.name, self.interval_s = engine, index, url, name, interval_s
+        self.window, self.aggregate_us = window, int(aggregate_s * US)
         self._summaries: collections.deque = collections.deque(maxlen=64)  # the newest matter; older are superseded
         self._last: dict[str, int] = {}
 
@@ -95,7 +116,7 @@ class Uplink(NatsLoop):
         with contextlib.suppress(nats.js.errors.BadRequestError):
             await js.add_stream(StreamConfig(name=UP_STREAM, subjects=["hz.up.>"], storage=StorageType.FILE,
                                              max_age=30 * 86400, duplicate_window=600))
-        for kind in ("alarm", "checkpoint"):
+        for kind in ("alarm", "checkpoint", "aggregate"):
             try:
                 msg = await js.get_last_msg(UP_STREAM, up_subject(self.name, kind))
                 self._last[kind] = int(orjson.loads(msg.data)["key"])
@@ -124,6 +145,23 @@ class Uplink(NatsLoop):
             org, doc = self._summaries[0]
             await self._publish("summary", f"{org}@{doc.get('generated_at')}", int(time.time() * 1e6), doc)
             self._summaries.popleft()
+        if self.window is not None:
+            await self._aggregates()
+
+    async def _aggregates(self, most: int = 12) -> None:
+        """The windows closed since the last one sent (a grace of a tenth of a window, at most 30 s,
+        for readings that arrive late); a first start sends only the newest closed window."""
+        w = self.aggregate_us
+        closed = (int(time.time() * US) - min(w // 10, 30 * US)) // w * w  # end of the newest closed window
+        start = self._last["aggregate"] + w if self._last["aggregate"] else closed - w
+        for _ in range(most):
+            if start + w > closed:
+                return
+            batch = await asyncio.to_thread(self.window, start, start + w)
+            body = {"start": iso(start), "end": iso(start + w)} | aggregates(batch, self.index())
+            await self._publish("aggregate", start, start + w, body)
+            self._last["aggregate"] = start
+            start += w
 
     def _journal_after(self, last: int) -> list:
         with self.engine.connect() as conn:

@@ -27,14 +27,16 @@ class TierEventList(BaseModel):
     count: int
 
 
-@router.get("/tiers/events", response_model=TierEventList, summary="Alarms, summaries and checkpoints from the parks",
-            description="Each park's alarm journal rows, periodic summaries (hazwatch-summary/1) and cosigned ledger "
-                        "checkpoints, as its uplink sent them (hazwatch-uplink/1; docs/scale.md), newest first. "
+@router.get("/tiers/events", response_model=TierEventList,
+            summary="Alarms, summaries, aggregates and checkpoints from the parks",
+            description="Each park's alarm journal rows, periodic summaries (hazwatch-summary/1), per-sensor "
+                        "aggregates of each window (min, avg, max, last, count) and cosigned ledger checkpoints, as "
+                        "its uplink sent them (hazwatch-uplink/1; docs/scale.md), newest first. "
                         "Raw readings never come up. Users of the whole installation see every park; others see "
                         "the parks whose org code is in their scope.",
             openapi_extra=needs(READ))
 def tier_events(access: AccessDep, park: str | None = Query(None, max_length=100),
-                kind: Literal["alarm", "summary", "checkpoint"] | None = None,
+                kind: Literal["alarm", "summary", "checkpoint", "aggregate"] | None = None,
                 limit: int = Query(100, ge=1, le=1000)) -> TierEventList:
     items = access.tier_events(park, kind, limit)
     return TierEventList(items=[TierEventOut(**i) for i in items], count=len(items))
