@@ -125,6 +125,22 @@ def build(settings: Settings) -> Services:
                         node=node)
     if role == "worker":
         return services  # no edges, no disposal: those run where the readings come in and the users are
+    if role in ("all", "ingest"):  # the protocol adapters run where readings come in
+        build_adapters(settings, services)
+    once = role == "all" or (role == "api" and settings.singletons)  # may run the installation's singletons
+    # the ledger seals rows in id order: beside several workers it needs a commit-order barrier first
+    services.ledger = build_ledger(settings, engine, store, pipeline) if role == "all" else None
+    services.reports = Reports(services)
+    services.feed = Feed(services)
+    desk.also_tick += [services.reports.tick, services.feed.tick]
+    if once:
+        build_tiers(settings, services)
+    return services
+
+
+def build_adapters(settings: Settings, services: Services) -> None:
+    """The protocol adapters, feeding the pipeline (or an ingest node) as the HTTP edge does."""
+    pipeline = services.pipeline
     # OPC UA: idle until the catalog names opc.tcp sources; follows catalog changes by itself.
     services.adapters.append(OpcUaAdapter(pipeline.ingest, lambda: pipeline.index))
     if settings.modbus_config:
@@ -135,16 +151,8 @@ def build(settings: Settings) -> Services:
             settings.mqtt_url, settings.data_dir / "mqtt-spool", pipeline.ingest, lambda: pipeline.index,
             client_id=settings.mqtt_client_id, max_readings=settings.max_batch_readings,
             on_status=pipeline.device_status, spool_max_bytes=settings.mqtt_spool_max_bytes,
-            signatures=services.signatures, require_signed=settings.require_signed_batches))
-    once = role == "all" or (role == "api" and settings.singletons)  # may run the installation's singletons
-    # the ledger seals rows in id order: beside several workers it needs a commit-order barrier first
-    services.ledger = build_ledger(settings, engine, store, pipeline) if role == "all" else None
-    services.reports = Reports(services)
-    services.feed = Feed(services)
-    desk.also_tick += [services.reports.tick, services.feed.tick]
-    if once:
-        build_tiers(settings, services)
-    return services
+            signatures=services.signatures, require_signed=settings.require_signed_batches,
+            share_group=settings.mqtt_share_group))
 
 
 def build_tiers(settings: Settings, services: Services) -> None:

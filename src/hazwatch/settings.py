@@ -126,6 +126,9 @@ class Settings(BaseSettings):
                                        "itself (YAML: devices with host, port, unit, interval_s, points)")
     mqtt_client_id: str = Field("hazwatch-ingest", description="MQTT client id: the broker keeps this persistent "
                                 "session's messages while the server is down")
+    mqtt_share_group: str | None = Field(None, description="Subscribe as a member of this MQTT shared-subscription "
+                                         "group ($share/<group>/...): with several ingest nodes on one broker, each "
+                                         "message goes to one of them")
     mqtt_spool_max_bytes: int = Field(8 << 30, description="Largest backlog the MQTT receiver keeps on disk "
                                       "before it stops acknowledging (the broker then holds the rest)")
     # -- scale-out (hazwatch serve --role ingest|worker|api) -------------------------------------------

@@ -119,8 +119,10 @@ def split(record: bytes) -> tuple[str, bytes]:
 
 # -- the receiver process -------------------------------------------------------------------------------
 def run_receiver(url: str, spool_dir: str, client_id: str, stop, connected, max_bytes: int = 8 << 30,
-                 flush_s: float = 0.002) -> None:
-    """Process entry point: subscribe, spool, fsync, acknowledge; until `stop` is set."""
+                 flush_s: float = 0.002, share_group: str | None = None) -> None:
+    """Process entry point: subscribe, spool, fsync, acknowledge; until `stop` is set. With a share
+    group the subscriptions are shared ($share/<group>/...): the broker gives each message to one
+    of the group's receivers (several ingest nodes), not to all."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -143,7 +145,8 @@ def run_receiver(url: str, spool_dir: str, client_id: str, stop, connected, max_
             return
         with contextlib.suppress(OSError, AttributeError):  # small messages must not wait for delayed ACKs
             c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        c.subscribe([(TELEMETRY, 1), (STATUS, 1)])
+        share = f"$share/{share_group}/" if share_group else ""
+        c.subscribe([(share + TELEMETRY, 1), (share + STATUS, 1)])
         connected.set()
 
     def on_disconnect(_c, _u, _flags, _rc, _props) -> None:
@@ -199,8 +202,9 @@ class MqttAdapter:
     def __init__(self, url: str, spool_dir: Path, sink: Sink, index: Callable[[], SensorIndex],
                  client_id: str = "hazwatch-ingest", max_readings: int = 100_000,
                  on_status: Callable[[str, bool, int], None] | None = None, spool_max_bytes: int = 8 << 30,
-                 signatures: BatchVerifier | None = None, require_signed: bool = False) -> None:
-        self.signatures, self.require_signed = signatures, require_signed
+                 signatures: BatchVerifier | None = None, require_signed: bool = False,
+                 share_group: str | None = None) -> None:
+        self.signatures, self.require_signed, self.share_group = signatures, require_signed, share_group
         Broker.parse(url)  # refuse a bad URL at start-up, not in the child
         self.url, self.spool_dir, self.sink, self.index = url, Path(spool_dir), sink, index
         self.client_id, self.max_readings, self.spool_max_bytes = client_id, max_readings, spool_max_bytes
@@ -220,7 +224,8 @@ class MqttAdapter:
         self._stop.clear()
         self._proc = self._ctx.Process(target=run_receiver, name="hazwatch-mqtt",
                                        args=(self.url, str(self.spool_dir), self.client_id, self._stop,
-                                             self._connected, self.spool_max_bytes), daemon=True)
+                                             self._connected, self.spool_max_bytes, 0.002, self.share_group),
+                                       daemon=True)
         self._proc.start()
         self._running = True
         self._drain = threading.Thread(target=self._drain_loop, name="mqtt-drain", daemon=True)
