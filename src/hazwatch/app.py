@@ -67,13 +67,43 @@ def open_database(settings: Settings):
 
 def build(settings: Settings) -> Services:
     """Every service of this process's role: `all` (the embedded default) runs everything; an ingest
-    node validates and publishes to JetStream; a worker owns partitions (hazwatch.scale)."""
+    node validates and publishes to JetStream; a worker owns partitions; an API node serves the API
+    and console over them (hazwatch.scale, docs/deploy.md)."""
     engine = open_database(settings)
     store = open_store(settings.store_url)
     catalog = CatalogRepository(engine)
     role, clock = settings.role, SystemClock()
     node = settings.node_id or f"{socket.gethostname()}-{os.getpid()}"
-    worker = None
+    pipeline, bus, worker = build_pipeline(settings, engine, store, catalog, clock, node)
+    auth, users, devices = build_auth(engine, settings, lambda: pipeline.index.revision)
+    notifier, desk = build_disposal(engine, settings, pipeline, users.holders, store)
+    services = Services(settings=settings, engine=engine, store=store, catalog=catalog, pipeline=pipeline,
+                        auth=auth, alarm_queries=AlarmQueries(engine), bus=bus, audit=auth.audit, orgs=users.orgs,
+                        users=users, device_credentials=devices, signatures=BatchSignatures(engine),
+                        incidents=desk, notifier=notifier,
+                        risk_points=RiskPoints(engine, pipeline.clock, Bands(**settings.risk_bands)),
+                        hidden_dangers=build_hidden_dangers(engine, pipeline, notifier, users.holders, desk),
+                        colour_rule=ColourRule.model_validate(settings.risk_colour_rule), worker=worker,
+                        node=node)
+    if role == "worker":
+        return services  # no edges, no disposal: those run where the readings come in and the users are
+    if role in ("all", "ingest"):  # the protocol adapters run where readings come in
+        build_adapters(settings, services)
+    once = role == "all" or (role == "api" and settings.singletons)  # may run the installation's singletons
+    # the ledger learns of late readings from this process's stored batches: only where it stores them
+    services.ledger = build_ledger(settings, engine, store, pipeline) if role == "all" else None
+    services.reports = Reports(services)
+    services.feed = Feed(services)
+    desk.also_tick += [services.reports.tick, services.feed.tick]
+    if once:
+        build_tiers(settings, services)
+    return services
+
+
+def build_pipeline(settings: Settings, engine, store, catalog: CatalogRepository, clock, node: str):
+    """What stands behind the edges in this role: the pipeline (all), an ingest or API node that
+    publishes to JetStream, or a worker's scoped pipeline with its leases; and the bus."""
+    role, worker = settings.role, None
     if role == "all":
         bus = InProcessBus()
     else:
@@ -93,49 +123,27 @@ def build(settings: Settings) -> Services:
                 bus.publish(READINGS_STORED, event)
 
             bus.subscribe(READINGS_LATEST, latest)
-    else:
-        leases = None
-        if role == "worker":
-            from hazwatch.scale.leases import PartitionLeases
-
-            leases = PartitionLeases(engine, clock, node, settings.partitions, settings.lease_ttl_s,
-                                     settings.stream_replicas)
-        pipeline = Pipeline(engine, store, catalog, bus, clock,
-                            future_tolerance_s=settings.future_tolerance_s,
-                            tick_interval_s=settings.tick_interval_s,
-                            checkpoint_interval_s=settings.checkpoint_interval_s,
-                            hygiene=HygienePolicy(settings.flood_alarms, settings.flood_window_s,
-                                                  settings.chatter_activations, settings.chatter_window_s,
-                                                  settings.chatter_suppress_s, settings.first_out_window_s),
-                            ownership=leases)
-        if leases is not None:
-            from hazwatch.scale.worker import WorkerNode
-
-            worker = WorkerNode(pipeline, leases, settings.nats_url, settings.stream_replicas,
-                                ack_wait_s=settings.lease_ttl_s)
-    auth, users, devices = build_auth(engine, settings, lambda: pipeline.index.revision)
-    notifier, desk = build_disposal(engine, settings, pipeline, users.holders, store)
-    services = Services(settings=settings, engine=engine, store=store, catalog=catalog, pipeline=pipeline,
-                        auth=auth, alarm_queries=AlarmQueries(engine), bus=bus, audit=auth.audit, orgs=users.orgs,
-                        users=users, device_credentials=devices, signatures=BatchSignatures(engine),
-                        incidents=desk, notifier=notifier,
-                        risk_points=RiskPoints(engine, pipeline.clock, Bands(**settings.risk_bands)),
-                        hidden_dangers=build_hidden_dangers(engine, pipeline, notifier, users.holders, desk),
-                        colour_rule=ColourRule.model_validate(settings.risk_colour_rule), worker=worker,
-                        node=node)
+        return pipeline, bus, None
+    leases = None
     if role == "worker":
-        return services  # no edges, no disposal: those run where the readings come in and the users are
-    if role in ("all", "ingest"):  # the protocol adapters run where readings come in
-        build_adapters(settings, services)
-    once = role == "all" or (role == "api" and settings.singletons)  # may run the installation's singletons
-    # the ledger seals rows in id order: beside several workers it needs a commit-order barrier first
-    services.ledger = build_ledger(settings, engine, store, pipeline) if role == "all" else None
-    services.reports = Reports(services)
-    services.feed = Feed(services)
-    desk.also_tick += [services.reports.tick, services.feed.tick]
-    if once:
-        build_tiers(settings, services)
-    return services
+        from hazwatch.scale.leases import PartitionLeases
+
+        leases = PartitionLeases(engine, clock, node, settings.partitions, settings.lease_ttl_s,
+                                 settings.stream_replicas)
+    pipeline = Pipeline(engine, store, catalog, bus, clock,
+                        future_tolerance_s=settings.future_tolerance_s,
+                        tick_interval_s=settings.tick_interval_s,
+                        checkpoint_interval_s=settings.checkpoint_interval_s,
+                        hygiene=HygienePolicy(settings.flood_alarms, settings.flood_window_s,
+                                              settings.chatter_activations, settings.chatter_window_s,
+                                              settings.chatter_suppress_s, settings.first_out_window_s),
+                        ownership=leases)
+    if leases is not None:
+        from hazwatch.scale.worker import WorkerNode
+
+        worker = WorkerNode(pipeline, leases, settings.nats_url, settings.stream_replicas,
+                            ack_wait_s=settings.lease_ttl_s)
+    return pipeline, bus, worker
 
 
 def build_adapters(settings: Settings, services: Services) -> None:

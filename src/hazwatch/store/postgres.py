@@ -49,6 +49,9 @@ class PostgresStore:
         self.dsn = dsn
         self._writer = psycopg.connect(dsn)
         with self._writer.transaction():
+            # nodes of a cluster starting together make the schema one at a time (the same lock as
+            # hazwatch.db.base.startup_lock)
+            self._writer.execute("SELECT pg_advisory_xact_lock(7401)")
             self._writer.execute(SCHEMA)
         self._days: set[int] = set()
         self._lock = threading.Lock()
