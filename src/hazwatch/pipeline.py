@@ -240,6 +240,10 @@ class Pipeline:
                     if nxt.kind != "ingest":
                         break
                     size += len(nxt.raw)
+                # A caller that gave up (its future cancelled: a client gone, a consumer stopped) is
+                # not served; every other future is marked running, so it can no longer be cancelled
+                # under the writer's hands.
+                group = [j for j in group if j.kind == "stop" or j.future.set_running_or_notify_cancel()]
                 ingests = [j for j in group if j.kind == "ingest"]
                 if ingests:
                     self._ingest(ingests)
