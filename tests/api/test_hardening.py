@@ -102,3 +102,13 @@ def test_secrets_stay_out_of_repr_and_logs(tmp_path, caplog):
                headers={"Authorization": ""})
         c.get("/api/v1/sensors")
     assert TOKEN not in caplog.text and "s3cret-pass" not in caplog.text
+
+
+def test_a_webhook_url_no_client_could_call_is_refused(client):
+    prefs = "/api/v1/me/notification-preferences"
+    for bad, why in (("http://[oops", "not a URL"), ("http://:80/x", "names no host"),
+                     ("https://plant.example:99999/hook", "not a URL")):
+        r = client.put(prefs, json={"channels": ["in_app", "webhook"], "webhook_url": bad})
+        assert r.status_code == 422 and why in r.json()["detail"], (bad, r.text)
+    ok = client.put(prefs, json={"channels": ["in_app", "webhook"], "webhook_url": "https://[::1]:8443/hook"})
+    assert ok.status_code == 200 and ok.json()["webhook_url"] == "https://[::1]:8443/hook"

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from hazwatch.api.deps import AccessDep, needs
 from hazwatch.api.responses import JSON
@@ -31,6 +32,22 @@ class Prefs(BaseModel):
                               description="HH:MM-HH:MM in the server's notification time zone: outside it only "
                                           "in-app and urgent messages arrive; null = any time")
     min_priority: PriorityName = Field("low", description="messages below this priority only go in-app")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _parses(cls, v: str | None) -> str | None:
+        """The pattern lets through what no HTTP client can call ("http://[oops"): refuse it here,
+        not at the first alarm."""
+        if v is None:
+            return v
+        try:
+            parts = urlsplit(v)
+            host, _port = parts.hostname, parts.port
+        except ValueError as e:
+            raise ValueError(f"not a URL: {e}") from None
+        if not host:
+            raise ValueError("the URL names no host")
+        return v
 
 
 @router.get("/notifications", summary="My in-app notifications, newest first", response_model=Inbox,
