@@ -36,3 +36,28 @@ def test_no_stream_no_acknowledgement(nats_single, pg_database, tmp_path):
         wait_jetstream(nats_single.url, 1)
         again = eventually(lambda: (x := http.post("/api/v1/telemetry", json=body)).status_code == 200 and x, 20)
         assert again and again.json()["accepted"] == 2
+
+
+def test_a_restarted_ingest_node_is_not_taken_for_a_repeat(nats_single, pg_database, tmp_path):
+    """JetStream drops a message whose id it saw in the last two minutes: a node restarted under the
+    same name must not reuse its message ids, or its first batches would vanish though accepted."""
+    import asyncio
+
+    import nats
+
+    prepare(pg_database, tmp_path, DATA / "catalog.yaml")
+    for run in range(2):  # the same node, started twice
+        services = build(make_settings(tmp_path / f"run{run}", database_url=pg_database, role="ingest",
+                                       nats_url=nats_single.url, node_id="ingest-a"))
+        services.auth.ensure_admin(TOKEN)
+        with TestClient(make_api(services), headers={"Authorization": f"Bearer {TOKEN}"}) as http:
+            r = http.post("/api/v1/telemetry", json={"sensor": ["TK1-LT"], "ts": [time.time()], "value": [5.0]})
+            assert r.status_code == 200 and r.json()["accepted"] == 1
+
+    async def held() -> int:
+        nc = await nats.connect(nats_single.url)
+        try:
+            return (await nc.jetstream().stream_info("HZ_TEL")).state.messages
+        finally:
+            await nc.close()
+    assert asyncio.run(held()) == 2  # no worker runs: both batches wait in the stream

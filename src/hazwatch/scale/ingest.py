@@ -17,6 +17,7 @@ import itertools
 import logging
 import threading
 import time
+import uuid
 from concurrent.futures import Future
 
 import nats.errors
@@ -56,6 +57,9 @@ class IngestNode:
         self.tick_interval_s, self.timeout_s = tick_interval_s, timeout_s
         self.index = SensorIndex.load(engine)
         self.normalizer = Normalizer(_NoHistory(), future_tolerance_s)  # type: ignore[arg-type]
+        # message ids for JetStream's duplicate window: unique across restarts of a node with the same
+        # name, or the first batches after a quick restart would be taken for repeats and dropped
+        self._run = uuid.uuid4().hex[:12]
         self._ids = itertools.count()
         self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
@@ -122,7 +126,7 @@ class IngestNode:
         order = np.argsort(part, kind="stable")
         pos, part = pos[order], part[order]
         cuts = np.flatnonzero(np.diff(part)) + 1
-        batch_id = f"{self.node}-{next(self._ids)}"
+        batch_id = f"{self.node}-{self._run}-{next(self._ids)}"
         acks = []
         for group in np.split(np.arange(len(pos)), cuts) if len(pos) else []:
             p, at = int(part[group[0]]), pos[group]
