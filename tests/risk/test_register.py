@@ -85,6 +85,10 @@ def test_colours_explain_themselves(park):
     r = client.post(f"{API}/risk/points", json={"enterprise": "E-TANK", "name": "x", "method": "lec", "l": 4,
                                                  "e": 6, "c": 15})
     assert r.status_code == 422 and "L = 4 is not in the LEC table" in r.json()["detail"]
+    r = client.post(f"{API}/risk/points", json={"enterprise": "E-TANK", "name": "x", "method": "lec", "l": 1})
+    assert r.status_code == 422 and "an LEC assessment needs E" in r.json()["detail"]
+    r = client.post(f"{API}/risk/points", json={"enterprise": "E-TANK", "name": "x", "method": "matrix", "l": 1})
+    assert r.status_code == 422 and "severity = None" in r.json()["detail"]
     r = client.post(f"{API}/risk/points", json={"enterprise": "E-TANK", "hazard_source": "HS-REACT", "name": "x",
                                                  "method": "matrix", "l": 1, "s": 1})
     assert r.status_code == 422 and "not one of this enterprise's" in r.json()["detail"]

@@ -51,7 +51,9 @@ class Assessment:
     explanation: str
 
 
-def _pick(table: dict, value: float, name: str) -> float:
+def _pick(table: dict, value: float | None, name: str) -> float:
+    if value is None:
+        raise Invalid(f"an LEC assessment needs {name}; choose one of {', '.join(f'{k:g}' for k in table)}")
     if value not in table:
         allowed = ", ".join(f"{k:g}" for k in table)
         raise Invalid(f"{name} = {value:g} is not in the LEC table; choose one of {allowed}")
