@@ -109,7 +109,7 @@ def build_pipeline(settings: Settings, engine, store, catalog: CatalogRepository
     else:
         from hazwatch.bus.jetstream import JetStreamBus
 
-        bus = JetStreamBus(settings.nats_url, local=frozenset({READINGS_STORED}))
+        bus = JetStreamBus(settings.nats_url, local=frozenset({READINGS_STORED}), replicas=settings.stream_replicas)
     if role in ("ingest", "api"):
         from hazwatch.scale.api import READINGS_LATEST, ApiNode
         from hazwatch.scale.ingest import IngestNode

@@ -12,10 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import nats
+import nats.errors
+import nats.js.errors
 from nats.js.api import DeliverPolicy, StreamConfig
 
 from hazwatch.bus.base import Handler
@@ -27,25 +30,40 @@ log = logging.getLogger(__name__)
 
 class JetStreamBus:
     def __init__(self, url: str = "nats://127.0.0.1:4222", stream: str = "HZ_EVENTS", prefix: str = "hz.ev",
-                 timeout_s: float = 5.0, max_age_s: float = 7 * 86400, local: frozenset[str] = frozenset()) -> None:
+                 timeout_s: float = 5.0, max_age_s: float = 7 * 86400, local: frozenset[str] = frozenset(),
+                 replicas: int = 1, startup_s: float = 60.0) -> None:
         """`local`: subjects kept in this process (a worker's stored batches: the telemetry stream
-        already holds them, and the event stream is for what the other nodes act on)."""
+        already holds them, and the event stream is for what the other nodes act on). A cluster
+        that is still electing its leaders is waited for, up to `startup_s`."""
         self.stream, self.prefix, self.timeout_s = stream, prefix, timeout_s
         self.local = InProcessBus() if local else None
         self._local_subjects = local
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="hazwatch-bus", daemon=True)
         self._thread.start()
-        self._run(self._connect(url, max_age_s))
+        self._run(self._connect(url))
+        config = StreamConfig(name=self.stream, subjects=[f"{self.prefix}.>"], max_age=max_age_s,
+                              num_replicas=replicas)
+        deadline = time.monotonic() + startup_s
+        while True:
+            try:
+                self._run(self._ensure(config))
+                break
+            except (TimeoutError, nats.errors.Error, nats.js.errors.Error) as e:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("event stream %s not ready yet (%s); trying again", self.stream, e or type(e).__name__)
+                time.sleep(0.5)
 
     def _run(self, coro):
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(self.timeout_s)
 
-    async def _connect(self, url: str, max_age_s: float) -> None:
+    async def _connect(self, url: str) -> None:
         self._nc = await nats.connect(servers=[u.strip() for u in url.split(",")], connect_timeout=self.timeout_s,
                                       max_reconnect_attempts=-1)
         self._js = self._nc.jetstream(timeout=self.timeout_s)
-        config = StreamConfig(name=self.stream, subjects=[f"{self.prefix}.>"], max_age=max_age_s)
+
+    async def _ensure(self, config: StreamConfig) -> None:
         try:
             await self._js.add_stream(config)
         except nats.js.errors.BadRequestError:  # exists with another config: keep it

@@ -70,7 +70,8 @@ class IngestNode:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop.run_forever, name="hazwatch-ingest", daemon=True)
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._connect(), self._loop).result(self.timeout_s)
+        # a cluster still electing its leaders is waited out (stream.ensure), a dead one is not
+        asyncio.run_coroutine_threadsafe(self._connect(), self._loop).result(self.timeout_s + 60)
 
     async def _connect(self) -> None:
         self._nc = await stream.connect(self.nats_url, f"hazwatch-ingest-{self.node}", self.timeout_s)

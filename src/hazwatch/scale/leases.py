@@ -19,8 +19,10 @@ import asyncio
 import contextlib
 import logging
 import math
+import time
 from dataclasses import dataclass, field
 
+import nats.errors
 import nats.js.errors
 from nats.js.api import KeyValueConfig
 from sqlalchemy import Connection, Engine, select
@@ -56,12 +58,22 @@ class PartitionLeases:
         self._rev: dict[int, int] = {}  # partition -> the key's revision this node last wrote
         self._kv = None
 
-    async def open(self, js) -> None:
+    async def open(self, js, startup_s: float = 60.0) -> None:
+        """The bucket, made if no node has yet (waiting out a cluster still electing its leaders)."""
         config = KeyValueConfig(bucket=BUCKET, ttl=self.ttl_s, history=1, replicas=self.replicas)
-        try:
-            self._kv = await js.create_key_value(config)
-        except nats.js.errors.BadRequestError:  # made before with another ttl: use it as it is
-            self._kv = await js.key_value(BUCKET)
+        deadline = time.monotonic() + startup_s
+        while True:
+            try:
+                try:
+                    self._kv = await js.create_key_value(config)
+                except nats.js.errors.BadRequestError:  # made before with another ttl: use it as it is
+                    self._kv = await js.key_value(BUCKET)
+                return
+            except (TimeoutError, nats.errors.Error, nats.js.errors.Error) as e:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("lease bucket not ready yet (%s); trying again", e or type(e).__name__)
+                await asyncio.sleep(0.5)
 
     # -- the pipeline's view (Ownership) ------------------------------------------------------------
     def scope(self, index: SensorIndex) -> SensorIndex:

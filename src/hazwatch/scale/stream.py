@@ -3,15 +3,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
+import time
 
 import nats
+import nats.errors
 import nats.js.errors
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
 from hazwatch.scale.partitions import SUBJECT
 
 STREAM = "HZ_TEL"
+log = logging.getLogger(__name__)
 
 
 def servers(url: str) -> list[str]:
@@ -23,9 +28,20 @@ async def connect(url: str, name: str, timeout_s: float = 5.0):
                               max_reconnect_attempts=-1, reconnect_time_wait=0.5)
 
 
-async def ensure(js, replicas: int, max_age_s: float = 7 * 86400) -> None:
+async def ensure(js, replicas: int, max_age_s: float = 7 * 86400, startup_s: float = 60.0) -> None:
+    """Make the stream if no node has yet. A cluster that is still electing its leaders answers
+    nothing for a while (nodes starting together with it): that is waited out, up to `startup_s`."""
     config = StreamConfig(name=STREAM, subjects=[f"{SUBJECT}.>"], retention=RetentionPolicy.WORK_QUEUE,
                           storage=StorageType.FILE, num_replicas=replicas, max_age=max_age_s,
                           duplicate_window=120.0)
-    with contextlib.suppress(nats.js.errors.BadRequestError):  # made by another node
-        await js.add_stream(config)
+    deadline = time.monotonic() + startup_s
+    while True:
+        try:
+            with contextlib.suppress(nats.js.errors.BadRequestError):  # made by another node
+                await js.add_stream(config)
+            return
+        except (TimeoutError, nats.errors.Error, nats.js.errors.Error) as e:
+            if time.monotonic() > deadline:
+                raise
+            log.warning("telemetry stream not ready yet (%s); trying again", e or type(e).__name__)
+            await asyncio.sleep(0.5)
