@@ -303,10 +303,9 @@ def uplink_sizes() -> dict:
     catalog (8 enterprises), one alarm raised, its journal rows and summary encoded as the uplink does."""
     from fastapi.testclient import TestClient
 
-    from hazwatch.alarms.manager import iso
     from hazwatch.app import build, make_api
     from hazwatch.catalog.io import load_file
-    from hazwatch.scale.tiers import FORMAT, Uplink, _describe
+    from hazwatch.scale.tiers import Uplink, alarm_body, uplink_message
     from hazwatch.settings import Settings
 
     d = WORK / "uplink"
@@ -321,10 +320,7 @@ def uplink_sizes() -> dict:
         c.post("/api/v1/telemetry", json={"sensor": ["S0-0"], "ts": [time.time()], "value": [95.0]})
         time.sleep(0.5)
         rows = Uplink(services.engine, lambda: services.index, "nats://unused", "P")._journal_after(0)
-        sizes = [len(orjson.dumps({"format": FORMAT, "park": "P", "kind": "alarm", "key": str(r.id), "ts": r.ts,
-                                   "body": {"id": r.id, "alarm_id": r.alarm_id, "event": r.event, "ts": iso(r.ts),
-                                            "actor": r.actor, "comment": r.comment, "value": r.value,
-                                            "state": r.state} | _describe(r, services.index)})) for r in rows]
+        sizes = [len(uplink_message("P", "alarm", r.id, r.ts, alarm_body(r, services.index))) for r in rows]
         summary = len(orjson.dumps(c.get("/api/v1/summary").json()))
     from hazwatch.domain.batch import ReadingBatch
     from hazwatch.scale.tiers import aggregates

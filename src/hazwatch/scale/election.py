@@ -18,9 +18,8 @@ import time
 from collections.abc import Callable
 
 import nats.js.errors
-from nats.js.api import KeyValueConfig
 
-from hazwatch.scale.leases import BUCKET
+from hazwatch.scale.leases import open_bucket
 from hazwatch.scale.loop import NatsLoop
 
 log = logging.getLogger(__name__)
@@ -39,11 +38,7 @@ class Election(NatsLoop):
         self._renewed = 0.0
 
     async def _open(self, js) -> None:
-        try:
-            self._kv = await js.create_key_value(KeyValueConfig(bucket=BUCKET, ttl=self.ttl_s, history=1,
-                                                                replicas=self.replicas))
-        except nats.js.errors.BadRequestError:
-            self._kv = await js.key_value(BUCKET)
+        self._kv = await open_bucket(js, self.ttl_s, self.replicas)
 
     async def _step(self) -> None:
         if self.held and time.monotonic() - self._renewed > self.ttl_s:

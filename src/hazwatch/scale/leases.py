@@ -19,10 +19,8 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
 from dataclasses import dataclass, field
 
-import nats.errors
 import nats.js.errors
 from nats.js.api import KeyValueConfig
 from sqlalchemy import Connection, Engine, select
@@ -31,7 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from hazwatch.catalog.index import SensorIndex
 from hazwatch.domain import Clock
 from hazwatch.pipeline import Fenced
-from hazwatch.scale import partitions
+from hazwatch.scale import partitions, stream
 from hazwatch.scale.models import PartitionLease
 
 log = logging.getLogger(__name__)
@@ -50,6 +48,14 @@ class Round:
         return bool(self.acquired or self.lost)
 
 
+async def open_bucket(js, ttl_s: float, replicas: int):
+    """The lease bucket (partitions, workers, the singleton), made by whichever node comes first."""
+    try:
+        return await js.create_key_value(KeyValueConfig(bucket=BUCKET, ttl=ttl_s, history=1, replicas=replicas))
+    except nats.js.errors.BadRequestError:  # made before with another ttl: use it as it is
+        return await js.key_value(BUCKET)
+
+
 class PartitionLeases:
     def __init__(self, engine: Engine, clock: Clock, node: str, count: int, ttl_s: float, replicas: int = 1) -> None:
         self.engine, self.clock, self.node, self.count = engine, clock, node, count
@@ -60,20 +66,8 @@ class PartitionLeases:
 
     async def open(self, js, startup_s: float = 60.0) -> None:
         """The bucket, made if no node has yet (waiting out a cluster still electing its leaders)."""
-        config = KeyValueConfig(bucket=BUCKET, ttl=self.ttl_s, history=1, replicas=self.replicas)
-        deadline = time.monotonic() + startup_s
-        while True:
-            try:
-                try:
-                    self._kv = await js.create_key_value(config)
-                except nats.js.errors.BadRequestError:  # made before with another ttl: use it as it is
-                    self._kv = await js.key_value(BUCKET)
-                return
-            except (TimeoutError, nats.errors.Error, nats.js.errors.Error) as e:
-                if time.monotonic() > deadline:
-                    raise
-                log.warning("lease bucket not ready yet (%s); trying again", e or type(e).__name__)
-                await asyncio.sleep(0.5)
+        self._kv = await stream.patiently("lease bucket", lambda: open_bucket(js, self.ttl_s, self.replicas),
+                                          startup_s)
 
     # -- the pipeline's view (Ownership) ------------------------------------------------------------
     def scope(self, index: SensorIndex) -> SensorIndex:

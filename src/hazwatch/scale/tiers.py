@@ -80,6 +80,17 @@ def _describe(a, index: SensorIndex) -> dict:
     return out
 
 
+def alarm_body(r, index: SensorIndex) -> dict:
+    """An alarm journal row as it goes up: the row (joined with its alarm's keys) and what the
+    regulator needs to read it without this park's catalog."""
+    return {"id": r.id, "alarm_id": r.alarm_id, "event": r.event, "ts": iso(r.ts), "actor": r.actor,
+            "comment": r.comment, "value": r.value, "state": r.state} | _describe(r, index)
+
+
+def uplink_message(park: str, kind: str, key: int | str, ts: int, body: dict) -> bytes:
+    return orjson.dumps({"format": FORMAT, "park": park, "kind": kind, "key": str(key), "ts": ts, "body": body})
+
+
 def aggregates(batch: ReadingBatch, index: SensorIndex) -> dict:
     """Per sensor of a window's readings (sorted by sensor, ts): min, avg, max, last and count of
     the readings of good or uncertain quality, as columns."""
@@ -124,17 +135,14 @@ class Uplink(NatsLoop):
                 self._last[kind] = 0
 
     async def _publish(self, kind: str, key: int | str, ts: int, body: dict) -> None:
-        doc = {"format": FORMAT, "park": self.name, "kind": kind, "key": str(key), "ts": ts, "body": body}
-        await self._js.publish(up_subject(self.name, kind), orjson.dumps(doc),
+        await self._js.publish(up_subject(self.name, kind), uplink_message(self.name, kind, key, ts, body),
                                headers={"Nats-Msg-Id": f"{self.name}-{kind}-{key}"})
 
     async def _step(self) -> None:
         while True:
             rows = await asyncio.to_thread(self._journal_after, self._last["alarm"])
-            for r in rows:  # one row: the journal's columns and its alarm's descriptors
-                body = {"id": r.id, "alarm_id": r.alarm_id, "event": r.event, "ts": iso(r.ts), "actor": r.actor,
-                        "comment": r.comment, "value": r.value, "state": r.state} | _describe(r, self.index())
-                await self._publish("alarm", r.id, r.ts, body)
+            for r in rows:
+                await self._publish("alarm", r.id, r.ts, alarm_body(r, self.index()))
                 self._last["alarm"] = r.id
             if len(rows) < BATCH:
                 break
