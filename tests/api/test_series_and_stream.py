@@ -55,6 +55,18 @@ def test_stream_pushes_values_and_alarm_changes(client):
     assert kinds["alarm"]["alarm"]["sensor"] == "TK1-LT" and kinds["alarm"]["alarm"]["condition"] == "H"
 
 
+def test_stream_of_alarm_changes_only(client):
+    """`?values=false`: the first message is the alarm, though the stored batch came before it."""
+    from tests.conftest import TOKEN
+
+    with client.websocket_connect(f"/api/v1/stream?token={TOKEN}&values=false") as ws:
+        now = time.time()
+        client.post("/api/v1/telemetry", json={"sensor": ["TK1-LT", "TK1-LT"], "ts": [now - 1, now],
+                                               "value": [10.0, 17.5]})
+        first = orjson.loads(ws.receive_text())
+    assert first["type"] == "alarm" and first["event"] == "raised" and first["alarm"]["sensor"] == "TK1-LT"
+
+
 def test_stream_refuses_without_token(client):
     from starlette.websockets import WebSocketDisconnect
 

@@ -12,16 +12,15 @@ wait in the broker. A message spooled but not yet acknowledged when the receiver
 after the restart; the pipeline refuses the second copy as a duplicate (sensor, ts), so each
 reading is stored once.
 
-The receiver uses paho-mqtt directly: acknowledging only after the fsync needs paho's manual
-acknowledgement, which aiomqtt (a wrapper around paho) does not expose."""
+The receiver speaks MQTT itself (`mqttwire`): it takes whatever the socket holds as one group,
+spools it with one fsync and acknowledges it in one write, which a client library handing over one
+message per callback cannot do at the rates a broker delivers."""
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import logging
 import multiprocessing as mp
-import socket
 import struct
 import threading
 import time
@@ -37,6 +36,7 @@ import numpy as np
 from hazwatch.catalog.index import SensorIndex
 from hazwatch.domain.errors import ServiceError
 from hazwatch.ingest.adapter import BatchVerifier, Health, Sink, reason_kind
+from hazwatch.ingest.mqttwire import MqttError, OldBroker, Session
 from hazwatch.ingest.payload import Columns, PayloadError, arrays, columns
 from hazwatch.ingest.spool import Spool, SpoolFull
 from hazwatch.normalize import RawBatch
@@ -60,9 +60,16 @@ class _Envelope(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _envelope = msgspec.json.Decoder(_Envelope)
-# Brokers keep only a few messages in flight per subscriber (Mosquitto: 20), so the spool is flushed
-# and acknowledged as soon as that many are waiting, not only on the timer.
-NOTIFY_AT = 16
+# Messages the broker may have in flight to the receiver (MQTT 5 Receive Maximum, the most there
+# is): one fsync covers as many as arrived together, and while a slow fsync holds the receiver up
+# the broker keeps sending into the socket instead of queueing, where its limit drops messages.
+RECEIVE_MAXIMUM = 65535
+# The server drains the spool at most once per this long: a few milliseconds more latency, and
+# under load the pipeline takes hundreds of messages per round instead of a few.
+DRAIN_ROUND_S = 0.005
+# The spool's read position is written down at most this often (and whenever the drain is idle):
+# after a crash the records since then are read again and refused as duplicates, stored once.
+COMMIT_EVERY_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -84,32 +91,21 @@ class Broker:
 
 
 def encode(topic: str, payload: bytes) -> bytes:
+    """A spool record: the topic's length, the topic, the payload as received."""
     t = topic.encode()
     return _TOPIC_LEN.pack(len(t)) + t + payload
 
 
-_PUBACK = struct.Struct("!BBH")
-
-
-def ack_all(client, acks: list[tuple[int, int]]) -> None:
-    """Acknowledge a spooled group: its QoS 1 PUBACKs go out as one write.
-
-    paho's `ack()` queues each PUBACK as a packet of its own, wakes the network thread through a
-    socket pair and sends it with a syscall of its own: at tens of thousands of messages a second
-    that is a fifth of the receiver's time. The acknowledgements of a group are consecutive 4-byte
-    packets, so they are queued as one run of bytes; where paho lacks the queue this relies on,
-    each message is acknowledged on its own."""
-    queue = getattr(client, "_packet_queue", None)
-    ones = [mid for mid, qos in acks if qos == 1]
-    if queue is None or len(ones) < 2:
-        for mid, qos in acks:
-            if qos:
-                client.ack(mid, qos)
-        return
-    queue(0x40, b"".join([_PUBACK.pack(0x40, 2, mid) for mid in ones]), ones[-1], 1)
-    for mid, qos in acks:
-        if qos == 2:
-            client.ack(mid, qos)
+def _route(raw_topic: bytes, index: SensorIndex) -> tuple[str, str, str, int] | None:
+    """(kind, device code, topic, device id or -1) of a topic under hz/v1/{enterprise}/{device}/;
+    None for any other topic. A device is known only under its own enterprise."""
+    topic = raw_topic.decode(errors="replace")
+    bits = topic.split("/")
+    if len(bits) != 5 or bits[0] != "hz" or bits[1] != "v1":
+        return None
+    _, _, enterprise, device, kind = bits
+    known = index.devices.get(device)
+    return kind, device, topic, (known[0] if known and known[1] == enterprise else -1)
 
 
 def split(record: bytes) -> tuple[str, bytes]:
@@ -119,78 +115,67 @@ def split(record: bytes) -> tuple[str, bytes]:
 
 # -- the receiver process -------------------------------------------------------------------------------
 def run_receiver(url: str, spool_dir: str, client_id: str, stop, connected, max_bytes: int = 8 << 30,
-                 flush_s: float = 0.002, share_group: str | None = None) -> None:
-    """Process entry point: subscribe, spool, fsync, acknowledge; until `stop` is set. With a share
-    group the subscriptions are shared ($share/<group>/...): the broker gives each message to one
-    of the group's receivers (several ingest nodes), not to all."""
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
-
+                 flush_s: float = 0.002, share_group: str | None = None, spooled=None) -> None:
+    """Process entry point: subscribe, spool, fsync, acknowledge; until `stop` is set. Each round
+    takes every message the socket holds, spools them with one fsync and then acknowledges them
+    in one write. With a share group the subscriptions are shared ($share/<group>/...): the broker
+    gives each message to one of the group's receivers (several ingest nodes), not to all. On any
+    connection failure it reconnects with a growing pause; what was spooled and not acknowledged
+    comes again and the pipeline stores it once. `spooled` (an event) is set after each group, so
+    the server's drain starts on it at once instead of at its next poll."""
+    del flush_s  # groups are what the socket holds: no timer
     broker = Broker.parse(url)
     spool = Spool(Path(spool_dir), max_bytes=max_bytes)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False,
-                         protocol=mqtt.MQTTv311, manual_ack=True)
-    if broker.username:
-        client.username_pw_set(broker.username, broker.password)
-    if broker.tls:
-        client.tls_set()
-    client.reconnect_delay_set(min_delay=1, max_delay=30)
-    client.max_inflight_messages_set(1000)
-    pending: list[tuple[int, int, bytes]] = []
-    cond = threading.Condition()
-
-    def on_connect(c, _u, _flags, rc, _props) -> None:
-        if rc.is_failure:
-            log.warning("MQTT broker refused the connection: %s", rc)
-            return
-        with contextlib.suppress(OSError, AttributeError):  # small messages must not wait for delayed ACKs
-            c.socket().setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        share = f"$share/{share_group}/" if share_group else ""
-        c.subscribe([(share + TELEMETRY, 1), (share + STATUS, 1)])
-        connected.set()
-
-    def on_disconnect(_c, _u, _flags, _rc, _props) -> None:
-        connected.clear()
-
-    def on_message(_c, _u, msg) -> None:
-        with cond:
-            pending.append((msg.mid, msg.qos, encode(msg.topic, msg.payload)))
-            if len(pending) >= NOTIFY_AT:
-                cond.notify()
-
-    client.on_connect, client.on_disconnect, client.on_message = on_connect, on_disconnect, on_message
-
-    def flusher() -> None:
-        nonlocal pending
-        while True:
-            with cond:
-                if not pending:
-                    cond.wait(flush_s)
-                batch, pending = pending, []
-            if batch:
-                while True:
-                    try:
-                        spool.append([r for _, _, r in batch])
-                        break
-                    except SpoolFull as e:  # not acknowledged: the broker keeps the messages
-                        log.error("%s; waiting for the server to drain it", e)
-                        time.sleep(0.5)
-                ack_all(client, [(mid, qos) for mid, qos, _ in batch])
-            elif stop.is_set():
-                return
-
-    t = threading.Thread(target=flusher, name="mqtt-spool", daemon=True)
-    t.start()
-    client.connect_async(broker.host, broker.port, keepalive=30)
-    client.loop_start()
+    share = f"$share/{share_group}/" if share_group else ""
+    delay, version = 1.0, 5
     try:
-        while not stop.wait(0.2):
-            pass
+        while not stop.is_set():
+            try:
+                session = Session(broker.host, broker.port, client_id, [share + TELEMETRY, share + STATUS],
+                                  username=broker.username, password=broker.password, tls=broker.tls,
+                                  receive_maximum=RECEIVE_MAXIMUM, version=version)
+            except OldBroker as e:
+                if version == 5:
+                    version = 4
+                    continue
+                log.warning("MQTT broker %s:%s: %s", broker.host, broker.port, e)
+                stop.wait(delay)
+                continue
+            except (OSError, MqttError) as e:
+                log.warning("MQTT broker %s:%s: %s; trying again in %.0f s", broker.host, broker.port, e, delay)
+                stop.wait(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            delay = 1.0
+            connected.set()
+            try:
+                while not stop.is_set():
+                    group = session.read()
+                    if group.records:
+                        _spool_durably(spool, group.records, stop)
+                        session.ack(group)
+                        if spooled is not None:
+                            spooled.set()
+            except (OSError, MqttError) as e:
+                log.warning("MQTT connection lost: %s; reconnecting", e)
+            finally:
+                connected.clear()
+                session.close()
     finally:
-        client.disconnect()
-        client.loop_stop()
-        t.join(5)
         spool.close()
+
+
+def _spool_durably(spool: Spool, records: list[bytes], stop) -> None:
+    """Append with fsync; while the spool is full nothing is acknowledged and the broker keeps
+    the messages (the connection stays open, so they are not redelivered twice)."""
+    while True:
+        try:
+            spool.append(records)
+            return
+        except SpoolFull as e:
+            log.error("%s; waiting for the server to drain it", e)
+            if stop.wait(0.5):
+                raise
 
 
 # -- the server side ----------------------------------------------------------------------------------------
@@ -211,7 +196,7 @@ class MqttAdapter:
         self.on_status = on_status  # (device code, online: bool, at µs) -> None
         ctx = mp.get_context("spawn")
         self._ctx = ctx
-        self._stop, self._connected = ctx.Event(), ctx.Event()
+        self._stop, self._connected, self._spooled = ctx.Event(), ctx.Event(), ctx.Event()
         self._proc: mp.process.BaseProcess | None = None
         self._drain: threading.Thread | None = None
         self._running = False
@@ -224,7 +209,8 @@ class MqttAdapter:
         self._stop.clear()
         self._proc = self._ctx.Process(target=run_receiver, name="hazwatch-mqtt",
                                        args=(self.url, str(self.spool_dir), self.client_id, self._stop,
-                                             self._connected, self.spool_max_bytes, 0.002, self.share_group),
+                                             self._connected, self.spool_max_bytes, 0.002, self.share_group,
+                                             self._spooled),
                                        daemon=True)
         self._proc.start()
         self._running = True
@@ -253,37 +239,54 @@ class MqttAdapter:
 
     # -- draining ---------------------------------------------------------------------------------------
     def _drain_loop(self) -> None:
-        idle = 0.0
+        last = committed_at = 0.0
+        done: int | None = None  # offset stored but not yet committed in the spool
         while True:
+            wait = DRAIN_ROUND_S - (time.monotonic() - last)
+            if wait > 0:  # a round costs about the same for ten messages as for a thousand
+                time.sleep(wait)
+            self._spooled.clear()  # cleared before the read: a group spooled after it sets it again
             records, offset = self._spool.read(max_records=20_000)
             if not records:
+                if done is not None:
+                    self._spool.commit(done)
+                    done = None
                 if not self._running:
                     return
-                time.sleep(min(0.02, 0.001 + idle))
-                idle += 0.001
+                self._spooled.wait(0.02)
                 continue
-            idle = 0.0
+            last = time.monotonic()
             try:
                 self._handle(records)
-                self._spool.commit(offset)
             except Exception as e:  # the records stay in the spool and are tried again
                 self.last_error = f"{type(e).__name__}: {e}"
                 log.exception("MQTT batch failed; retrying from the spool")
                 self._spool.rewind()
+                done = None
                 time.sleep(1.0)
+                continue
+            done = offset
+            if last - committed_at >= COMMIT_EVERY_S:
+                self._spool.commit(done)
+                done, committed_at = None, last
 
     def _handle(self, records: list[bytes]) -> None:
         index: SensorIndex = self.index()
         parts: list[tuple[Columns, int, str]] = []  # columns, device id (-1 unknown), topic device code
+        plain: list[tuple[bytes, int, str, str]] = []  # unsigned telemetry: body, device id, device, topic
         statuses: list[tuple[str, bool]] = []
         signed: list[tuple[int, int]] = []  # (credential, sequence) of signed batches in this group
+        topics: dict[bytes, tuple[str, str, str, int] | None] = {}  # topic -> (kind, device, text, device id)
         for rec in records:
-            topic, payload = split(rec)
-            bits = topic.split("/")
-            if len(bits) != 5 or bits[0] != "hz" or bits[1] != "v1":
+            (n,) = _TOPIC_LEN.unpack_from(rec)
+            raw_topic, payload = rec[2:2 + n], rec[2 + n:]
+            where = topics.get(raw_topic, False)
+            if where is False:
+                where = topics[raw_topic] = _route(raw_topic, index)
+            if where is None:
                 self.rejections["topic outside hz/v1/{enterprise}/{device}/..."] += 1
                 continue
-            _, _, enterprise, device, kind = bits
+            kind, device, topic, dev_id = where
             self.counters["messages"] += 1
             if kind == "status":
                 text = payload.decode(errors="replace").strip().strip('"').lower()
@@ -291,17 +294,21 @@ class MqttAdapter:
                     text = "offline" if '"offline"' in text else "online"
                 statuses.append((device, text != "offline"))
                 continue
-            known = index.devices.get(device)
-            dev_id = known[0] if known and known[1] == enterprise else -1
+            if payload[:12].lstrip().startswith(b'{"signed"'):
+                try:
+                    parts.append((columns(self._unwrap(payload, dev_id, signed), self.max_readings), dev_id, device))
+                except (PayloadError, ServiceError) as e:
+                    self._refuse(topic, e)
+            elif self.require_signed:
+                self._refuse(topic, PayloadError(401, "unsigned batch: this installation requires signed device "
+                                                      "batches"))
+            else:
+                plain.append((payload, dev_id, device, topic))
+        for payload, dev_id, device, topic in plain:
             try:
-                if payload[:12].lstrip().startswith(b'{"signed"'):
-                    payload = self._unwrap(payload, dev_id, signed)
-                elif self.require_signed:
-                    raise PayloadError(401, "unsigned batch: this installation requires signed device batches")
                 parts.append((columns(payload, self.max_readings), dev_id, device))
-            except (PayloadError, ServiceError) as e:
-                self.rejections[e.message.split(":")[0]] += 1
-                self.last_error = f"{topic}: {e.message}"
+            except PayloadError as e:
+                self._refuse(topic, e)
         if parts:
             self._ingest(parts, index)
         if self.signatures is not None:
@@ -311,6 +318,10 @@ class MqttAdapter:
             now = time.time_ns() // 1000
             for device, online in statuses:
                 self.on_status(device, online, now)
+
+    def _refuse(self, topic: str, e: PayloadError | ServiceError) -> None:
+        self.rejections[e.message.split(":")[0]] += 1
+        self.last_error = f"{topic}: {e.message}"
 
     def _unwrap(self, payload: bytes, device_id: int, signed: list[tuple[int, int]]) -> bytes:
         """A signed batch from an edge gateway: check it came from a credential of the topic's device,

@@ -102,7 +102,11 @@ class Columns(NamedTuple):
 def columns(body: bytes, max_readings: int) -> Columns:
     """The readings as plain lists, checked for shape: the cheap part of decoding, for callers
     that gather many small messages into one batch (MQTT) before building arrays once."""
-    doc = _document(body)
+    return shaped(_document(body), max_readings)
+
+
+def shaped(doc: Body, max_readings: int) -> Columns:
+    """A decoded body's readings as plain lists, checked for shape."""
     sensor, ts, value, quality = doc.sensor, doc.ts, doc.value, doc.quality
     if doc.readings is not None:
         if sensor is not None or ts is not None or value is not None or quality is not None:

@@ -3,6 +3,8 @@
 Messages: {"type": "alarm", "event": "raised", "alarm": {...}} and
 {"type": "values", "sensor": [...], "ts": [...], "value": [...]} (the newest reading of each sensor
 in a stored batch). The token comes in the Authorization header or as `?token=` for browsers.
+`?values=false` leaves the value messages out: an annunciator or a bridge that forwards alarms
+need not decode a message per stored batch.
 A client that cannot keep up loses value messages, never the connection of others."""
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ async def stream(ws: WebSocket) -> None:
         await ws.close(code=4403, reason=f"{a(user.role)} may not read the stream")
         return
     scope = Access(services, user).scope
+    with_values = ws.query_params.get("values", "true").lower() not in ("false", "0", "no")
     await ws.accept()
     loop = asyncio.get_running_loop()
     q: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_SIZE)
@@ -63,7 +66,9 @@ async def stream(ws: WebSocket) -> None:
                                     "ts": (b.ts[rows] / US).tolist(), "value": b.value[rows].tolist()})
                 loop.call_soon_threadsafe(offer, msg)
 
-    unsubs = [services.bus.subscribe(ALARM_CHANGED, on_event), services.bus.subscribe(READINGS_STORED, on_event)]
+    unsubs = [services.bus.subscribe(ALARM_CHANGED, on_event)]
+    if with_values:
+        unsubs.append(services.bus.subscribe(READINGS_STORED, on_event))
 
     async def pump() -> None:
         while True:
