@@ -25,8 +25,12 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
 
+# Every benchmark, about 25 minutes on 2 cores; each rewrites its own section of docs/benchmarks.md.
 bench: $(STAMP)
+	$(BIN)/python bench/limits.py --write-docs
 	$(BIN)/python bench/ingest.py --write-docs
+	$(BIN)/python bench/mqtt_ingest.py --rounds 3 --write-docs
+	$(BIN)/python bench/nodered.py --write-docs
 	$(BIN)/python bench/ledger.py --write-docs
 	$(BIN)/python bench/console.py --write-docs
 	$(BIN)/python bench/scale.py --write-docs

@@ -79,6 +79,7 @@ class Pipeline:
                  ownership: Ownership | None = None) -> None:
         self.hygiene = hygiene
         self.ownership = ownership
+        self._stale = False  # alarm state must be rebuilt before the next batch (a recovery failed)
         self.engine, self.store, self.catalog, self.bus, self.clock = engine, store, catalog, bus, clock
         self.tick_interval_s = tick_interval_s
         self.checkpoint_interval_s = checkpoint_interval_s
@@ -280,6 +281,9 @@ class Pipeline:
         started = time.perf_counter()
         try:
             merged = RawBatch.concat(raws)
+            if self._stale:  # a recovery that failed (the database was away) is done before anything new
+                self._recover()
+                self._stale = False
             now = self.clock.now_us()
             if self.ownership is not None and self.catalog.revision() != self.index.revision:
                 self.reload_catalog()  # an ingest node may know a sensor added a moment ago
@@ -303,9 +307,14 @@ class Pipeline:
                 j.future.set_exception(e)
             return
         except Exception:
-            # The readings are durable; alarm state is rebuilt from them.
+            # The readings are durable; alarm state is rebuilt from them (now, or before the next
+            # batch if the database is not back yet).
             log.exception("alarm evaluation failed; recovering from the last checkpoint")
-            self._guard(self._recover)
+            try:
+                self._recover()
+            except Exception:
+                log.exception("recovery failed; trying again before the next batch")
+                self._stale = True
         metrics.BATCHES.inc()
         metrics.READINGS.labels("accepted").inc(len(batch))
         metrics.READINGS.labels("rejected").inc(len(reasons))

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError
 
 from hazwatch import __version__, web
+from hazwatch.api import storage
 from hazwatch.api.middleware import BodyLimit, RateLimit, SecurityHeaders
 from hazwatch.api.openapi import build_openapi
 from hazwatch.api.responses import JSON
@@ -34,7 +35,7 @@ from hazwatch.api.routers import (
     users,
 )
 from hazwatch.catalog.errors import CatalogError
-from hazwatch.domain.errors import ServiceError, TooMany
+from hazwatch.domain.errors import ServiceError, TooMany, Unavailable
 from hazwatch.services import Services
 from hazwatch.settings import Settings
 
@@ -85,8 +86,17 @@ def create_api(services: Services | None = None, routers: tuple | None = None) -
 
     @api.exception_handler(ServiceError)
     async def service_error(_request: Request, exc: ServiceError) -> JSON:
-        headers = {"Retry-After": str(max(1, round(exc.retry_after)))} if isinstance(exc, TooMany) else None
+        headers = ({"Retry-After": str(max(1, round(exc.retry_after)))} if isinstance(exc, TooMany)
+                   else {"Retry-After": "2"} if isinstance(exc, Unavailable) else None)
         return JSON({"detail": exc.message}, status_code=exc.status, headers=headers)
+
+    for kind in storage.FAILURES:
+        @api.exception_handler(kind)
+        async def storage_failure(_request: Request, exc: Exception) -> JSON:
+            got = storage.answer(exc)
+            if got is None:
+                raise exc
+            return got
 
     @api.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSON:

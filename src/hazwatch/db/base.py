@@ -31,7 +31,8 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # a database that does not answer is reported after 5 s (503) instead of holding every request
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5})
 
 
 def startup_lock(conn: Connection) -> None:

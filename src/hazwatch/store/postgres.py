@@ -44,10 +44,14 @@ def copy_payload(batch: ReadingBatch) -> bytes:
     return _HEADER + rows.tobytes() + _TRAILER
 
 
+# A database that does not answer is reported (503) after this long rather than holding the request.
+CONNECT_TIMEOUT_S = 5
+
+
 class PostgresStore:
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
-        self._writer = psycopg.connect(dsn)
+        self._writer = psycopg.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S)
         with self._writer.transaction():
             # nodes of a cluster starting together make the schema one at a time (the same lock as
             # hazwatch.db.base.startup_lock)
@@ -59,9 +63,17 @@ class PostgresStore:
 
     def _reader(self) -> psycopg.Connection:
         con = getattr(self._local, "con", None)
-        if con is None or con.closed:
-            con = self._local.con = psycopg.connect(self.dsn, autocommit=True)
+        if con is None or con.closed or con.broken:
+            con = self._local.con = psycopg.connect(self.dsn, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
         return con
+
+    def _live_writer(self) -> psycopg.Connection:
+        """The writer connection, opened again after the database or the network to it was lost (the
+        failed batch was refused whole: its transaction never committed)."""
+        if self._writer.closed or self._writer.broken:
+            self._writer.close()
+            self._writer = psycopg.connect(self.dsn, connect_timeout=CONNECT_TIMEOUT_S)
+        return self._writer
 
     def _ensure_partitions(self, ts: np.ndarray) -> list[int]:
         """Create the day partitions the batch needs; the days created are returned so that a
@@ -93,6 +105,7 @@ class PostgresStore:
 
     def _copy(self, batch: ReadingBatch, payload: bytes, into: str) -> None:
         made: list[int] = []
+        self._live_writer()
         try:
             with self._writer.transaction():
                 made = self._ensure_partitions(batch.ts)
