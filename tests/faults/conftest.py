@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from tests.conftest import TOKEN
+from tests.scale.conftest import nats_single  # noqa: F401 - the fixture, for the NATS restart test
 
 
 @dataclass

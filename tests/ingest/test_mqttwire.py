@@ -26,10 +26,10 @@ class ScriptedBroker:
     """Accepts one connection, answers CONNECT and SUBSCRIBE, then sends `script` in the given
     pieces (with pauses, so they arrive as separate reads) and records what the client sends."""
 
-    def __init__(self, pieces: list[bytes], connack_code: int = 0, v5: bool = True) -> None:
+    def __init__(self, pieces: list[bytes], connack_code: int = 0, v5: bool = True, early: bytes = b"") -> None:
         self.srv = socket.create_server(("127.0.0.1", 0))
         self.port = self.srv.getsockname()[1]
-        self.pieces, self.code, self.v5 = pieces, connack_code, v5
+        self.pieces, self.code, self.v5, self.early = pieces, connack_code, v5, early
         self.received = b""
         self.connect = b""
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -43,6 +43,7 @@ class ScriptedBroker:
         if self.code:
             conn.close()
             return
+        conn.sendall(self.early)  # a resumed session's queued messages come right after CONNACK
         conn.recv(4096)  # SUBSCRIBE
         conn.sendall(b"\x90\x04\x00\x01\x00\x01" if self.v5 else b"\x90\x03\x00\x01\x01")
         for p in self.pieces:
@@ -89,6 +90,19 @@ def test_packets_cut_anywhere_come_out_whole_and_in_order():
     assert broker.received == b"\x40\x02\x00\x07" + b"\x40\x02\x00\x08" + b"\xe0\x00"
     # the session asked to be kept (expiry) and for a wide in-flight window
     assert broker.connect[:1] == b"\x10" and b"\x11\xff\xff\xff\xff" in broker.connect
+
+
+def test_messages_queued_for_a_resumed_session_come_before_the_suback_and_are_kept():
+    """A broker resuming a persistent session sends what it queued at once; dropping those while
+    waiting for SUBACK left them unacknowledged (and, at 3.1.1's window of 20, stopped delivery)."""
+    early = publish("hz/v1/E/D1/telemetry", b"queued-1", 1, pid=1) + publish("hz/v1/E/D1/telemetry", b"queued-2", 1,
+                                                                             pid=2)
+    broker = ScriptedBroker([publish("hz/v1/E/D1/telemetry", b"live", 1, pid=3)], early=early)
+    s = Session("127.0.0.1", broker.port, "rx", ["hz/v1/+/+/telemetry"])
+    assert [split(r)[1] for r in drain(s, 3)] == [b"queued-1", b"queued-2", b"live"]
+    s.close()
+    broker.thread.join(5)
+    assert broker.received == b"".join(b"\x40\x02\x00" + bytes([i]) for i in (1, 2, 3)) + b"\xe0\x00"
 
 
 def test_a_broker_that_speaks_only_3_1_1_is_told_apart_from_a_refusal():

@@ -166,12 +166,12 @@ class Node:
                 self.proc.wait()
 
 
-def start_node(role: str, name: str, tmp_path: Path, env: dict[str, str]) -> Node:
+def start_node(role: str, name: str, tmp_path: Path, env: dict[str, str], data_dir: Path | None = None) -> Node:
     port = free_port()
     log = tmp_path / f"{name}.log"
     proc = subprocess.Popen(
         [sys.executable, "-m", "hazwatch.cli.main", "serve", "--role", role, "--port", str(port),
-         "--data-dir", str(tmp_path / name)],
+         "--data-dir", str(data_dir or tmp_path / name)],
         env={**os.environ, "HAZWATCH_NODE_ID": name, "HAZWATCH_ADMIN_TOKEN": TOKEN, "HAZWATCH_LOG_LEVEL": "INFO",
              "HAZWATCH_LEDGER_ENABLED": "false", "HAZWATCH_REPORT_SCHEDULE": "[]", **env},
         stdout=log.open("wb"), stderr=subprocess.STDOUT)

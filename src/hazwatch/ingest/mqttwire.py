@@ -96,6 +96,7 @@ class Session:
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = ssl.create_default_context().wrap_socket(raw, server_hostname=host) if tls else raw
         self.buf = b""
+        self._held = b""  # messages that arrived before SUBACK, handed out by the first read()
         self._sent = time.monotonic()
         props = b"\x11" + _U32.pack(0xFFFFFFFF) + b"\x21" + _U16.pack(receive_maximum)
         props = varint(len(props)) + props if version == 5 else b""
@@ -117,6 +118,7 @@ class Session:
         codes = data[i + plen:]
         if any(c >= 0x80 for c in codes):
             raise MqttError(f"broker refused the subscription (reason codes {list(codes)})")
+        self.buf, self._held = self._held + self.buf, b""
         self.sock.settimeout(0.2)
 
     def _send(self, data: bytes) -> None:
@@ -148,8 +150,8 @@ class Session:
         finally:
             self.sock.settimeout(0.2)
 
-    def _take(self) -> tuple[int, int, bytes] | None:
-        """The next whole packet off the buffer: (type, flags, body)."""
+    def _take(self) -> tuple[int, int, bytes, bytes] | None:
+        """The next whole packet off the buffer: (type, flags, body, the packet's bytes)."""
         if len(self.buf) < 2:
             return None
         got = _read_varint(self.buf, 1)
@@ -158,11 +160,15 @@ class Session:
         n, i = got
         if len(self.buf) < i + n:
             return None
-        head, body = self.buf[0], self.buf[i:i + n]
+        head, body, raw = self.buf[0], self.buf[i:i + n], self.buf[:i + n]
         self.buf = self.buf[i + n:]
-        return head >> 4, head & 0x0F, body
+        return head >> 4, head & 0x0F, body, raw
 
     def _next_control(self, want: int) -> tuple[int, int, bytes]:
+        """Wait for the broker's answer of type `want`. Messages that come first are kept for
+        `read()`: a broker resuming a session sends what it queued right after CONNACK, before it
+        answers SUBSCRIBE, and a message dropped here would never be acknowledged (nor sent again
+        on this connection)."""
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             p = self._take()
@@ -170,8 +176,10 @@ class Session:
                 self._recv()
                 continue
             if p[0] == want:
-                return p
-            if p[0] == DISCONNECT:
+                return p[0], p[1], p[2]
+            if p[0] == PUBLISH:
+                self._held += p[3]
+            elif p[0] == DISCONNECT:
                 raise MqttError(f"broker disconnected us (reason code {p[2][0] if p[2] else 0})")
         raise MqttError(f"no answer from the broker (waiting for packet type {want})")
 
