@@ -58,11 +58,15 @@ class Adapter(Protocol):
 
 _KINDS = (("unknown sensor", "unknown sensor"), ("sensor ", "sensor on another device than the sender's"),
           ("value is not", "value is not a finite number"), ("value ", "outside the instrument range"),
-          ("duplicate", "duplicate (sensor, ts)"), ("timestamp", "timestamp out of bounds"))
+          ("duplicate", "duplicate (sensor, ts)"))
 
 
 def reason_kind(reason: str) -> str:
-    """A rejection reason without its particulars, for an adapter's counters."""
+    """A rejection reason without its particulars, for an adapter's counters. A timestamp in the
+    future is told apart from an ancient one: it usually means the sender's clock runs ahead."""
+    if reason.startswith("timestamp"):
+        return "timestamp in the future (sender's clock ahead?)" if "in the future" in reason else \
+            "timestamp before 2000-01-01"
     return next((kind for prefix, kind in _KINDS if reason.startswith(prefix)), reason)
 
 
