@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -438,17 +439,14 @@ class Hazwatch(Consumer):
                 await self._read(ws)
 
     async def _read(self, ws) -> None:
-        if True:
-            async for text in ws:
-                now = time.time()
-                m = orjson.loads(text)
-                if m.get("type") == "alarm" and m["event"] == "raised":
-                    a = m["alarm"]
-                    from datetime import datetime
-
-                    at = datetime.fromisoformat(a["raised_at"].replace("Z", "+00:00")).timestamp()
-                    with self.lock:
-                        self.raises.append((a["sensor"], a["condition"], (now - at) * 1000))
+        async for text in ws:
+            now = time.time()
+            m = orjson.loads(text)
+            if m.get("type") == "alarm" and m["event"] == "raised":
+                a = m["alarm"]
+                at = datetime.fromisoformat(a["raised_at"].replace("Z", "+00:00")).timestamp()
+                with self.lock:
+                    self.raises.append((a["sensor"], a["condition"], (now - at) * 1000))
 
     def processed(self) -> int:
         return self.readings("accepted")

@@ -105,6 +105,22 @@ def test_messages_queued_for_a_resumed_session_come_before_the_suback_and_are_ke
     assert broker.received == b"".join(b"\x40\x02\x00" + bytes([i]) for i in (1, 2, 3)) + b"\xe0\x00"
 
 
+def test_a_full_receive_window_queued_before_the_suback_is_kept_whole():
+    """A resumed session with a backlog: the broker sends a whole Receive Maximum of messages
+    (65,535, 13 MB here) before it answers SUBSCRIBE. Taking them off the buffer one slice at a
+    time copied the backlog for each message, and the SUBACK never came within the wait, so the
+    receiver reconnected for ever without taking a message."""
+    n = 65_535
+    early = b"".join(publish("hz/v1/E/D1/telemetry", b"%0180d" % i, 1, pid=i + 1) for i in range(n))
+    broker = ScriptedBroker([], early=early)
+    s = Session("127.0.0.1", broker.port, "rx", ["hz/v1/+/+/telemetry"], receive_maximum=65535)
+    got = drain(s, n)
+    assert len(got) == n and [int(split(r)[1]) for r in got[:: n // 7]] == list(range(0, n, n // 7))
+    s.close()
+    broker.thread.join(5)
+    assert broker.received == b"".join(b"\x40\x02" + (i + 1).to_bytes(2, "big") for i in range(n)) + b"\xe0\x00"
+
+
 def test_a_broker_that_speaks_only_3_1_1_is_told_apart_from_a_refusal():
     old = ScriptedBroker([], connack_code=0x01)
     with pytest.raises(OldBroker):

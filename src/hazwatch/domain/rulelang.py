@@ -11,7 +11,8 @@
     atom      := "(" or ")" | INT "of" "(" or ("," or)* ")" | "running(" TAG ")" | "stopped(" TAG ")"
                | operand OP operand                OP: > >= < <= == !=
     operand   := TAG | NUMBER                       TAG: as in the catalog; quote it ('101') if it
-                                                    looks like a number or a keyword
+                                                    reads as a number, a duration or a keyword
+                                                    (101-TT and 1#TK are tags as they stand)
 
 `running(TAG)` is a state sensor at 1 (0.5 or more), `stopped(TAG)` below 0.5. Words are case
 insensitive; tags are not. The parser is written out by hand, not generated: the grammar is a
@@ -20,6 +21,7 @@ editing a catalog needs."""
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -30,8 +32,8 @@ _TOKEN = re.compile(r"""
   | (?P<op>>=|<=|==|!=|>|<)
   | (?P<punct>[(),])
   | (?P<quoted>'[^']*'|"[^"]*")
-  | (?P<duration>\d+(?:\.\d+)?(?:ms|s|m|h)\b)
-  | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![A-Za-z_\-.]))
+  | (?P<duration>\d+(?:\.\d+)?(?:ms|s|m|h)(?![^\s(),<>=!'"]))
+  | (?P<number>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?(?![^\s(),<>=!'"]))
   | (?P<word>[^\s(),<>=!'"]+)
 """, re.VERBOSE)
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -62,7 +64,7 @@ class State:
     running: bool
 
     def text(self) -> str:
-        return f"{'running' if self.running else 'stopped'}({self.tag})"
+        return f"{'running' if self.running else 'stopped'}({_fmt(self.tag)})"
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,17 @@ class Rule:
 
 
 def _fmt(x: str | float) -> str:
-    return x if isinstance(x, str) else f"{x:g}"
+    """An operand as rule text that parses back to the same operand: numbers in full (the shortest
+    repr that reads back exactly), tags quoted where they would read as a number or a keyword."""
+    if not isinstance(x, str):
+        return str(int(x)) if x.is_integer() and abs(x) < 1e15 else repr(x)
+    try:
+        toks = _tokens(x)
+    except RuleError:
+        toks = []
+    if len(toks) == 2 and toks[0].kind == "tag" and toks[0].value == x and x[0] not in "'\"":
+        return x
+    return f'"{x}"' if "'" in x else f"'{x}'"
 
 
 # -- the parser ---------------------------------------------------------------------------------------
@@ -156,11 +168,22 @@ def _tokens(text: str) -> list[_Tok]:
     return out
 
 
+MAX_DEPTH = 50  # nesting (parentheses, `not`, `k of`) a person writes stays far below this
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.toks = _tokens(text)
         self.i = 0
+        self.depth = 0
+
+    def nest(self, t: _Tok) -> None:
+        """Refuse nesting deeper than MAX_DEPTH: a parser and an evaluator that recurse would
+        otherwise run out of stack on a hostile rule instead of answering with a reason."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise RuleError(self.text, t.col, f"the rule nests more than {MAX_DEPTH} levels deep")
 
     @property
     def tok(self) -> _Tok:
@@ -213,15 +236,21 @@ class _Parser:
         return parts[0] if len(parts) == 1 else All(tuple(parts))
 
     def not_(self) -> Node:
+        t = self.tok
         if self.take("kw", "not"):
-            return Not(self.not_())
+            self.nest(t)
+            inner = self.not_()
+            self.depth -= 1
+            return Not(inner)
         return self.atom()
 
     def atom(self) -> Node:
         t = self.tok
         if self.take("punct", "("):
+            self.nest(t)
             inner = self.or_()
             self.need("punct", ")", "')'")
+            self.depth -= 1
             return inner
         if t.kind == "kw" and t.value in ("running", "stopped"):
             self.i += 1
@@ -236,11 +265,13 @@ class _Parser:
             if not re.fullmatch(r"\d+", t.value):
                 raise RuleError(self.text, t.col, f"the count before 'of' must be a whole number, not {t.value!r}")
             self.i += 2
+            self.nest(k_tok)
             self.need("punct", "(", "'(' after 'of'")
             members = [self.or_()]
             while self.take("punct", ","):
                 members.append(self.or_())
             self.need("punct", ")", "',' or ')'")
+            self.depth -= 1
             k = int(k_tok.value)
             if not 1 <= k <= len(members):
                 raise RuleError(self.text, k_tok.col, f"{k} of {len(members)}: the count must be between 1 and "
@@ -261,8 +292,11 @@ class _Parser:
             self.i += 1
             return t.value
         if t.kind == "number":
+            x = float(t.value)
+            if not math.isfinite(x):
+                raise RuleError(self.text, t.col, f"the number {t.value} is out of range")
             self.i += 1
-            return float(t.value)
+            return x
         raise self.fail("a sensor tag or a number")
 
 

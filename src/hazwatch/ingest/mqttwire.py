@@ -150,38 +150,40 @@ class Session:
         finally:
             self.sock.settimeout(0.2)
 
-    def _take(self) -> tuple[int, int, bytes, bytes] | None:
-        """The next whole packet off the buffer: (type, flags, body, the packet's bytes)."""
-        if len(self.buf) < 2:
-            return None
-        got = _read_varint(self.buf, 1)
-        if got is None:
-            return None
-        n, i = got
-        if len(self.buf) < i + n:
-            return None
-        head, body, raw = self.buf[0], self.buf[i:i + n], self.buf[:i + n]
-        self.buf = self.buf[i + n:]
-        return head >> 4, head & 0x0F, body, raw
-
     def _next_control(self, want: int) -> tuple[int, int, bytes]:
         """Wait for the broker's answer of type `want`. Messages that come first are kept for
         `read()`: a broker resuming a session sends what it queued right after CONNACK, before it
-        answers SUBSCRIBE, and a message dropped here would never be acknowledged (nor sent again
-        on this connection)."""
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            p = self._take()
-            if p is None:
-                self._recv()
-                continue
-            if p[0] == want:
-                return p[0], p[1], p[2]
-            if p[0] == PUBLISH:
-                self._held += p[3]
-            elif p[0] == DISCONNECT:
-                raise MqttError(f"broker disconnected us (reason code {p[2][0] if p[2] else 0})")
-        raise MqttError(f"no answer from the broker (waiting for packet type {want})")
+        answers SUBSCRIBE (up to our Receive Maximum of them, megabytes), and a message dropped
+        here would never be acknowledged (nor sent again on this connection). The buffer is
+        walked by offset and cut once per read: cutting it per packet copied the whole backlog
+        for every message. The broker has answered too late only after 10 s of silence."""
+        held: list[bytes] = []
+        quiet_until = time.monotonic() + 10
+        while True:
+            buf, i, end = self.buf, 0, len(self.buf)
+            while i + 2 <= end:
+                got = _read_varint(buf, i + 1)
+                if got is None:
+                    break
+                n, j = got
+                if j + n > end:
+                    break
+                kind, flags = buf[i] >> 4, buf[i] & 0x0F
+                if kind == want:
+                    self.buf = buf[j + n:]
+                    self._held += b"".join(held)
+                    return kind, flags, buf[j:j + n]
+                if kind == PUBLISH:
+                    held.append(buf[i:j + n])
+                elif kind == DISCONNECT:
+                    raise MqttError(f"broker disconnected us (reason code {buf[j] if n else 0})")
+                i = j + n
+            self.buf = buf[i:]
+            if self._recv():
+                quiet_until = time.monotonic() + 10
+            elif time.monotonic() > quiet_until:
+                self._held += b"".join(held)
+                raise MqttError(f"no answer from the broker (waiting for packet type {want})")
 
     def read(self) -> Group:
         """The messages the socket holds now (waits up to 0.2 s for the first); pings when idle.
