@@ -70,7 +70,7 @@ def build(settings: Settings) -> Services:
     node validates and publishes to JetStream; a worker owns partitions; an API node serves the API
     and console over them (hazwatch.scale, docs/deploy.md)."""
     engine = open_database(settings)
-    store = open_store(settings.store_url)
+    store = open_store(settings.store_url, settings.duckdb_memory_limit)
     catalog = CatalogRepository(engine)
     role, clock = settings.role, SystemClock()
     node = settings.node_id or f"{socket.gethostname()}-{os.getpid()}"

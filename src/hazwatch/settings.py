@@ -19,6 +19,10 @@ class Settings(BaseSettings):
         "postgresql://... = PostgreSQL for relational state and telemetry",
     )
     telemetry_url: str | None = Field(None, description="Override the telemetry store only (duckdb:///file or postgresql://...)")
+    duckdb_memory_limit: str = Field("1GB", pattern=r"^\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+                                     description="The most memory the embedded telemetry store (DuckDB) caches; "
+                                                 "what it wrote stays on disk, so the server's memory stays flat "
+                                                 "however long it runs")
     admin_token: SecretStr | None = Field(None, description="API token of the first admin, for automation")
     host: str = "127.0.0.1"
     port: int = 8000

@@ -58,7 +58,7 @@ class Mosquitto:
             self.proc.wait(10)
 
 
-def test_mosquitto_restarted_under_load(tmp_path):
+def test_mosquitto_restarted_under_load(tmp_path, record_property):
     broker = Mosquitto(tmp_path)
     broker.start()
     data = tmp_path / "data"
@@ -103,6 +103,8 @@ def test_mosquitto_restarted_under_load(tmp_path):
     assert not missing, f"{len(missing)} missing, from {missing[:3]} to {missing[-3:]}; restart at {MESSAGES // 3}"
     count, distinct = con.execute("SELECT count(*), count(DISTINCT (sensor, ts)) FROM readings").fetchone()
     con.close()
+    for k, v in (("acknowledged", MESSAGES), ("stored", count), ("distinct", distinct)):
+        record_property(k, v)
     assert (count, distinct) == (MESSAGES, MESSAGES)
 
 
@@ -133,7 +135,7 @@ def _stored_mqtt(node) -> int:
     return 0
 
 
-def test_nats_restarted_under_load(nats_single, pg_database, tmp_path):
+def test_nats_restarted_under_load(nats_single, pg_database, tmp_path, record_property):
     prepare(pg_database, tmp_path, DATA / "catalog.yaml")
     env = {"HAZWATCH_DATABASE_URL": pg_database, "HAZWATCH_NATS_URL": nats_single.url, "HAZWATCH_PARTITIONS": "4"}
     worker = start_node("worker", "worker", tmp_path, env)
@@ -165,6 +167,9 @@ def test_nats_restarted_under_load(nats_single, pg_database, tmp_path):
     assert all(a[1] == 503 and a[0] >= stopped_at and "retry-after" in a[2] for a in refused), refused[:3]
     with psycopg.connect(pg_database) as con:
         stored = con.execute("SELECT count(*), count(DISTINCT (sensor, ts)) FROM readings").fetchone()
+    for k, v in (("acknowledged", len(sender.accepted)), ("stored", stored[0]), ("distinct", stored[1]),
+                 ("refused (503)", len(refused))):
+        record_property(k, v)
     assert stored == (len(sender.accepted), len(sender.accepted))
 
 

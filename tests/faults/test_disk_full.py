@@ -44,7 +44,7 @@ def fill(path: Path, leave_bytes: int) -> None:
         f.write(b"\0" * max(0, st.f_bavail * st.f_frsize - leave_bytes))
 
 
-def test_disk_full_then_space_again(small_disk, tmp_path):
+def test_disk_full_then_space_again(small_disk, tmp_path, record_property):
     data = small_disk / "data"  # the whole data directory on the small disk, the log beside it
     subprocess.run([*HZ, "catalog", "import", str(DATA / "catalog.yaml"), "--data-dir", str(data)], check=True,
                    capture_output=True)
@@ -77,6 +77,9 @@ def test_disk_full_then_space_again(small_disk, tmp_path):
     con = duckdb.connect(str(data / "telemetry.duckdb"), read_only=True)
     count, distinct = con.execute("SELECT count(*), count(DISTINCT (sensor, ts)) FROM readings").fetchone()
     con.close()
+    for k, v in (("acknowledged", len(sender.accepted)), ("stored", count), ("distinct", distinct),
+                 ("refused (507)", len(full))):
+        record_property(k, v)
     assert (count, distinct) == (len(sender.accepted), len(sender.accepted))
 
 

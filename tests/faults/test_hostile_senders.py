@@ -68,7 +68,8 @@ def test_hostile_mqtt_messages_are_counted_by_reason_and_the_rest_stored(tmp_pat
             pub.send(topic, json.dumps({"sensor": ["T-EA1"] * 200_001, "ts": [now] * 200_001,
                                         "value": [1.0] * 200_001}))  # over the per-message limit
             pub.send(topic, json.dumps({"sensor": ["T-EA1"], "ts": [now + SKEW_S], "value": [1.0]}))
-            pub.send("hz/v1/EA1/NO-SUCH-DEVICE/telemetry", json.dumps({"sensor": ["T-EA1"], "ts": [now], "value": [1.0]}))
+            pub.send("hz/v1/EA1/NO-SUCH-DEVICE/telemetry",
+                     json.dumps({"sensor": ["T-EA1"], "ts": [now], "value": [1.0]}))
             pub.send(topic, json.dumps({"sensor": ["T-EA1"], "ts": [now], "value": [7.0]}))  # the good one
 
             def stored():

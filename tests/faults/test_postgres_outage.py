@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.services]
 OUTAGE_S = 30
 
 
-def test_thirty_seconds_without_postgresql(pg_database, tmp_path):
+def test_thirty_seconds_without_postgresql(pg_database, tmp_path, record_property):
     prepare(pg_database, tmp_path, DATA / "catalog.yaml")
     link = Link(5432)  # the network between the server and PostgreSQL, which the test cuts
     link.restore()
@@ -57,4 +57,8 @@ def test_thirty_seconds_without_postgresql(pg_database, tmp_path):
     # every acknowledged reading stored exactly once, nothing else stored
     with psycopg.connect(pg_database) as con:
         stored = con.execute("SELECT count(*), count(DISTINCT (sensor, ts)) FROM readings").fetchone()
+    for k, v in (("acknowledged", len(sender.accepted)), ("stored", stored[0]), ("distinct", stored[1]),
+                 ("refused (503)", sum(a[1] == 503 for a in sender.answers)),
+                 ("back after (s)", round(first_ok - restored_at, 1))):
+        record_property(k, v)
     assert stored == (len(sender.accepted), len(sender.accepted))

@@ -47,7 +47,7 @@ def gt2_value(i: int) -> float:
     return 30.0 if (i // 7) % 2 == 0 else 10.0
 
 
-def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path):
+def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path, record_property):
     data_dir, log = tmp_path / "data", tmp_path / "server.log"
     subprocess.run([*HZ, "catalog", "import", str(DATA / "catalog.yaml"), "--data-dir", str(data_dir)],
                    check=True, capture_output=True)
@@ -97,6 +97,8 @@ def test_sigkill_mid_stream_loses_nothing_acknowledged(tmp_path):
             journal = [e["event"] for e in c.get(f"/alarms/{alarm['id']}/journal").json()["items"]]
             assert journal.count("raised") == rises and journal.count("cleared") == falls
             assert alarm["active"] == (values[-1] >= 25)
+            for k, v in (("acknowledged", len(acked)), ("stored", len(stored)), ("raised", rises), ("cleared", falls)):
+                record_property(k, v)
             hh_after = c.get(f"/alarms/{hh['id']}").json()
             assert hh_after["state"] == "active_acknowledged"
             # and the restarted server keeps working

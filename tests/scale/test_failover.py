@@ -43,7 +43,7 @@ def _window(k: int) -> tuple[int, int]:
     return start, start + 30 + (k * 11) % 60
 
 
-def test_a_killed_worker_loses_nothing_and_repeats_nothing(nats_cluster, pg_database, tmp_path):
+def test_a_killed_worker_loses_nothing_and_repeats_nothing(nats_cluster, pg_database, tmp_path, record_property):
     prepare(pg_database, tmp_path, _catalog(tmp_path / "catalog.yaml"))
     env = {"HAZWATCH_DATABASE_URL": pg_database, "HAZWATCH_NATS_URL": nats_cluster.url, "HAZWATCH_PARTITIONS": "8",
            "HAZWATCH_STREAM_REPLICAS": "3", "HAZWATCH_LEASE_TTL_S": "2", "HAZWATCH_FLOOD_ALARMS": "1000"}
@@ -120,6 +120,9 @@ def test_a_killed_worker_loses_nothing_and_repeats_nothing(nats_cluster, pg_data
             per_point = con.execute("SELECT sensor_id, condition, count(*) FROM alarms GROUP BY 1, 2 "
                                     "HAVING count(*) > 1").fetchall()
             assert per_point == []  # one alarm point per (sensor, condition): never two writers
+            for k, v in (("accepted", sum(accepted)), ("stored", n), ("distinct", distinct),
+                         ("journal transitions", len(got)), ("takeover (s)", round(took, 1))):
+                record_property(k, v)
         assert took < 30
     finally:
         for n in nodes:

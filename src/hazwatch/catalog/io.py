@@ -93,7 +93,14 @@ _BOOL = {"1": True, "true": True, "yes": True, "y": True, "0": False, "false": F
 
 
 def parse_csv(text: str, source: str) -> CatalogDoc:
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # the csv module reads line ends itself
+    try:
+        return _csv_rows(reader, source)
+    except csv.Error as e:  # a stray quote or line end the dialect cannot read
+        raise CatalogError([f"{source}: line {reader.line_num}: unreadable CSV: {e}"]) from None
+
+
+def _csv_rows(reader: csv.DictReader, source: str) -> CatalogDoc:
     header = reader.fieldnames or []
     missing = [c for c in ("tag", "name", "kind", "unit", "range_low", "range_high", "device") if c not in header]
     unknown = [c for c in header if c not in CSV_COLUMNS]

@@ -165,7 +165,7 @@ def verify(log_vkey: Annotated[str, typer.Option("--log-vkey", help="the log's v
             from hazwatch.app import open_database
             from hazwatch.store import open_store
 
-            store = open_store(settings.store_url)
+            store = open_store(settings.store_url, settings.duckdb_memory_limit)
             source = Data(open_database(settings), store.window)
         olds = [p.read_text() for p in old_checkpoint or []]
         report = verify_log(tiles or settings.ledger_path, log_key, witnesses, need, olds, source)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import base64
 import logging
 import multiprocessing as mp
+import os
 import struct
 import threading
 import time
@@ -38,6 +39,7 @@ from hazwatch.domain.errors import ServiceError
 from hazwatch.ingest.adapter import BatchVerifier, Health, Sink, reason_kind
 from hazwatch.ingest.mqttwire import MqttError, OldBroker, Session
 from hazwatch.ingest.payload import Columns, PayloadError, arrays, columns
+from hazwatch.ingest.procsignal import Flag, Wakeup
 from hazwatch.ingest.spool import Spool, SpoolFull
 from hazwatch.normalize import RawBatch
 
@@ -114,22 +116,36 @@ def split(record: bytes) -> tuple[str, bytes]:
 
 
 # -- the receiver process -------------------------------------------------------------------------------
-def run_receiver(url: str, spool_dir: str, client_id: str, stop, connected, max_bytes: int = 8 << 30,
-                 flush_s: float = 0.002, share_group: str | None = None, spooled=None) -> None:
+def run_receiver(url: str, spool_dir: str, client_id: str, stop: Flag, connected: Flag, max_bytes: int = 8 << 30,
+                 flush_s: float = 0.002, share_group: str | None = None, spooled: Wakeup | None = None,
+                 server_pid: int | None = None) -> None:
     """Process entry point: subscribe, spool, fsync, acknowledge; until `stop` is set. Each round
     takes every message the socket holds, spools them with one fsync and then acknowledges them
     in one write. With a share group the subscriptions are shared ($share/<group>/...): the broker
     gives each message to one of the group's receivers (several ingest nodes), not to all. On any
     connection failure it reconnects with a growing pause; what was spooled and not acknowledged
-    comes again and the pipeline stores it once. `spooled` (an event) is set after each group, so
-    the server's drain starts on it at once instead of at its next poll."""
+    comes again and the pipeline stores it once. `spooled` is nudged after each group, so the
+    server's drain starts on it at once instead of at its next poll. The receiver also ends when
+    the server is gone without a word (killed), so it never outlives it."""
     del flush_s  # groups are what the socket holds: no timer
     broker = Broker.parse(url)
     spool = Spool(Path(spool_dir), max_bytes=max_bytes)
     share = f"$share/{share_group}/" if share_group else ""
     delay, version = 1.0, 5
+    parent = server_pid or os.getppid()  # given by the server: it may be gone before this line runs
+
+    def done() -> bool:
+        """Stopped, or the server is gone (killed: it set no flag). An orphan would hold the
+        broker session against the restarted server's receiver and write into its spool."""
+        return os.getppid() != parent or stop.is_set()
+
+    def pause(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while not done() and time.monotonic() < end:
+            time.sleep(min(0.2, max(0.0, end - time.monotonic())))
+
     try:
-        while not stop.is_set():
+        while not done():
             try:
                 session = Session(broker.host, broker.port, client_id, [share + TELEMETRY, share + STATUS],
                                   username=broker.username, password=broker.password, tls=broker.tls,
@@ -139,23 +155,23 @@ def run_receiver(url: str, spool_dir: str, client_id: str, stop, connected, max_
                     version = 4
                     continue
                 log.warning("MQTT broker %s:%s: %s", broker.host, broker.port, e)
-                stop.wait(delay)
+                pause(delay)
                 continue
             except (OSError, MqttError) as e:
                 log.warning("MQTT broker %s:%s: %s; trying again in %.0f s", broker.host, broker.port, e, delay)
-                stop.wait(delay)
+                pause(delay)
                 delay = min(delay * 2, 30.0)
                 continue
             delay = 1.0
             connected.set()
             try:
-                while not stop.is_set():
+                while not done():
                     group = session.read()
                     if group.records:
-                        _spool_durably(spool, group.records, stop)
+                        _spool_durably(spool, group.records, done)
                         session.ack(group)
                         if spooled is not None:
-                            spooled.set()
+                            spooled.notify()
             except (OSError, MqttError) as e:
                 log.warning("MQTT connection lost: %s; reconnecting", e)
             finally:
@@ -165,7 +181,7 @@ def run_receiver(url: str, spool_dir: str, client_id: str, stop, connected, max_
         spool.close()
 
 
-def _spool_durably(spool: Spool, records: list[bytes], stop) -> None:
+def _spool_durably(spool: Spool, records: list[bytes], done: Callable[[], bool]) -> None:
     """Append with fsync; while the spool is full nothing is acknowledged and the broker keeps
     the messages (the connection stays open, so they are not redelivered twice)."""
     while True:
@@ -174,7 +190,8 @@ def _spool_durably(spool: Spool, records: list[bytes], stop) -> None:
             return
         except SpoolFull as e:
             log.error("%s; waiting for the server to drain it", e)
-            if stop.wait(0.5):
+            time.sleep(0.5)
+            if done():
                 raise
 
 
@@ -196,7 +213,7 @@ class MqttAdapter:
         self.on_status = on_status  # (device code, online: bool, at µs) -> None
         ctx = mp.get_context("spawn")
         self._ctx = ctx
-        self._stop, self._connected, self._spooled = ctx.Event(), ctx.Event(), ctx.Event()
+        self._stop, self._connected, self._spooled = Flag(ctx), Flag(ctx), Wakeup(ctx)
         self._proc: mp.process.BaseProcess | None = None
         self._drain: threading.Thread | None = None
         self._running = False
@@ -210,7 +227,7 @@ class MqttAdapter:
         self._proc = self._ctx.Process(target=run_receiver, name="hazwatch-mqtt",
                                        args=(self.url, str(self.spool_dir), self.client_id, self._stop,
                                              self._connected, self.spool_max_bytes, 0.002, self.share_group,
-                                             self._spooled),
+                                             self._spooled, os.getpid()),
                                        daemon=True)
         self._proc.start()
         self._running = True
@@ -253,7 +270,7 @@ class MqttAdapter:
                     done = None
                 if not self._running:
                     return
-                self._spooled.wait(0.02)
+                self._spooled.wait(0.02)  # nudged by the receiver after each group
                 continue
             last = time.monotonic()
             try:

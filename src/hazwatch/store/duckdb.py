@@ -23,11 +23,17 @@ CREATE TABLE IF NOT EXISTS readings (
 
 
 class DuckDBStore:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, memory_limit: str | None = None) -> None:
+        """`memory_limit` caps DuckDB's buffer pool (e.g. "1GB"). Without it DuckDB may keep every
+        block it wrote cached, up to 80 % of the machine's memory: a server taking 100,000
+        readings/s grew by about 40 MB a minute. Written blocks are on disk and cost nothing to
+        drop, so a cap keeps the process flat without slowing appends."""
         if path not in (":memory:", ""):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.path = path or ":memory:"
         self._con = duckdb.connect(self.path)
+        if memory_limit:
+            self._con.execute(f"SET memory_limit = '{memory_limit}'")  # a setting: checked by DuckDB itself
         self._con.execute(SCHEMA)
         # Appends and queries come from different threads; DuckDB wants a cursor per thread.
         self._local = threading.local()

@@ -1,0 +1,260 @@
+"""Soak: the demo (`hazwatch demo`, its simulated park running as usual) under a steady extra load
+of 100,000 readings/s over HTTP for 30 minutes or a stated duration. Every window it samples the
+server's resident memory, the latency of the load's requests and of a probe alarm (a sensor
+driven over its H limit and back every few seconds, watched on the WebSocket), and counts errors.
+At the end: memory growth over the second half (where caches have filled, growth that goes on is a
+leak), latency drift from the first windows to the last, and every error.
+
+    python bench/soak.py [--minutes 30] [--rate 100000] [--write-docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import http.client
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import orjson
+from benchdocs import machine, write_section
+
+ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "soak-token"
+SENSORS, BATCH = 5_000, 10_000
+WINDOW_S = 30
+
+
+def catalog(path: Path) -> None:
+    import yaml
+
+    doc = {"orgs": [{"code": "R-SOAK", "name": "Soak region", "kind": "region"},
+                    {"code": "P-SOAK", "name": "Soak park", "kind": "park", "parent": "R-SOAK"},
+                    {"code": "E-SOAK", "name": "Soak works", "kind": "enterprise", "parent": "P-SOAK"}],
+           "devices": [{"code": "D-SOAK", "name": "Soak DCS", "org": "E-SOAK"}],
+           "sensors": [{"tag": f"SOAK-{i:05d}", "name": f"soak {i}", "kind": "pressure", "unit": "MPa",
+                        "device": "D-SOAK", "range_low": 0, "range_high": 100, "h": 80, "hh": 90, "deadband": 0.5}
+                       for i in range(SENSORS)]
+           + [{"tag": "SOAK-PROBE", "name": "probe", "kind": "pressure", "unit": "MPa", "device": "D-SOAK",
+               "range_low": 0, "range_high": 100, "h": 80, "deadband": 0.5}]}
+    path.write_text(yaml.safe_dump(doc))
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of the server and its children (the MQTT receiver, if any)."""
+    total = 0
+    pids = [pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                                                   text=True).stdout.split()]
+    for p in pids:
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total / 1024
+
+
+class Load:
+    """Columnar 10k-reading batches at a steady rate from two connections, each reading unique."""
+
+    def __init__(self, port: int, rate: float) -> None:
+        self.port, self.rate = port, rate
+        self.lat: list[tuple[float, float]] = []  # (time, seconds)
+        self.errors: list[str] = []
+        self.sent = 0
+        self.stop = threading.Event()
+        self.tags = [f"SOAK-{i:05d}" for i in range(SENSORS)]
+        self.lock = threading.Lock()
+        self.k = 0
+
+    def next_body(self) -> bytes:
+        with self.lock:
+            k = self.k
+            self.k += 1
+        per = BATCH // SENSORS
+        t0 = time.time() - 5
+        ts = np.repeat(t0 + np.arange(per) * 1e-4 + (k % 1000) * 1e-7, SENSORS)  # unique per (sensor, k)
+        values = 50 + 10 * np.sin(k / 50 + np.arange(BATCH) % SENSORS)
+        return orjson.dumps({"sensor": self.tags * per, "ts": ts, "value": values},
+                            option=orjson.OPT_SERIALIZE_NUMPY)
+
+    def run(self, clients: int = 2) -> list[threading.Thread]:
+        every = BATCH * clients / self.rate
+
+        def client() -> None:
+            c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            hdr = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+            due = time.perf_counter()
+            while not self.stop.is_set():
+                body = self.next_body()
+                start = time.perf_counter()
+                try:
+                    c.request("POST", "/api/v1/telemetry", body, hdr)
+                    r = c.getresponse()
+                    data = r.read()
+                    if r.status != 200:
+                        self.errors.append(f"{r.status} {data[:200]!r}")
+                    else:
+                        self.sent += orjson.loads(data)["accepted"]
+                except (OSError, http.client.HTTPException) as e:
+                    self.errors.append(repr(e))
+                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                self.lat.append((time.time(), time.perf_counter() - start))
+                due += every
+                time.sleep(max(0.0, due - time.perf_counter()))
+
+        threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        return threads
+
+
+class Probe:
+    """SOAK-PROBE over its H limit and back every 5 s; the alarm's latency as the WebSocket shows it."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.lat: list[tuple[float, float]] = []
+        self.stop = threading.Event()
+        threading.Thread(target=lambda: asyncio.run(self._watch()), daemon=True).start()
+        threading.Thread(target=self._drive, daemon=True).start()
+
+    def _drive(self) -> None:
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        hdr = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+        high = False
+        while not self.stop.wait(2.5):
+            high = not high
+            body = orjson.dumps({"sensor": ["SOAK-PROBE"], "ts": [time.time()], "value": [95.0 if high else 10.0]})
+            try:
+                c.request("POST", "/api/v1/telemetry", body, hdr)
+                c.getresponse().read()
+            except (OSError, http.client.HTTPException):
+                c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+
+    async def _watch(self) -> None:
+        import websockets
+
+        url = f"ws://127.0.0.1:{self.port}/api/v1/stream?values=false&token={TOKEN}"
+        async with websockets.connect(url, max_size=None) as ws:
+            with contextlib.suppress(websockets.ConnectionClosed):  # the server stops at the end
+                await self._read(ws)
+
+    async def _read(self, ws) -> None:
+        async for text in ws:
+            m = orjson.loads(text)
+            a = m.get("alarm") or {}
+            if m.get("event") == "raised" and a.get("sensor") == "SOAK-PROBE":
+                at = datetime.fromisoformat(a["raised_at"].replace("Z", "+00:00")).timestamp()
+                self.lat.append((time.time(), time.time() - at))
+            if self.stop.is_set():
+                return
+
+
+def pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(xs, q)) * 1000 if xs else float("nan")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--minutes", type=float, default=30)
+    ap.add_argument("--rate", type=float, default=100_000)
+    ap.add_argument("--write-docs", action="store_true")
+    args = ap.parse_args()
+    seconds = args.minutes * 60
+    with tempfile.TemporaryDirectory(dir=ROOT / ".hazwatch") as tmp:
+        data = Path(tmp) / "demo"
+        env = dict(os.environ, HAZWATCH_ADMIN_TOKEN=TOKEN, HAZWATCH_LOG_LEVEL="WARNING")
+        hz = [sys.executable, "-m", "hazwatch.cli.main"]
+        catalog(Path(tmp) / "soak.yaml")
+        subprocess.run([*hz, "catalog", "import", str(Path(tmp) / "soak.yaml"), "--data-dir", str(data)], env=env,
+                       check=True, capture_output=True)
+        from mqtt_ingest import free_port
+
+        port = free_port()
+        log = (Path(tmp) / "demo.log").open("wb")
+        proc = subprocess.Popen([*hz, "demo", "--duration", str(seconds + 120), "--port", str(port), "--data-dir",
+                                 str(data)], env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            for _ in range(600):
+                try:
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                    c.request("GET", "/healthz")
+                    if c.getresponse().status == 200:
+                        break
+                except OSError:
+                    time.sleep(0.1)
+            load, probe = Load(port, args.rate), Probe(port)
+            threads = load.run()
+            start = time.time()
+            windows = []
+            while time.time() - start < seconds:
+                time.sleep(WINDOW_S)
+                now = time.time()
+                lat = [x for t, x in load.lat if t > now - WINDOW_S]
+                plat = [x for t, x in probe.lat if t > now - WINDOW_S]
+                w = {"t": now - start, "rss": rss_mb(proc.pid), "p50": pct(lat, 50), "p99": pct(lat, 99),
+                     "alarm_p50": pct(plat, 50), "alarm_max": max(plat, default=float("nan")) * 1000,
+                     "rate": load.sent / (now - start), "errors": len(load.errors)}
+                windows.append(w)
+                print(f"{w['t'] / 60:5.1f} min  RSS {w['rss']:7.0f} MB  request p50 {w['p50']:6.1f} "
+                      f"p99 {w['p99']:6.1f} ms  alarm p50 {w['alarm_p50']:6.1f} ms  {w['rate']:,.0f} readings/s  "
+                      f"errors {w['errors']}",
+                      flush=True)
+                if proc.poll() is not None:
+                    load.errors.append(f"the server exited ({proc.returncode})")
+                    break
+            load.stop.set()
+            probe.stop.set()
+            for t in threads:
+                t.join(60)
+        finally:
+            proc.terminate()
+            proc.wait(60)
+    report(windows, load.errors, args)
+
+
+def report(windows: list[dict], errors: list[str], args) -> None:
+    half = windows[len(windows) // 2:]
+    slope = (np.polyfit([w["t"] / 60 for w in half], [w["rss"] for w in half], 1)[0] if len(half) >= 2 else 0.0)
+    k = max(1, len(windows) // 5)
+    first, last = windows[:k], windows[-k:]
+    p99_first, p99_last = statistics.median(w["p99"] for w in first), statistics.median(w["p99"] for w in last)
+    a_first = statistics.median(w["alarm_p50"] for w in first)
+    a_last = statistics.median(w["alarm_p50"] for w in last)
+    rate = windows[-1]["rate"]
+    lines = [f"readings/s sustained: {rate:,.0f} (offered {args.rate:,.0f})",
+             f"memory: {windows[0]['rss']:,.0f} MB after {WINDOW_S} s, {windows[-1]['rss']:,.0f} MB at the end; "
+             f"growth over the second half {slope:+.1f} MB/min",
+             f"request p99: {p99_first:.1f} ms in the first fifth, {p99_last:.1f} ms in the last",
+             f"probe alarm p50: {a_first:.1f} ms in the first fifth, {a_last:.1f} ms in the last",
+             f"errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else "")]
+    for line in lines:
+        print(line)
+    if args.write_docs:
+        rows = "\n".join(f"| {w['t'] / 60:.1f} | {w['rss']:,.0f} | {w['p50']:.1f} | {w['p99']:.1f} | "
+                         f"{w['alarm_p50']:.1f} | {w['errors']} |" for w in windows[:: max(1, len(windows) // 12)])
+        # the short run of `make bench` and the long run each keep their own section
+        write_section("soak" if args.minutes < 30 else "soak-long", (
+            f"## Soak\n\nCommand: `python bench/soak.py {' '.join(sys.argv[1:])}`  \n{machine()} `hazwatch demo` "
+            f"(its simulated park running) plus {args.rate:,.0f} readings/s over HTTP in 10,000-reading batches "
+            f"for {args.minutes:g} minutes; a probe sensor crosses its H limit every 5 s and its alarm is timed on "
+            f"the WebSocket. `make bench` runs it for a few minutes; the 30-minute run is "
+            f"`python bench/soak.py --minutes 30 --write-docs`.\n\n"
+            + "\n".join(f"- {line}" for line in lines)
+            + "\n\n| minute | RSS MB | request p50 ms | request p99 ms | alarm p50 ms | errors so far |\n"
+              "|---:|---:|---:|---:|---:|---:|\n" + rows))
+
+
+if __name__ == "__main__":
+    main()
