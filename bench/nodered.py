@@ -515,7 +515,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rates", default="10000,20000,30000,40000,50000,60000,80000")
     ap.add_argument("--seconds", type=float, default=10)
-    ap.add_argument("--batched-rate", type=float, default=1_000_000, help="readings/s offered in batches")
+    ap.add_argument("--batched-rate", type=float, default=1_500_000,
+                    help="readings/s offered in batches: above what either takes, so each shows its top")
     ap.add_argument("--batch", type=int, default=1000, help="readings per message in the batched run")
     ap.add_argument("--only", choices=["Hazwatch", "Node-RED"], help="run one consumer (for tuning)")
     ap.add_argument("--write-docs", action="store_true")
@@ -560,9 +561,12 @@ def summarize(results: list[dict]) -> list[str]:
                    f"batched {batched[n]:,.0f} readings/s")
     if keep["Node-RED"] and keep["Hazwatch"]:
         out.append(f"keep-up ratio Hazwatch/Node-RED: {keep['Hazwatch'] / keep['Node-RED']:.2f} (goal 2)")
-    if batched["Node-RED"] and batched["Hazwatch"]:
-        out.append(f"batched ratio Hazwatch / Node-RED one reading per message: "
+    if batched["Hazwatch"] and top["Node-RED"]:
+        out.append(f"batched ratio, Hazwatch batched / Node-RED's top one reading per message: "
                    f"{batched['Hazwatch'] / max(top['Node-RED'], 1):.1f} (goal 20)")
+    if batched["Node-RED"] and batched["Hazwatch"]:
+        out.append(f"both batched, Hazwatch / Node-RED: {batched['Hazwatch'] / batched['Node-RED']:.2f} (Node-RED "
+                   f"checks limits in memory; Hazwatch also spools, stores and journals every reading durably)")
     return out
 
 
