@@ -7,7 +7,15 @@ import platform
 import time
 from pathlib import Path
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+
+
+def scratch() -> Path:
+    """The ignored folder benchmarks work in (`.hazwatch/`), made on a fresh clone."""
+    path = ROOT / ".hazwatch"
+    path.mkdir(exist_ok=True)
+    return path
 
 
 def machine() -> str:

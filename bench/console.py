@@ -23,7 +23,7 @@ import uvicorn
 from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchdocs import machine, write_section  # noqa: E402
+from benchdocs import machine, scratch, write_section  # noqa: E402
 
 from hazwatch.app import build, make_api  # noqa: E402
 from hazwatch.catalog.schema import CatalogDoc, DeviceDoc, OrgDoc, SensorDoc  # noqa: E402
@@ -53,7 +53,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(dir=Path(__file__).resolve().parents[1] / ".hazwatch"))
+    tmp = Path(tempfile.mkdtemp(dir=scratch()))
     settings = Settings(data_dir=tmp, admin_token=TOKEN, report_schedule=[], feed_interval_s=0, ledger_enabled=False)
     services = build(settings)
     services.catalog.apply(catalog(args.sensors), "bench")

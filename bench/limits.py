@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
-from benchdocs import machine, write_section
+from benchdocs import machine, scratch, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
@@ -50,7 +50,7 @@ def timed(seconds: float, step) -> float:
 def duckdb_append(seconds: float) -> float:
     import duckdb
 
-    with tempfile.TemporaryDirectory(dir=ROOT / ".hazwatch") as tmp:
+    with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
         con = duckdb.connect(str(Path(tmp) / "raw.duckdb"))
         con.execute("CREATE TABLE readings (sensor INTEGER, ts BIGINT, value DOUBLE, quality TINYINT)")
         pool = batches(50)
@@ -139,7 +139,7 @@ def bare_mqtt(messages: int) -> float:
     broker and subscriber; its messages carry 10 readings, these one)."""
     import mqtt_ingest
 
-    with tempfile.TemporaryDirectory(dir=ROOT / ".hazwatch") as tmp:
+    with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
         proc, port = mqtt_ingest.start_broker(Path(tmp))
         try:
             saved = mqtt_ingest.PER_DEVICE

@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 import paho.mqtt.client as mqtt
-from benchdocs import machine, write_section
+from benchdocs import machine, scratch, write_section
 from paho.mqtt.enums import CallbackAPIVersion
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -523,7 +523,7 @@ def main() -> None:
     args = ap.parse_args()
     rates = [float(x) for x in args.rates.split(",")]
     results: list[dict] = []
-    with tempfile.TemporaryDirectory(dir=ROOT / ".hazwatch") as tmp:
+    with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
         broker, port = start_broker(Path(tmp))
         try:
             for kind in (NodeRed, Hazwatch):

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import orjson
-from benchdocs import machine, write_section
+from benchdocs import machine, scratch, write_section
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "soak-token"
@@ -172,7 +172,7 @@ def main() -> None:
     ap.add_argument("--write-docs", action="store_true")
     args = ap.parse_args()
     seconds = args.minutes * 60
-    with tempfile.TemporaryDirectory(dir=ROOT / ".hazwatch") as tmp:
+    with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
         data = Path(tmp) / "demo"
         env = dict(os.environ, HAZWATCH_ADMIN_TOKEN=TOKEN, HAZWATCH_LOG_LEVEL="WARNING")
         hz = [sys.executable, "-m", "hazwatch.cli.main"]

@@ -25,6 +25,7 @@ TESTS = [
     "tests/faults/test_postgres_outage.py",
     "tests/faults/test_disk_full.py",
     "tests/faults/test_hostile_senders.py",
+    "tests/faults/test_orphaned_receiver.py",
     "tests/integration/test_edge_outage.py",
     "tests/scale/test_failover.py",
     "tests/ingest/test_payload_properties.py",

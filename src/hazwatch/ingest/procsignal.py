@@ -35,35 +35,33 @@ class Flag:
 class Wakeup:
     """The receiver nudges the server's drain after each spooled group. A nudge is one byte; when
     the pipe is full the server has nudges enough unread, so a full pipe drops it rather than
-    block the receiver."""
+    block the receiver. Each side sets its own end non-blocking on first use (the child gets
+    copies of both ends when it is spawned; each uses one)."""
 
     def __init__(self, ctx: BaseContext | None = None) -> None:
         self._r, self._w = (ctx or mp.get_context("spawn")).Pipe(duplex=False)
-        self._nonblocking = False
+        self._set: set[str] = set()  # which ends this process has made non-blocking
+
+    def _fd(self, end: str) -> int:
+        fd = getattr(self, end).fileno()
+        if end not in self._set:
+            os.set_blocking(fd, False)
+            self._set.add(end)
+        return fd
 
     def notify(self) -> None:
-        fd = self._w.fileno()
-        if not self._nonblocking:
-            os.set_blocking(fd, False)
-            self._nonblocking = True
         with contextlib.suppress(BlockingIOError):
-            os.write(fd, b"\0")
+            os.write(self._fd("_w"), b"\0")
 
     def wait(self, timeout: float) -> bool:
         """True when nudged within `timeout` seconds (and the nudges taken)."""
-        fd = self._r.fileno()
-        ready, _, _ = select.select([fd], [], [], timeout)
+        ready, _, _ = select.select([self._fd("_r")], [], [], timeout)
         if ready:
             self.clear()
         return bool(ready)
 
     def clear(self) -> None:
-        fd = self._r.fileno()
-        os.set_blocking(fd, False)
-        try:
+        fd = self._fd("_r")
+        with contextlib.suppress(BlockingIOError):
             while len(os.read(fd, 1 << 16)) == 1 << 16:
                 pass
-        except BlockingIOError:
-            pass
-        finally:
-            os.set_blocking(fd, True)
