@@ -62,19 +62,33 @@ def _row(obj) -> dict:
     return row
 
 
+class _DryRun(Exception):  # noqa: N818 - not an error: the way out of a transaction that must not commit
+    def __init__(self, summary: ApplySummary) -> None:
+        self.summary = summary
+
+
 class CatalogRepository:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
     # -- writing -----------------------------------------------------------------------------------
     def apply(self, doc: CatalogDoc, source: str = "catalog", allowed: frozenset[int] | None = None,
-              on_change: Callable[[Session, str, str, dict | None, dict], None] | None = None) -> ApplySummary:
+              on_change: Callable[[Session, str, str, dict | None, dict], None] | None = None,
+              dry_run: bool = False) -> ApplySummary:
         """Validate references against the file and the stored catalog, then upsert in one
         transaction; any problem refuses the whole document.
 
         `allowed` limits the document to a tenant scope (org ids): it may only touch objects of
         those orgs, and what lies outside reads as unknown. `on_change(session, section, key, before,
-        after)` sees every created or changed item inside the transaction (the audit log)."""
+        after)` sees every created or changed item inside the transaction (the audit log). A dry run
+        does all of it and rolls the transaction back: the summary says what would change."""
+        try:
+            return self._apply(doc, source, allowed, on_change, dry_run)
+        except _DryRun as d:
+            return d.summary
+
+    def _apply(self, doc: CatalogDoc, source: str, allowed: frozenset[int] | None,
+               on_change: Callable | None, dry_run: bool) -> ApplySummary:
         with Session(self.engine) as session, session.begin():
             # Scope first, so that nothing outside it is described (not even its kind) to the caller.
             problems = self._check_scope(session, doc, source, allowed) if allowed is not None else []
@@ -135,6 +149,8 @@ class CatalogRepository:
                 session.add(meta)
             meta.revision += 1
             summary.revision = meta.revision
+            if dry_run:
+                raise _DryRun(summary)  # leaving the block by an exception rolls everything back
             return summary
 
     @staticmethod

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from hazwatch.cli.ledger import ledger_app, witness_app
 from hazwatch.cli.model import model_app
+from hazwatch.cli.pack import pack_app
 from hazwatch.cli.risk import risk_app
 from hazwatch.cli.tier import tier_app
 from hazwatch.settings import Settings
@@ -39,6 +40,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(risk_app, name="risk")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(witness_app, name="witness")
+app.add_typer(pack_app, name="pack")
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 

@@ -1,0 +1,138 @@
+"""`hazwatch pack`: the shipped application packs, and applying one to an enterprise."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+pack_app = typer.Typer(help="Application packs: a tank farm, a gas-detection area, ... applied to an enterprise "
+                            "in one command.", no_args_is_help=True)
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Embedded mode's files (default from "
+                                                                   "HAZWATCH_DATA_DIR)")]
+
+
+def _refused(e) -> typer.Exit:
+    err.print(f"[red]pack refused, nothing applied[/] ({len(e.problems)} problem(s)):")
+    for p in e.problems:
+        err.print(f"  {p}", markup=False, highlight=False)
+    return typer.Exit(2)
+
+
+@pack_app.command("list")
+def pack_list() -> None:
+    """The packs shipped with Hazwatch."""
+    from hazwatch.packs import shipped
+
+    table = Table("name", "version", "industry", "title", "standards")
+    for p in shipped():
+        m = p.manifest
+        table.add_row(m.name, m.version, m.industry, m.title, ", ".join(s.code for s in m.standards))
+    console.print(table)
+
+
+@pack_app.command("show")
+def pack_show(name: Annotated[str, typer.Argument(help="a shipped pack's name or a pack folder")],
+              org: Annotated[str, typer.Option(help="show the items as they would be for this enterprise")] = "ORG",
+              params: Annotated[Path | None, typer.Option(help="YAML or JSON file of parameters")] = None) -> None:
+    """A pack's standards, parameters and, rendered with the defaults (or PARAMS), every item it creates."""
+    from hazwatch.packs import PackError, find, render
+
+    try:
+        pack = find(name)
+        rendered = render(pack.manifest, org, _params(params))
+    except PackError as e:
+        raise _refused(e) from None
+    m = pack.manifest
+    console.print(f"[bold]{m.name} {m.version}[/]: {m.title} ({m.industry})")
+    if m.description:
+        console.print(m.description.strip())
+    console.print("\n[bold]standards[/]")
+    for s in m.standards:
+        console.print(f"  {s.code}: {s.title}" + (f" ({s.applies_to})" if s.applies_to else ""))
+    console.print("\n[bold]parameters[/]")
+    for p in m.parameters:
+        default = "required" if p.default is None else f"default {json.dumps(p.default, ensure_ascii=False)}"
+        console.print(f"  {p.name} ({p.type}, {default}): {p.description}", highlight=False)
+    doc = rendered.doc
+    console.print(f"\n[bold]creates under {org}[/]")
+    for section in ("hazard_sources", "devices", "rules", "plans", "incident_triggers"):
+        for x in getattr(doc, section):
+            console.print(f"  {section[:-1].replace('_', ' ')} {x.code}: {x.name}", highlight=False)
+    for x in doc.sensors:
+        limits = " ".join(f"{k.upper()} {v:g}" for k in ("ll", "l", "h", "hh") if (v := getattr(x, k)) is not None)
+        clause = rendered.clauses.get(x.tag, "")
+        console.print(f"  sensor {x.tag} ({x.kind}, {x.range_low:g}..{x.range_high:g} {x.unit}) {limits}"
+                      + (f"  [{clause}]" if clause else ""), highlight=False, markup=False)
+
+
+@pack_app.command("apply")
+def pack_apply(name: Annotated[str, typer.Argument(help="a shipped pack's name or a pack folder")],
+               org: Annotated[str, typer.Option(help="the enterprise: its code or its id")],
+               params: Annotated[Path | None, typer.Option(help="YAML or JSON file of parameters")] = None,
+               dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would change; change "
+                                                                      "nothing")] = False,
+               data_dir: DataDir = None) -> None:
+    """Create the pack's devices, sensors, rules, plans and triggers under an enterprise. Applying
+    again changes nothing; an item edited since is set back to the pack's values."""
+    from hazwatch.app import open_database
+    from hazwatch.auth import AuditLog
+    from hazwatch.catalog import CatalogRepository
+    from hazwatch.cli.main import _cli_actor, _settings
+    from hazwatch.packs import PackError, apply, enterprise_code, find
+
+    actor = _cli_actor()
+
+    def audit(session, section: str, key: str, before: dict | None, after: dict) -> None:
+        owner = after.get("org_id", after.get("id")) if section != "sensors" else None
+        AuditLog.record(session.connection(), actor, "catalog.update" if before else "catalog.create",
+                        section, key, owner, before=before, after=after)
+
+    repo = CatalogRepository(open_database(_settings(data_dir)))
+    try:
+        pack = find(name)
+        code = enterprise_code(repo, org)
+        _, summary = apply(repo, pack, code, _params(params), dry_run=dry_run, on_change=audit)
+    except PackError as e:
+        raise _refused(e) from None
+    verb = "would apply" if dry_run else "applied"
+    console.print(f"{verb} {pack.manifest.name} {pack.manifest.version} to {code}"
+                  + ("" if dry_run else f" (catalog revision {summary.revision})"))
+    for k in sorted(set(summary.created) | set(summary.updated) | set(summary.unchanged)):
+        console.print(f"  {k}: {summary.created.get(k, 0)} {'to create' if dry_run else 'created'}, "
+                      f"{summary.updated.get(k, 0)} {'to update' if dry_run else 'updated'}, "
+                      f"{summary.unchanged.get(k, 0)} unchanged")
+
+
+@pack_app.command("schema")
+def pack_schema() -> None:
+    """The JSON Schema of pack.yaml (docs/schema/pack.schema.json)."""
+    from hazwatch.packs.manifest import json_schema
+
+    sys.stdout.write(json.dumps(json_schema(), ensure_ascii=False, indent=2) + "\n")
+
+
+def _params(path: Path | None) -> dict:
+    from hazwatch.packs import PackError
+
+    if path is None:
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # JSON is YAML too
+    except OSError as e:
+        raise PackError([f"{path}: cannot read: {e.strerror}"]) from None
+    except yaml.YAMLError as e:
+        raise PackError([f"{path}: not YAML or JSON: {getattr(e, 'problem', e)}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PackError([f"{path}: parameters are a mapping of name to value"])
+    return data

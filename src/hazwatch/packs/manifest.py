@@ -1,0 +1,82 @@
+"""An application pack: one benchmark application (a tank farm, a gas-detection area, ...) written
+once, with the standards' numbers in it, and instantiated for any enterprise by parameters.
+
+A pack is a folder with `pack.yaml` (this model) and a README that names its sources. Its
+templates are catalog items (the catalog document's own fields, docs/schema/catalog.schema.json)
+whose strings may hold `{placeholders}`: the pack's parameters, `org` (the enterprise the pack is
+applied to) and, in an item with `for_each: PARAM`, `item` (the list element; an element that is
+a mapping also lends its keys) and `i` (its 1-based position). A string that is one placeholder
+alone takes the parameter's value with its type (a number stays a number). `clause` on a sensor
+template names the standard clause its limits come from; it is shown, not stored."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FORMAT = "hazwatch-pack/1"
+SECTIONS = ("hazard_sources", "devices", "sensors", "rules", "plans", "incident_triggers")
+
+
+class PackError(ValueError):
+    """A pack, or the parameters given to it, refused: every problem, each naming where."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("pack refused, nothing applied:\n  " + "\n  ".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Standard(_Strict):
+    code: str = Field(min_length=1, description="e.g. GB/T 50493-2019")
+    title: str = Field(min_length=1)
+    applies_to: str = Field("", description="what in the pack follows it")
+
+
+class Parameter(_Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    type: Literal["string", "number", "integer", "boolean", "list"]
+    description: str = Field(min_length=1)
+    default: Any = Field(None, description="omitted: the parameter must be given")
+    min_items: int = Field(0, ge=0, description="lists: at least this many elements")
+
+
+class Manifest(_Strict):
+    format: Literal["hazwatch-pack/1"]
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$", description="semantic version")
+    title: str = Field(min_length=1, max_length=200)
+    industry: str = Field(min_length=1, description="e.g. hazardous_chemicals, metallurgy, dust")
+    description: str = ""
+    standards: list[Standard] = Field(min_length=1, description="what the pack's numbers come from")
+    parameters: list[Parameter] = []
+    hazard_sources: list[dict[str, Any]] = []
+    devices: list[dict[str, Any]] = []
+    sensors: list[dict[str, Any]] = []
+    rules: list[dict[str, Any]] = []
+    plans: list[dict[str, Any]] = []
+    incident_triggers: list[dict[str, Any]] = []
+    layouts: dict[str, Any] = Field({}, description="dashboard and report layouts the pack suggests")
+
+    @model_validator(mode="after")
+    def _unique_parameters(self) -> Manifest:
+        names = [p.name for p in self.parameters]
+        if len(set(names)) != len(names):
+            raise ValueError(f"parameters: a name given twice in {names}")
+        if "org" in names or "item" in names or "i" in names:
+            raise ValueError("parameters: org, item and i are given by Hazwatch, not by a parameter")
+        return self
+
+
+def json_schema() -> dict:
+    """The published schema of pack.yaml (docs/schema/pack.schema.json)."""
+    schema = Manifest.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://hazwatch.dev/schema/pack.schema.json"
+    schema["title"] = "Hazwatch application pack (pack.yaml)"
+    schema["description"] = __doc__
+    return schema

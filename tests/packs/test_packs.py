@@ -1,0 +1,175 @@
+"""Application packs: every shipped pack applied to an empty enterprise creates exactly what it
+declares, a second apply changes nothing and duplicates nothing, a dry run writes nothing, and a
+bad pack or bad parameters are refused with reasons that name the template or the parameter."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from hazwatch.catalog import CatalogRepository
+from hazwatch.catalog.schema import CatalogDoc, OrgDoc
+from hazwatch.cli.main import app
+from hazwatch.packs import PackError, apply, find, load, render, shipped
+from hazwatch.packs.manifest import json_schema
+from tests.conftest import build_services, make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SECTIONS = ("hazard_sources", "devices", "sensors", "rules", "plans", "incident_triggers")
+EMPTY = CatalogDoc(orgs=[OrgDoc(code="R1", name="County bureau", kind="region"),
+                         OrgDoc(code="P1", name="Park", kind="park", parent="R1"),
+                         OrgDoc(code="E1", name="First works", kind="enterprise", parent="P1"),
+                         OrgDoc(code="E2", name="Second works", kind="enterprise", parent="P1")])
+
+
+@pytest.fixture
+def repo(tmp_path) -> CatalogRepository:
+    services = build_services(make_settings(tmp_path), catalog=None)
+    services.catalog.apply(EMPTY)
+    return services.catalog
+
+
+def _stored(repo: CatalogRepository, section: str) -> dict[str, object]:
+    return {getattr(x, "tag", None) or x.code: x for x in getattr(repo.export(), section)}
+
+
+def test_the_shipped_packs_are_listed():
+    assert "tank-farm" in {p.manifest.name for p in shipped()}
+    for p in shipped():
+        assert p.manifest.standards and "Sources" in p.readme, f"{p.manifest.name} names its sources"
+
+
+@pytest.mark.parametrize("name", [p.manifest.name for p in shipped()])
+def test_a_pack_applied_to_an_empty_enterprise_creates_what_it_declares_once(repo, name):
+    pack = find(name)
+    rendered = render(pack.manifest, "E1", {})
+    dry, summary = apply(repo, pack, "E1", {}, dry_run=True)
+    assert not _stored(repo, "sensors"), "a dry run wrote sensors"
+    assert sum(summary.created.values()) > 0 and not summary.updated
+
+    _, summary = apply(repo, pack, "E1", {})
+    for section in SECTIONS:
+        declared = getattr(rendered.doc, section)
+        stored = _stored(repo, section)
+        assert summary.created.get(section, 0) == len(declared)
+        for item in declared:  # each as the pack declares it, under the enterprise
+            key = getattr(item, "tag", None) or item.code
+            assert stored[key] == item, (section, key)
+    assert {d.org for d in repo.export().devices} == {"E1"}
+    # the tank farm's sensors sit on the major hazard source the pack declares, with GB 18218's inputs
+    if name == "tank-farm":
+        hs = _stored(repo, "hazard_sources")["E1-TANKS"]
+        assert hs.substances and hs.exposed_people == 60
+        gas = [s for s in _stored(repo, "sensors").values() if s.kind == "combustible_gas"]
+        assert gas and all((s.h, s.hh) == (25, 50) for s in gas)  # GB/T 50493: 25 / 50 %LEL
+
+    before = repo.export()
+    _, again = apply(repo, pack, "E1", {})
+    assert not again.created and not again.updated
+    assert repo.export() == before
+
+
+def test_parameters_shape_what_is_created(repo):
+    params = {"tag_prefix": "E2-", "tanks": [{"tank": "T9", "range_m": 12, "ll_m": 0.3, "l_m": 0.6, "h_m": 10,
+                                              "hh_m": 11}],
+              "combustible_detectors": ["G1", "G2", "G3", "G4"], "voting_groups": [{"group": "N", "a": "G1",
+                                                                                    "b": "G2", "c": "G3"}]}
+    apply(repo, find("tank-farm"), "E2", params)
+    sensors = _stored(repo, "sensors")
+    assert (sensors["E2-T9-LT"].range_high, sensors["E2-T9-LT"].hh) == (12, 11)
+    assert {"E2-G1", "E2-G4"} <= set(sensors) and "E2-TK101-LT" not in sensors
+    assert _stored(repo, "rules")["E2-GDS-2OO3-N"].when == "2 of (E2-G1 > 25, E2-G2 > 25, E2-G3 > 25)"
+
+
+def test_a_second_enterprise_cannot_take_the_firsts_tags(repo):
+    apply(repo, find("tank-farm"), "E1", {})
+    before = repo.export()
+    with pytest.raises(PackError) as e:
+        apply(repo, find("tank-farm"), "E2", {})
+    assert any("'TK101-LT' already belongs to E1" in p for p in e.value.problems)
+    assert repo.export() == before
+    apply(repo, find("tank-farm"), "E2", {"tag_prefix": "E2-"})  # with its own numbers it may
+
+
+@pytest.mark.parametrize(("params", "needle"), [
+    ({"tanks": "TK1"}, "parameter 'tanks': expected list, got str"),
+    ({"exposed_people": True}, "parameter 'exposed_people': expected integer"),
+    ({"tanks": []}, "parameter 'tanks': at least 1 element(s)"),
+    ({"colour": "red"}, "parameter 'colour': the pack has no such parameter"),
+    ({"tanks": [{"tank": "T1", "range_m": 20, "ll_m": 0.5, "l_m": 1, "h_m": 19, "hh_m": 18}]},
+     "tank-farm: sensors[0] (element 1): limits out of order: h=19.0 is above hh=18.0"),
+    ({"tanks": [{"tank": "T1"}]}, "tank-farm: sensors[0] (element 1).range_high: unknown placeholder {range_m}"),
+])
+def test_bad_parameters_are_refused_naming_the_parameter_or_template(repo, params, needle):
+    with pytest.raises(PackError) as e:
+        apply(repo, find("tank-farm"), "E1", params)
+    assert any(needle in p for p in e.value.problems), e.value.problems
+    assert not _stored(repo, "sensors")
+
+
+def _broken(tmp_path: Path, change) -> Path:
+    folder = tmp_path / "broken"
+    shutil.copytree(find("tank-farm").folder, folder)
+    data = yaml.safe_load((folder / "pack.yaml").read_text())
+    change(data)
+    (folder / "pack.yaml").write_text(yaml.safe_dump(data, allow_unicode=True))
+    return folder
+
+
+@pytest.mark.parametrize(("change", "needle"), [
+    (lambda d: d.pop("standards"), "standards: Field required"),
+    (lambda d: d.update(version="1.0"), "version: String should match pattern"),
+    (lambda d: d.update(format="hazwatch-pack/9"), "format: Input should be 'hazwatch-pack/1'"),
+    (lambda d: d["parameters"].append({"name": "org", "type": "string", "description": "x"}),
+     "org, item and i are given by Hazwatch"),
+    (lambda d: d["devices"].append({"code": "{org}-X", "name": "x", "org": "{org}", "colour": "red"}),
+     "broken: devices[2].colour: Extra inputs are not permitted"),
+    (lambda d: d["sensors"][0].update(name="{missing}"), "sensors[0] (element 1).name: unknown placeholder {missing}"),
+    (lambda d: d["sensors"][0].update(name="{org.__class__}"), "attribute access is not allowed"),
+    (lambda d: d["rules"][0].update(when="2 of (GT01 > 25"), "rules[0] (element 1).when"),
+])
+def test_a_bad_pack_is_refused_with_clear_errors(tmp_path, repo, change, needle):
+    folder = _broken(tmp_path, change)
+    with pytest.raises(PackError) as e:
+        pack = load(folder)
+        pack.manifest.name = "broken"
+        apply(repo, pack, "E1", {})
+    assert any(needle in p for p in e.value.problems), e.value.problems
+    assert not _stored(repo, "sensors")
+
+
+def test_the_published_schema_matches_the_code_and_validates_the_shipped_packs():
+    import jsonschema
+
+    published = json.loads((ROOT / "docs" / "schema" / "pack.schema.json").read_text())
+    assert published == json_schema(), "run `hazwatch pack schema > docs/schema/pack.schema.json`"
+    for p in shipped():
+        jsonschema.validate(yaml.safe_load((p.folder / "pack.yaml").read_text()), published)
+
+
+def test_the_command_line(tmp_path):
+    data = tmp_path / "data"
+    cat = tmp_path / "orgs.yaml"
+    cat.write_text(yaml.safe_dump(EMPTY.model_dump(mode="json", exclude_none=True)))
+    run = CliRunner().invoke
+    assert run(app, ["catalog", "import", str(cat), "--data-dir", str(data)]).exit_code == 0
+    r = run(app, ["pack", "list"])
+    assert r.exit_code == 0 and "tank-farm" in r.output
+    r = run(app, ["pack", "show", "tank-farm", "--org", "E1"])
+    assert r.exit_code == 0 and "GB/T 50493-2019" in r.output and "sensor TK101-LT" in r.output
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps({"tag_prefix": "X-"}))
+    r = run(app, ["pack", "apply", "tank-farm", "--org", "E1", "--params", str(params), "--dry-run",
+                  "--data-dir", str(data)])
+    assert r.exit_code == 0 and "sensors: 11 to create" in r.output, r.output
+    r = run(app, ["pack", "apply", "tank-farm", "--org", "E1", "--params", str(params), "--data-dir", str(data)])
+    assert r.exit_code == 0 and "sensors: 11 created" in r.output, r.output
+    r = run(app, ["pack", "apply", "tank-farm", "--org", "E1", "--params", str(params), "--data-dir", str(data)])
+    assert r.exit_code == 0 and "sensors: 0 created, 0 updated, 11 unchanged" in r.output, r.output
+    r = run(app, ["pack", "apply", "tank-farm", "--org", "P1", "--data-dir", str(data)])
+    assert r.exit_code == 2 and "P1 is a park; a pack is applied to an enterprise" in r.output
