@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from hazwatch.catalog import CatalogRepository
 from hazwatch.catalog.schema import CatalogDoc, OrgDoc
 from hazwatch.cli.main import app
-from hazwatch.packs import PackError, apply, find, load, render, shipped
+from hazwatch.packs import PackError, apply, find, installed, load, render, shipped, upgrade
 from hazwatch.packs.manifest import json_schema
 from tests.conftest import build_services, make_settings
 
@@ -112,8 +112,9 @@ def test_bad_parameters_are_refused_naming_the_parameter_or_template(repo, param
     assert not _stored(repo, "sensors")
 
 
-def _broken(tmp_path: Path, change) -> Path:
-    folder = tmp_path / "broken"
+def _variant(tmp_path: Path, change) -> Path:
+    """A copy of the tank-farm pack with `change` made to its pack.yaml."""
+    folder = tmp_path / "variant"
     shutil.copytree(find("tank-farm").folder, folder)
     data = yaml.safe_load((folder / "pack.yaml").read_text())
     change(data)
@@ -134,13 +135,54 @@ def _broken(tmp_path: Path, change) -> Path:
     (lambda d: d["rules"][0].update(when="2 of (GT01 > 25"), "rules[0] (element 1).when"),
 ])
 def test_a_bad_pack_is_refused_with_clear_errors(tmp_path, repo, change, needle):
-    folder = _broken(tmp_path, change)
+    folder = _variant(tmp_path, change)
     with pytest.raises(PackError) as e:
         pack = load(folder)
         pack.manifest.name = "broken"
         apply(repo, pack, "E1", {})
     assert any(needle in p for p in e.value.problems), e.value.problems
     assert not _stored(repo, "sensors")
+
+
+def _next_version(data: dict) -> None:
+    """What a pack's next release might change: a wider level deadband, new default HH levels, one
+    more combustible detector, one more step in the overfill plan."""
+    data["version"] = "1.1.0"
+    level = next(t for t in data["sensors"] if t["tag"].endswith("-LT"))
+    level["deadband"] = 0.1
+    for tank in next(p for p in data["parameters"] if p["name"] == "tanks")["default"]:
+        tank["hh_m"] = 18.8
+    next(p for p in data["parameters"] if p["name"] == "combustible_detectors")["default"].append("GT04")
+    next(p for p in data["plans"] if p["code"] == "{org}-SP-OVERFILL")["steps"].append(
+        {"title": "Record the overfill in the shift log", "role": "operator", "due_min": 60})
+
+
+def test_an_upgrade_takes_the_packs_changes_and_keeps_local_edits(tmp_path, repo):
+    apply(repo, find("tank-farm"), "E1", {})
+    level = _stored(repo, "sensors")["TK101-LT"]
+    repo.apply(CatalogDoc(sensors=[level.model_copy(update={"hh": 18.0, "on_delay_s": 3.0})]))  # edited here
+    v2 = load(_variant(tmp_path, _next_version))
+    before = repo.export()
+    dry = upgrade(repo, v2, "E1", dry_run=True)
+    assert repo.export() == before and dry.summary.created == {"sensors": 1}
+
+    result = upgrade(repo, v2, "E1")
+    sensors = _stored(repo, "sensors")
+    assert (sensors["TK101-LT"].hh, sensors["TK101-LT"].on_delay_s) == (18.0, 3.0)  # the local edits stay
+    assert sensors["TK101-LT"].deadband == sensors["TK102-LT"].deadband == 0.1  # the pack's change is taken
+    assert sensors["TK102-LT"].hh == 18.8  # not edited here: the new default
+    assert "GT04" in sensors and len(_stored(repo, "plans")["E1-SP-OVERFILL"].steps) == 4
+    assert any("TK101-LT.hh: changed here to 18.0 and by the pack from 18.5 to 18.8" in c for c in result.conflicts)
+    assert any("TK101-LT.on_delay_s: 3.0 kept" in k for k in result.kept)
+    assert (result.from_version, result.to_version) == ("1.0.0", "1.1.0")
+    assert installed(repo, "E1")[0]["version"] == "1.1.0"
+    again = upgrade(repo, v2, "E1")  # upgrading to the version installed changes nothing
+    assert not again.summary.created and not again.summary.updated and not again.conflicts
+
+
+def test_an_upgrade_needs_an_install(repo):
+    with pytest.raises(PackError, match="tank-farm is not installed on E1"):
+        upgrade(repo, find("tank-farm"), "E1")
 
 
 def test_the_published_schema_matches_the_code_and_validates_the_shipped_packs():
@@ -173,3 +215,10 @@ def test_the_command_line(tmp_path):
     assert r.exit_code == 0 and "sensors: 0 created, 0 updated, 11 unchanged" in r.output, r.output
     r = run(app, ["pack", "apply", "tank-farm", "--org", "P1", "--data-dir", str(data)])
     assert r.exit_code == 2 and "P1 is a park; a pack is applied to an enterprise" in r.output
+    r = run(app, ["pack", "installed", "--org", "E1", "--data-dir", str(data)])
+    assert r.exit_code == 0 and 'tank-farm 1.0.0  parameters {"tag_prefix": "X-"}' in r.output, r.output
+    v2 = _variant(tmp_path, _next_version)
+    r = run(app, ["pack", "upgrade", str(v2), "--org", "E1", "--data-dir", str(data)])
+    assert r.exit_code == 0 and "upgraded tank-farm on E1 from 1.0.0 to 1.1.0" in r.output, r.output
+    # X-GT04 made; the two levels take the new deadband and HH; the overfill plan its new step
+    assert "sensors: 1 created, 2 updated, 9 unchanged" in r.output and "plans: 0 created, 1 updated" in r.output

@@ -74,21 +74,22 @@ class CatalogRepository:
     # -- writing -----------------------------------------------------------------------------------
     def apply(self, doc: CatalogDoc, source: str = "catalog", allowed: frozenset[int] | None = None,
               on_change: Callable[[Session, str, str, dict | None, dict], None] | None = None,
-              dry_run: bool = False) -> ApplySummary:
+              dry_run: bool = False, also: Callable[[Session], None] | None = None) -> ApplySummary:
         """Validate references against the file and the stored catalog, then upsert in one
         transaction; any problem refuses the whole document.
 
         `allowed` limits the document to a tenant scope (org ids): it may only touch objects of
         those orgs, and what lies outside reads as unknown. `on_change(session, section, key, before,
-        after)` sees every created or changed item inside the transaction (the audit log). A dry run
+        after)` sees every created or changed item inside the transaction (the audit log), and
+        `also(session)` writes what belongs with the document in the same transaction. A dry run
         does all of it and rolls the transaction back: the summary says what would change."""
         try:
-            return self._apply(doc, source, allowed, on_change, dry_run)
+            return self._apply(doc, source, allowed, on_change, dry_run, also)
         except _DryRun as d:
             return d.summary
 
     def _apply(self, doc: CatalogDoc, source: str, allowed: frozenset[int] | None,
-               on_change: Callable | None, dry_run: bool) -> ApplySummary:
+               on_change: Callable | None, dry_run: bool, also: Callable[[Session], None] | None) -> ApplySummary:
         with Session(self.engine) as session, session.begin():
             # Scope first, so that nothing outside it is described (not even its kind) to the caller.
             problems = self._check_scope(session, doc, source, allowed) if allowed is not None else []
@@ -143,6 +144,8 @@ class CatalogRepository:
                 self._upsert(session, IncidentTrigger, "code", item.code, {
                     "name": item.name, "org_id": orgs[item.org], "doc": item.model_dump(mode="json")},
                     summary, "incident_triggers")
+            if also is not None:
+                also(session)
             meta = session.get(CatalogMeta, 1)
             if meta is None:
                 meta = CatalogMeta(id=1, revision=0)

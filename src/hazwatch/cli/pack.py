@@ -83,20 +83,9 @@ def pack_apply(name: Annotated[str, typer.Argument(help="a shipped pack's name o
                data_dir: DataDir = None) -> None:
     """Create the pack's devices, sensors, rules, plans and triggers under an enterprise. Applying
     again changes nothing; an item edited since is set back to the pack's values."""
-    from hazwatch.app import open_database
-    from hazwatch.auth import AuditLog
-    from hazwatch.catalog import CatalogRepository
-    from hazwatch.cli.main import _cli_actor, _settings
     from hazwatch.packs import PackError, apply, enterprise_code, find
 
-    actor = _cli_actor()
-
-    def audit(session, section: str, key: str, before: dict | None, after: dict) -> None:
-        owner = after.get("org_id", after.get("id")) if section != "sensors" else None
-        AuditLog.record(session.connection(), actor, "catalog.update" if before else "catalog.create",
-                        section, key, owner, before=before, after=after)
-
-    repo = CatalogRepository(open_database(_settings(data_dir)))
+    repo, audit = _repo(data_dir)
     try:
         pack = find(name)
         code = enterprise_code(repo, org)
@@ -106,10 +95,77 @@ def pack_apply(name: Annotated[str, typer.Argument(help="a shipped pack's name o
     verb = "would apply" if dry_run else "applied"
     console.print(f"{verb} {pack.manifest.name} {pack.manifest.version} to {code}"
                   + ("" if dry_run else f" (catalog revision {summary.revision})"))
+    _counts(summary, dry_run)
+
+
+def _counts(summary, dry_run: bool) -> None:
     for k in sorted(set(summary.created) | set(summary.updated) | set(summary.unchanged)):
         console.print(f"  {k}: {summary.created.get(k, 0)} {'to create' if dry_run else 'created'}, "
                       f"{summary.updated.get(k, 0)} {'to update' if dry_run else 'updated'}, "
                       f"{summary.unchanged.get(k, 0)} unchanged")
+
+
+def _repo(data_dir: Path | None):
+    """The installation's catalog, and the audit hook that records each change as the CLI's."""
+    from hazwatch.app import open_database
+    from hazwatch.auth import AuditLog
+    from hazwatch.catalog import CatalogRepository
+    from hazwatch.cli.main import _cli_actor, _settings
+
+    actor = _cli_actor()
+
+    def audit(session, section: str, key: str, before: dict | None, after: dict) -> None:
+        owner = after.get("org_id", after.get("id")) if section != "sensors" else None
+        AuditLog.record(session.connection(), actor, "catalog.update" if before else "catalog.create",
+                        section, key, owner, before=before, after=after)
+
+    return CatalogRepository(open_database(_settings(data_dir))), audit
+
+
+@pack_app.command("upgrade")
+def pack_upgrade(name: Annotated[str, typer.Argument(help="the newer pack: a shipped pack's name or a pack folder")],
+                 org: Annotated[str, typer.Option(help="the enterprise: its code or its id")],
+                 params: Annotated[Path | None, typer.Option(help="new parameters (default: those of the "
+                                                                  "install)")] = None,
+                 dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would change; change "
+                                                                        "nothing")] = False,
+                 data_dir: DataDir = None) -> None:
+    """Bring an installed pack to this version. Values edited locally since the install stay; where
+    the pack changed the same value, the local one stays and the conflict is listed."""
+    from hazwatch.packs import PackError, enterprise_code, find, upgrade
+
+    repo, audit = _repo(data_dir)
+    try:
+        pack = find(name)
+        code = enterprise_code(repo, org)
+        result = upgrade(repo, pack, code, _params(params) if params else None, dry_run=dry_run, on_change=audit)
+    except PackError as e:
+        raise _refused(e) from None
+    console.print(f"{'would upgrade' if dry_run else 'upgraded'} {pack.manifest.name} on {code} from "
+                  f"{result.from_version} to {result.to_version}")
+    _counts(result.summary, dry_run)
+    for title, lines in (("local edits kept", result.kept), ("conflicts (the local value stays)", result.conflicts),
+                         ("notes", result.notes)):
+        if lines:
+            console.print(f"{title}:")
+            for line in lines:
+                console.print(f"  {line}", markup=False, highlight=False)
+
+
+@pack_app.command("installed")
+def pack_installed(org: Annotated[str, typer.Option(help="the enterprise: its code or its id")],
+                   data_dir: DataDir = None) -> None:
+    """The packs an enterprise has, at which version and with which parameters."""
+    from hazwatch.packs import PackError, enterprise_code, installed
+
+    repo, _ = _repo(data_dir)
+    try:
+        rows = installed(repo, enterprise_code(repo, org))
+    except PackError as e:
+        raise _refused(e) from None
+    for r in rows:
+        console.print(f"{r['pack']} {r['version']}  parameters {json.dumps(r['params'], ensure_ascii=False)}",
+                      markup=False, highlight=False)
 
 
 @pack_app.command("schema")

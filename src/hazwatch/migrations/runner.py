@@ -22,6 +22,7 @@ def metadata() -> MetaData:
     from hazwatch.detect import models as _detect  # noqa: F401
     from hazwatch.incidents import models as _incidents  # noqa: F401
     from hazwatch.ledger import models as _ledger  # noqa: F401
+    from hazwatch.packs import models as _packs  # noqa: F401
     from hazwatch.risk import models as _risk  # noqa: F401
     from hazwatch.scale import models as _scale  # noqa: F401
 

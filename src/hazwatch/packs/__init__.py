@@ -1,8 +1,8 @@
 """Application packs: a benchmark application captured once and instantiated per enterprise."""
 
-from hazwatch.packs.library import Pack, apply, enterprise_code, find, load, shipped
+from hazwatch.packs.library import Pack, Upgrade, apply, enterprise_code, find, installed, load, shipped, upgrade
 from hazwatch.packs.manifest import FORMAT, Manifest, PackError
 from hazwatch.packs.render import Rendered, render
 
-__all__ = ["FORMAT", "Manifest", "Pack", "PackError", "Rendered", "apply", "enterprise_code", "find", "load", "render",
-           "shipped"]
+__all__ = ["FORMAT", "Manifest", "Pack", "PackError", "Rendered", "Upgrade", "apply", "enterprise_code", "find",
+           "installed", "load", "render", "shipped", "upgrade"]

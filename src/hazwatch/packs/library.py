@@ -3,7 +3,8 @@ folder a user names, and applying one to an enterprise through the catalog."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ from sqlalchemy.orm import Session
 from hazwatch.catalog.errors import CatalogError
 from hazwatch.catalog.models import Org
 from hazwatch.catalog.repository import ApplySummary, CatalogRepository
-from hazwatch.packs.manifest import Manifest, PackError
+from hazwatch.catalog.schema import CatalogDoc
+from hazwatch.packs.manifest import SECTIONS, Manifest, PackError
+from hazwatch.packs.models import PackInstall
 from hazwatch.packs.render import Rendered, render
 
 SHIPPED = Path(__file__).parent / "data"
@@ -86,12 +89,110 @@ def apply(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any],
     applying twice changes nothing the second time. A dry run reports what would change."""
     rendered = render(pack.manifest, org, params)
     _owned_elsewhere(repo, rendered, org)
-    source = f"pack {pack.manifest.name} {pack.manifest.version}"
+    return rendered, _write(repo, pack, org, params, rendered.doc, rendered.doc, on_change, dry_run)
+
+
+def _write(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any], doc: CatalogDoc,
+           base: CatalogDoc, on_change, dry_run: bool) -> ApplySummary:
+    """Apply `doc` and record the install (the pack's own rendering `base` is what a later upgrade
+    merges against), in one transaction."""
+    m = pack.manifest
+
+    def record(session: Session) -> None:
+        org_id = session.scalar(select(Org.id).where(Org.code == org))
+        row = session.scalar(select(PackInstall).where(PackInstall.org_id == org_id, PackInstall.pack == m.name))
+        if row is None:
+            row = PackInstall(org_id=org_id, pack=m.name)
+            session.add(row)
+        row.version, row.params, row.applied_at = m.version, params, time.time_ns() // 1000
+        row.rendered = base.model_dump(mode="json")
+
     try:
-        summary = repo.apply(rendered.doc, source, on_change=on_change, dry_run=dry_run)
+        return repo.apply(doc, f"pack {m.name} {m.version}", on_change=on_change, dry_run=dry_run, also=record)
     except CatalogError as e:
         raise PackError(e.problems) from None
-    return rendered, summary
+
+
+@dataclass
+class Upgrade:
+    from_version: str
+    to_version: str
+    summary: ApplySummary
+    kept: list[str] = field(default_factory=list)  # local edits kept where the pack did not change the field
+    conflicts: list[str] = field(default_factory=list)  # both changed one field: the local value stays
+    notes: list[str] = field(default_factory=list)  # items deleted locally, or dropped by the new version
+
+
+def installed(repo: CatalogRepository, org: str) -> list[dict]:
+    with Session(repo.engine) as s:
+        rows = s.execute(select(PackInstall, Org.code).join(Org, Org.id == PackInstall.org_id)
+                         .where(Org.code == org).order_by(PackInstall.pack)).all()
+        return [{"pack": r.pack, "version": r.version, "params": r.params, "applied_at": r.applied_at}
+                for r, _ in rows]
+
+
+def upgrade(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any] | None = None,
+            dry_run: bool = False, on_change=None) -> Upgrade:
+    """Bring an enterprise's installed pack to `pack`'s version without losing local edits: for
+    each field of each item, a value edited locally since the install stays, a value the new
+    version changes is taken, and where both changed it the local value stays and the conflict is
+    reported. New items are created; items the new version drops, or that were deleted locally,
+    are left as they are and reported."""
+    with Session(repo.engine) as s:
+        row = s.scalar(select(PackInstall).join(Org, Org.id == PackInstall.org_id)
+                       .where(Org.code == org, PackInstall.pack == pack.manifest.name))
+        if row is None:
+            raise PackError([f"{pack.manifest.name} is not installed on {org}: apply it first"])
+        old_version, old_params, base_data = row.version, row.params, row.rendered
+    params = old_params if params is None else params
+    new = render(pack.manifest, org, params)
+    _owned_elsewhere(repo, new, org)
+    base = CatalogDoc.model_validate(base_data)
+    local = repo.export()
+    out = Upgrade(old_version, pack.manifest.version, ApplySummary())
+    merged: dict[str, list] = {}
+    for section in SECTIONS:
+        key = "tag" if section == "sensors" else "code"
+        b = {getattr(x, key): x.model_dump(mode="json") for x in getattr(base, section)}
+        here = {getattr(x, key): x.model_dump(mode="json") for x in getattr(local, section)}
+        items = []
+        for item in getattr(new.doc, section):
+            k, n = getattr(item, key), item.model_dump(mode="json")
+            if k not in b:
+                if k in here:
+                    out.conflicts.append(f"{section} {k}: new in {pack.manifest.version} but already made by "
+                                         "hand; kept as it is")
+                    continue
+                items.append(n)
+            elif k not in here:
+                out.notes.append(f"{section} {k}: deleted here since the install; not made again")
+            else:
+                items.append(_merge(f"{section} {k}", b[k], here[k], n, out))
+        out.notes += [f"{section} {k}: no longer in {pack.manifest.name} {pack.manifest.version}; kept"
+                      for k in b if k not in {getattr(x, key) for x in getattr(new.doc, section)}]
+        merged[section] = items
+    try:
+        doc = CatalogDoc.model_validate(merged)
+    except ValueError as e:
+        raise PackError([f"the merged items do not validate: {e}"]) from None
+    out.summary = _write(repo, pack, org, params, doc, new.doc, on_change, dry_run)
+    return out
+
+
+def _merge(what: str, base: dict, local: dict, new: dict, out: Upgrade) -> dict:
+    merged = {}
+    for f in new.keys() | local.keys():
+        b, lo, n = base.get(f), local.get(f), new.get(f)
+        if lo in (b, n):  # not edited here, or edited to what the pack now says
+            merged[f] = n
+        elif n == b:
+            merged[f] = lo
+            out.kept.append(f"{what}.{f}: {lo!r} kept (the pack has {b!r})")
+        else:
+            merged[f] = lo
+            out.conflicts.append(f"{what}.{f}: changed here to {lo!r} and by the pack from {b!r} to {n!r}; "
+                                 f"{lo!r} kept")
+    return merged
 
 
 def _owned_elsewhere(repo: CatalogRepository, rendered: Rendered, org: str) -> None:
@@ -104,7 +205,7 @@ def _owned_elsewhere(repo: CatalogRepository, rendered: Rendered, org: str) -> N
     owners |= {(section, x.code): x.org for section in ("hazard_sources", "rules", "plans", "incident_triggers")
                for x in getattr(stored, section)}
     problems = []
-    for section in ("hazard_sources", "devices", "sensors", "rules", "plans", "incident_triggers"):
+    for section in SECTIONS:
         for x in getattr(rendered.doc, section):
             key = x.tag if section == "sensors" else x.code
             owner = owners.get((section, key))
