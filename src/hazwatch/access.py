@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 from sqlalchemy import select
 
+from hazwatch import packs
 from hazwatch.alarms import AlarmCommandError, public
 from hazwatch.alarms.manager import iso
 from hazwatch.auth import Actor, Principal, Scope
@@ -24,6 +25,7 @@ from hazwatch.catalog.schema import CatalogDoc, OrgDoc
 from hazwatch.domain.errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
 from hazwatch.domain.limits import Priority
 from hazwatch.normalize import RawBatch
+from hazwatch.packs import Pack
 from hazwatch.services import Services
 from hazwatch.store.base import SeriesFrame
 
@@ -446,6 +448,12 @@ class Access:
         return self.services.catalog.export(self.scope.org_ids)
 
     def apply_catalog(self, doc: CatalogDoc, source: str = "catalog") -> ApplySummary:
+        summary = self.services.catalog.apply(doc, source, self.scope.org_ids, self._catalog_audit())
+        self.services.catalog_changed()
+        return summary
+
+    def _catalog_audit(self):
+        """Every created or changed catalog item into the audit log, as this caller's."""
         actor, record = self.actor, self.services.audit.record
 
         def on_change(session, section: str, key: str, before: dict | None, after: dict) -> None:
@@ -458,9 +466,30 @@ class Access:
             record(session.connection(), actor, "catalog.update" if before else "catalog.create",
                    _OBJECT[section], key, org_id, before=before, after=after)
 
-        summary = self.services.catalog.apply(doc, source, self.scope.org_ids, on_change)
-        self.services.catalog_changed()
-        return summary
+        return on_change
+
+    # -- application packs ----------------------------------------------------------------------------------
+    def apply_pack(self, name: str, org: str, params: dict, dry_run: bool) -> tuple[Pack, str, ApplySummary]:
+        pack = packs.shipped_pack(name)
+        code = packs.enterprise_code(self.services.catalog, org, self.scope.org_ids)
+        _, summary = packs.apply(self.services.catalog, pack, code, params, dry_run, self._catalog_audit(),
+                                 self.scope.org_ids)
+        if not dry_run:
+            self.services.catalog_changed()
+        return pack, code, summary
+
+    def upgrade_pack(self, name: str, org: str, params: dict | None, dry_run: bool) -> tuple[str, packs.Upgrade]:
+        pack = packs.shipped_pack(name)
+        code = packs.enterprise_code(self.services.catalog, org, self.scope.org_ids)
+        result = packs.upgrade(self.services.catalog, pack, code, params, dry_run, self._catalog_audit(),
+                               self.scope.org_ids)
+        if not dry_run:
+            self.services.catalog_changed()
+        return code, result
+
+    def pack_installs(self, org: str) -> tuple[str, list[dict]]:
+        code = packs.enterprise_code(self.services.catalog, org, self.scope.org_ids)
+        return code, packs.installed(self.services.catalog, code)
 
     # -- users, keys, devices, audit ------------------------------------------------------------------------
     def users(self) -> list[dict]:

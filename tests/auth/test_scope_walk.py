@@ -702,6 +702,53 @@ def _(w, user):
             assert tag not in r.text
 
 
+# -- application packs -------------------------------------------------------------------------------------------
+ENTERPRISES = ("EA1", "EA2", "EB1")
+
+
+@case("GET", "/packs")
+def _(w, user):
+    r = w.client.get(f"{API}/packs", headers=w.headers(user))
+    assert r.status_code == 200 and "tank-farm" in {p["name"] for p in r.json()["items"]}
+
+
+@case("GET", "/packs/{name}")
+def _(w, user):
+    r = w.client.get(f"{API}/packs/tank-farm", headers=w.headers(user))
+    assert r.status_code == 200 and "GB/T 50493-2019" in r.text
+
+
+@case("GET", "/packs/installs")
+def _(w, user):
+    for org in ENTERPRISES:
+        r = w.client.get(f"{API}/packs/installs", params={"org": org}, headers=w.headers(user))
+        expect(r, user, R.READ, sees(w, user, org), ok=(200,))
+        assert org in r.text or r.status_code == 404
+        if r.status_code == 404:
+            assert "no such org" in r.text
+
+
+@case("POST", "/packs/{name}/apply")
+def _(w, user):
+    for org in ENTERPRISES:  # a dry run: what it would make is told, nothing changes
+        body = {"org": org, "params": {"tag_prefix": f"{org}-{user}-"}, "dry_run": True}
+        r = w.client.post(f"{API}/packs/tank-farm/apply", json=body, headers=w.headers(user))
+        expect(r, user, R.CATALOG_WRITE, sees(w, user, org), ok=(200,))
+        if r.status_code == 200:
+            assert r.json()["created"]["sensors"] == 11
+    for org in ENTERPRISES:
+        assert admin_view(w, f"{API}/sensors/{org}-{user}-TK101-LT")[0] == 404
+
+
+@case("POST", "/packs/{name}/upgrade")
+def _(w, user):
+    for org in ENTERPRISES:
+        r = w.client.post(f"{API}/packs/tank-farm/upgrade", json={"org": org, "dry_run": True}, headers=w.headers(user))
+        expect(r, user, R.CATALOG_WRITE, sees(w, user, org), ok=(422,))
+        if r.status_code == 422:
+            assert f"tank-farm is not installed on {org}" in r.text
+
+
 # -- the walk ---------------------------------------------------------------------------------------------------
 def routes(app) -> set[tuple[str, str]]:
     """(method, path) of every API operation and ("WS", path) of every WebSocket."""

@@ -39,7 +39,8 @@ def _stored(repo: CatalogRepository, section: str) -> dict[str, object]:
 
 
 def test_the_shipped_packs_are_listed():
-    assert "tank-farm" in {p.manifest.name for p in shipped()}
+    assert {p.manifest.name for p in shipped()} >= {"tank-farm", "gas-detection", "dust-explosion",
+                                                    "deep-well-casting"}
     for p in shipped():
         assert p.manifest.standards and "Sources" in p.readme, f"{p.manifest.name} names its sources"
 
@@ -86,6 +87,14 @@ def test_parameters_shape_what_is_created(repo):
     assert _stored(repo, "rules")["E2-GDS-2OO3-N"].when == "2 of (E2-G1 > 25, E2-G2 > 25, E2-G3 > 25)"
 
 
+def test_a_pack_cannot_take_over_what_another_pack_made_on_the_same_enterprise(repo):
+    apply(repo, find("tank-farm"), "E1", {})
+    with pytest.raises(PackError) as e:  # both packs number their first combustible detector GT01
+        apply(repo, find("gas-detection"), "E1", {})
+    assert any("'GT01' was made here by the tank-farm pack" in p for p in e.value.problems), e.value.problems
+    apply(repo, find("gas-detection"), "E1", {"tag_prefix": "CH1-"})
+
+
 def test_a_second_enterprise_cannot_take_the_firsts_tags(repo):
     apply(repo, find("tank-farm"), "E1", {})
     before = repo.export()
@@ -112,10 +121,10 @@ def test_bad_parameters_are_refused_naming_the_parameter_or_template(repo, param
     assert not _stored(repo, "sensors")
 
 
-def _variant(tmp_path: Path, change) -> Path:
-    """A copy of the tank-farm pack with `change` made to its pack.yaml."""
+def _variant(tmp_path: Path, change, name: str = "tank-farm") -> Path:
+    """A copy of a shipped pack with `change` made to its pack.yaml."""
     folder = tmp_path / "variant"
-    shutil.copytree(find("tank-farm").folder, folder)
+    shutil.copytree(find(name).folder, folder)
     data = yaml.safe_load((folder / "pack.yaml").read_text())
     change(data)
     (folder / "pack.yaml").write_text(yaml.safe_dump(data, allow_unicode=True))
@@ -178,6 +187,23 @@ def test_an_upgrade_takes_the_packs_changes_and_keeps_local_edits(tmp_path, repo
     assert installed(repo, "E1")[0]["version"] == "1.1.0"
     again = upgrade(repo, v2, "E1")  # upgrading to the version installed changes nothing
     assert not again.summary.created and not again.summary.updated and not again.conflicts
+
+
+@pytest.mark.parametrize("name", [p.manifest.name for p in shipped()])
+def test_every_shipped_pack_upgrades_keeping_a_local_edit(tmp_path, repo, name):
+    apply(repo, find(name), "E1", {})
+    first = render(find(name).manifest, "E1", {}).doc.sensors[0]
+    mine = _stored(repo, "sensors")[first.tag]
+    repo.apply(CatalogDoc(sensors=[mine.model_copy(update={"on_delay_s": 7.0})]))  # edited here
+
+    def next_release(data: dict) -> None:
+        data["version"] = "9.0.0"
+        data["sensors"][0]["off_delay_s"] = 9  # the new version changes another field of the same item
+
+    result = upgrade(repo, load(_variant(tmp_path, next_release, name)), "E1")
+    after = _stored(repo, "sensors")[first.tag]
+    assert (after.on_delay_s, after.off_delay_s) == (7.0, 9.0)
+    assert not result.conflicts and installed(repo, "E1")[0]["version"] == "9.0.0"
 
 
 def test_an_upgrade_needs_an_install(repo):

@@ -26,6 +26,7 @@ from hazwatch.api.routers import (
     ledger,
     notifications,
     orgs,
+    packs,
     risk,
     sensors,
     stream,
@@ -36,6 +37,7 @@ from hazwatch.api.routers import (
 )
 from hazwatch.catalog.errors import CatalogError
 from hazwatch.domain.errors import ServiceError, TooMany, Unavailable
+from hazwatch.packs import PackError
 from hazwatch.services import Services
 from hazwatch.settings import Settings
 
@@ -54,7 +56,7 @@ def _cache(api: FastAPI) -> dict:
 
 ROUTERS = (auth.router, orgs.router, users.router, catalog.router, devices.router, telemetry.router, sensors.router,
            alarms.router, incidents.router, notifications.router, risk.router, audit.router, ledger.router,
-           system.router, stream.router, tiers.router)
+           system.router, stream.router, tiers.router, packs.router)
 # scale-out nodes answer only for what they do (plus /healthz, /readyz and /metrics)
 ROLE_ROUTERS = {"ingest": (auth.router, telemetry.router, system.router), "worker": (auth.router, system.router)}
 
@@ -110,6 +112,11 @@ def create_api(services: Services | None = None, routers: tuple | None = None) -
         # e.g. a NUL character, which PostgreSQL text cannot hold; the transaction has rolled back
         reason = str(exc.orig).splitlines()[0] if exc.orig else "value out of range"
         return JSON({"detail": f"a value in the request cannot be stored: {reason}"}, status_code=422)
+
+    @api.exception_handler(PackError)
+    async def pack_error(_request: Request, exc: PackError) -> JSON:
+        shown = "; ".join(exc.problems[:3]) + (f"; and {len(exc.problems) - 3} more" if len(exc.problems) > 3 else "")
+        return JSON({"detail": f"pack refused, nothing applied: {shown}", "problems": exc.problems}, status_code=422)
 
     @api.exception_handler(CatalogError)
     async def catalog_error(_request: Request, exc: CatalogError) -> JSON:

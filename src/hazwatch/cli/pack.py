@@ -12,6 +12,8 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from hazwatch.domain.errors import ServiceError
+
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 pack_app = typer.Typer(help="Application packs: a tank farm, a gas-detection area, ... applied to an enterprise "
@@ -21,8 +23,9 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Embedded mode'
 
 
 def _refused(e) -> typer.Exit:
-    err.print(f"[red]pack refused, nothing applied[/] ({len(e.problems)} problem(s)):")
-    for p in e.problems:
+    problems = getattr(e, "problems", None) or [str(e)]
+    err.print(f"[red]pack refused, nothing applied[/] ({len(problems)} problem(s)):")
+    for p in problems:
         err.print(f"  {p}", markup=False, highlight=False)
     return typer.Exit(2)
 
@@ -49,7 +52,7 @@ def pack_show(name: Annotated[str, typer.Argument(help="a shipped pack's name or
     try:
         pack = find(name)
         rendered = render(pack.manifest, org, _params(params))
-    except PackError as e:
+    except (PackError, ServiceError) as e:
         raise _refused(e) from None
     m = pack.manifest
     console.print(f"[bold]{m.name} {m.version}[/]: {m.title} ({m.industry})")
@@ -90,7 +93,7 @@ def pack_apply(name: Annotated[str, typer.Argument(help="a shipped pack's name o
         pack = find(name)
         code = enterprise_code(repo, org)
         _, summary = apply(repo, pack, code, _params(params), dry_run=dry_run, on_change=audit)
-    except PackError as e:
+    except (PackError, ServiceError) as e:
         raise _refused(e) from None
     verb = "would apply" if dry_run else "applied"
     console.print(f"{verb} {pack.manifest.name} {pack.manifest.version} to {code}"
@@ -139,7 +142,7 @@ def pack_upgrade(name: Annotated[str, typer.Argument(help="the newer pack: a shi
         pack = find(name)
         code = enterprise_code(repo, org)
         result = upgrade(repo, pack, code, _params(params) if params else None, dry_run=dry_run, on_change=audit)
-    except PackError as e:
+    except (PackError, ServiceError) as e:
         raise _refused(e) from None
     console.print(f"{'would upgrade' if dry_run else 'upgraded'} {pack.manifest.name} on {code} from "
                   f"{result.from_version} to {result.to_version}")
@@ -161,7 +164,7 @@ def pack_installed(org: Annotated[str, typer.Option(help="the enterprise: its co
     repo, _ = _repo(data_dir)
     try:
         rows = installed(repo, enterprise_code(repo, org))
-    except PackError as e:
+    except (PackError, ServiceError) as e:
         raise _refused(e) from None
     for r in rows:
         console.print(f"{r['pack']} {r['version']}  parameters {json.dumps(r['params'], ensure_ascii=False)}",

@@ -17,6 +17,7 @@ from hazwatch.catalog.errors import CatalogError
 from hazwatch.catalog.models import Org
 from hazwatch.catalog.repository import ApplySummary, CatalogRepository
 from hazwatch.catalog.schema import CatalogDoc
+from hazwatch.domain.errors import NotFound
 from hazwatch.packs.manifest import SECTIONS, Manifest, PackError
 from hazwatch.packs.models import PackInstall
 from hazwatch.packs.render import Rendered, render
@@ -37,6 +38,14 @@ class Pack:
 
 def shipped() -> list[Pack]:
     return [load(p) for p in sorted(SHIPPED.iterdir()) if (p / "pack.yaml").exists()]
+
+
+def shipped_pack(name: str) -> Pack:
+    """A shipped pack by name only: what the API offers (it never reads a path a caller names)."""
+    if not (name and (SHIPPED / name / "pack.yaml").exists() and "/" not in name and not name.startswith(".")):
+        known = ", ".join(p.manifest.name for p in shipped())
+        raise NotFound(f"no pack {name!r}; the shipped packs are {known}")
+    return load(SHIPPED / name)
 
 
 def find(name: str) -> Pack:
@@ -70,30 +79,31 @@ def load(folder: Path) -> Pack:
     return Pack(manifest, folder)
 
 
-def enterprise_code(repo: CatalogRepository, ref: str) -> str:
-    """`--org` as a person gives it, an id or a code: the enterprise's code."""
+def enterprise_code(repo: CatalogRepository, ref: str, allowed: frozenset[int] | None = None) -> str:
+    """`--org` as a person gives it, an id or a code: the enterprise's code. Outside `allowed`
+    (a caller's scope) an org reads as unknown."""
     with Session(repo.engine) as s:
-        org = s.scalar(select(Org).where(Org.id == int(ref))) if ref.isdigit() else None
+        org = s.scalar(select(Org).where(Org.id == int(ref))) if ref.isdigit() and len(ref) < 10 else None
         org = org or s.scalar(select(Org).where(Org.code == ref))
-        if org is None:
-            raise PackError([f"org {ref!r}: no such org"])
+        if org is None or (allowed is not None and org.id not in allowed):
+            raise NotFound(f"org {ref!r}: no such org")
         if org.kind != "enterprise":
             raise PackError([f"org {ref!r}: {org.code} is a {org.kind}; a pack is applied to an enterprise"])
         return org.code
 
 
 def apply(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any], dry_run: bool = False,
-          on_change=None) -> tuple[Rendered, ApplySummary]:
+          on_change=None, allowed: frozenset[int] | None = None) -> tuple[Rendered, ApplySummary]:
     """Instantiate `pack` under enterprise `org` (its code): devices, sensors with their tag numbers,
     rules, plans and triggers, created or brought back to the pack's values by code and tag, so
     applying twice changes nothing the second time. A dry run reports what would change."""
     rendered = render(pack.manifest, org, params)
-    _owned_elsewhere(repo, rendered, org)
-    return rendered, _write(repo, pack, org, params, rendered.doc, rendered.doc, on_change, dry_run)
+    _owned_elsewhere(repo, rendered, org, pack.manifest.name, allowed)
+    return rendered, _write(repo, pack, org, params, rendered.doc, rendered.doc, on_change, dry_run, allowed)
 
 
 def _write(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any], doc: CatalogDoc,
-           base: CatalogDoc, on_change, dry_run: bool) -> ApplySummary:
+           base: CatalogDoc, on_change, dry_run: bool, allowed: frozenset[int] | None) -> ApplySummary:
     """Apply `doc` and record the install (the pack's own rendering `base` is what a later upgrade
     merges against), in one transaction."""
     m = pack.manifest
@@ -108,7 +118,8 @@ def _write(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any]
         row.rendered = base.model_dump(mode="json")
 
     try:
-        return repo.apply(doc, f"pack {m.name} {m.version}", on_change=on_change, dry_run=dry_run, also=record)
+        return repo.apply(doc, f"pack {m.name} {m.version}", allowed, on_change=on_change, dry_run=dry_run,
+                          also=record)
     except CatalogError as e:
         raise PackError(e.problems) from None
 
@@ -132,7 +143,7 @@ def installed(repo: CatalogRepository, org: str) -> list[dict]:
 
 
 def upgrade(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any] | None = None,
-            dry_run: bool = False, on_change=None) -> Upgrade:
+            dry_run: bool = False, on_change=None, allowed: frozenset[int] | None = None) -> Upgrade:
     """Bring an enterprise's installed pack to `pack`'s version without losing local edits: for
     each field of each item, a value edited locally since the install stays, a value the new
     version changes is taken, and where both changed it the local value stays and the conflict is
@@ -146,7 +157,7 @@ def upgrade(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any
         old_version, old_params, base_data = row.version, row.params, row.rendered
     params = old_params if params is None else params
     new = render(pack.manifest, org, params)
-    _owned_elsewhere(repo, new, org)
+    _owned_elsewhere(repo, new, org, pack.manifest.name, allowed)
     base = CatalogDoc.model_validate(base_data)
     local = repo.export()
     out = Upgrade(old_version, pack.manifest.version, ApplySummary())
@@ -175,7 +186,7 @@ def upgrade(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any
         doc = CatalogDoc.model_validate(merged)
     except ValueError as e:
         raise PackError([f"the merged items do not validate: {e}"]) from None
-    out.summary = _write(repo, pack, org, params, doc, new.doc, on_change, dry_run)
+    out.summary = _write(repo, pack, org, params, doc, new.doc, on_change, dry_run, allowed)
     return out
 
 
@@ -195,9 +206,16 @@ def _merge(what: str, base: dict, local: dict, new: dict, out: Upgrade) -> dict:
     return merged
 
 
-def _owned_elsewhere(repo: CatalogRepository, rendered: Rendered, org: str) -> None:
+def _owned_elsewhere(repo: CatalogRepository, rendered: Rendered, org: str, pack: str,
+                     allowed: frozenset[int] | None = None) -> None:
     """Upserting by tag and code would move another enterprise's sensor, device or rule under
-    this one; a pack never does that: it stops and names the clash."""
+    this one, or take over what another pack made here; a pack never does that: it stops and
+    names the clash."""
+    with Session(repo.engine) as s:
+        others = s.execute(select(PackInstall.pack, PackInstall.rendered).join(Org, Org.id == PackInstall.org_id)
+                           .where(Org.code == org, PackInstall.pack != pack)).all()
+    made = {(section, x.get("tag") or x.get("code")): other for other, doc in others
+            for section in SECTIONS for x in doc.get(section, [])}
     stored = repo.export()
     device_org = {d.code: d.org for d in stored.devices}
     owners = {("sensors", x.tag): device_org.get(x.device) for x in stored.sensors}
@@ -210,7 +228,11 @@ def _owned_elsewhere(repo: CatalogRepository, rendered: Rendered, org: str) -> N
             key = x.tag if section == "sensors" else x.code
             owner = owners.get((section, key))
             if owner is not None and owner != org:
-                problems.append(f"{section}: {key!r} already belongs to {owner}; give this enterprise other "
+                whose = "another enterprise" if allowed is not None else owner  # a scoped caller learns no names
+                problems.append(f"{section}: {key!r} already belongs to {whose}; give this enterprise other "
                                 "numbers (the pack's tag_prefix or its list parameters)")
+            elif (section, key) in made:
+                problems.append(f"{section}: {key!r} was made here by the {made[(section, key)]} pack; give this "
+                                "pack other numbers (its tag_prefix or its list parameters)")
     if problems:
         raise PackError(problems)
