@@ -473,7 +473,7 @@ class Access:
         pack = packs.shipped_pack(name)
         code = packs.enterprise_code(self.services.catalog, org, self.scope.org_ids)
         _, summary = packs.apply(self.services.catalog, pack, code, params, dry_run, self._catalog_audit(),
-                                 self.scope.org_ids)
+                                 self.scope.org_ids, self.services.risk_points)
         if not dry_run:
             self.services.catalog_changed()
         return pack, code, summary
@@ -482,7 +482,7 @@ class Access:
         pack = packs.shipped_pack(name)
         code = packs.enterprise_code(self.services.catalog, org, self.scope.org_ids)
         result = packs.upgrade(self.services.catalog, pack, code, params, dry_run, self._catalog_audit(),
-                               self.scope.org_ids)
+                               self.scope.org_ids, self.services.risk_points)
         if not dry_run:
             self.services.catalog_changed()
         return code, result

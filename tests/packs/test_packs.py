@@ -15,8 +15,10 @@ from typer.testing import CliRunner
 from hazwatch.catalog import CatalogRepository
 from hazwatch.catalog.schema import CatalogDoc, OrgDoc
 from hazwatch.cli.main import app
+from hazwatch.domain.clock import SystemClock
 from hazwatch.packs import PackError, apply, find, installed, load, render, shipped, upgrade
 from hazwatch.packs.manifest import json_schema
+from hazwatch.risk.points import RiskPoints
 from tests.conftest import build_services, make_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,6 +38,10 @@ def repo(tmp_path) -> CatalogRepository:
 
 def _stored(repo: CatalogRepository, section: str) -> dict[str, object]:
     return {getattr(x, "tag", None) or x.code: x for x in getattr(repo.export(), section)}
+
+
+def _register(repo: CatalogRepository) -> RiskPoints:
+    return RiskPoints(repo.engine, SystemClock())
 
 
 def test_the_shipped_packs_are_listed():
@@ -69,10 +75,17 @@ def test_a_pack_applied_to_an_empty_enterprise_creates_what_it_declares_once(rep
         gas = [s for s in _stored(repo, "sensors").values() if s.kind == "combustible_gas"]
         assert gas and all((s.h, s.hh) == (25, 50) for s in gas)  # GB/T 50493: 25 / 50 %LEL
 
+    # the risk points into the enterprise's register, each with its assessment
+    points = {p["name"]: p for p in _register(repo).list(None)}
+    assert summary.created.get("risk_points", 0) == len(rendered.risk_points) == len(points) > 0
+    for rp in rendered.risk_points:
+        assert (points[rp.name]["l"], points[rp.name]["e"], points[rp.name]["c"]) == (rp.l, rp.e, rp.c)
+        assert points[rp.name]["value"] == rp.l * rp.e * rp.c and points[rp.name]["colour"]
+
     before = repo.export()
     _, again = apply(repo, pack, "E1", {})
     assert not again.created and not again.updated
-    assert repo.export() == before
+    assert repo.export() == before and {p["name"]: p for p in _register(repo).list(None)} == points
 
 
 def test_parameters_shape_what_is_created(repo):
@@ -142,6 +155,9 @@ def _variant(tmp_path: Path, change, name: str = "tank-farm") -> Path:
     (lambda d: d["sensors"][0].update(name="{missing}"), "sensors[0] (element 1).name: unknown placeholder {missing}"),
     (lambda d: d["sensors"][0].update(name="{org.__class__}"), "attribute access is not allowed"),
     (lambda d: d["rules"][0].update(when="2 of (GT01 > 25"), "rules[0] (element 1).when"),
+    (lambda d: d["risk_points"][0].update(l=4), "risk_points[0]: L = 4 is not in the LEC table"),
+    (lambda d: d["risk_points"][0].pop("c"), "risk_points[0]: an LEC assessment needs l, e and c"),
+    (lambda d: d["risk_points"][0].update(hazard_source="NOPE"), "unknown hazard source 'NOPE' of E1"),
 ])
 def test_a_bad_pack_is_refused_with_clear_errors(tmp_path, repo, change, needle):
     folder = _variant(tmp_path, change)
@@ -185,8 +201,13 @@ def test_an_upgrade_takes_the_packs_changes_and_keeps_local_edits(tmp_path, repo
     assert any("TK101-LT.on_delay_s: 3.0 kept" in k for k in result.kept)
     assert (result.from_version, result.to_version) == ("1.0.0", "1.1.0")
     assert installed(repo, "E1")[0]["version"] == "1.1.0"
+    # a risk point re-assessed here keeps its assessment through the next upgrade
+    point = _register(repo).list(None)[0]
+    _register(repo).assess(point["org_id"], point["hazard_source_id"], None, point["name"], "lec",
+                           {"l": 3, "e": 6, "c": 15}, "reviewed", "safety officer")
     again = upgrade(repo, v2, "E1")  # upgrading to the version installed changes nothing
     assert not again.summary.created and not again.summary.updated and not again.conflicts
+    assert _register(repo).list(None)[0]["l"] == 3 and any("assessed here" in n for n in again.notes)
 
 
 @pytest.mark.parametrize("name", [p.manifest.name for p in shipped()])

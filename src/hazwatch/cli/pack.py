@@ -70,6 +70,9 @@ def pack_show(name: Annotated[str, typer.Argument(help="a shipped pack's name or
     for section in ("hazard_sources", "devices", "rules", "plans", "incident_triggers"):
         for x in getattr(doc, section):
             console.print(f"  {section[:-1].replace('_', ' ')} {x.code}: {x.name}", highlight=False)
+    for x in rendered.risk_points:
+        factors = f"L {x.l:g} E {x.e:g} C {x.c:g}" if x.method == "lec" else f"L {x.l:g} S {x.s}"
+        console.print(f"  risk point {x.name} ({x.method}: {factors})", highlight=False, markup=False)
     for x in doc.sensors:
         limits = " ".join(f"{k.upper()} {v:g}" for k in ("ll", "l", "h", "hh") if (v := getattr(x, k)) is not None)
         clause = rendered.clauses.get(x.tag, "")
@@ -88,11 +91,11 @@ def pack_apply(name: Annotated[str, typer.Argument(help="a shipped pack's name o
     again changes nothing; an item edited since is set back to the pack's values."""
     from hazwatch.packs import PackError, apply, enterprise_code, find
 
-    repo, audit = _repo(data_dir)
+    repo, audit, risk = _repo(data_dir)
     try:
         pack = find(name)
         code = enterprise_code(repo, org)
-        _, summary = apply(repo, pack, code, _params(params), dry_run=dry_run, on_change=audit)
+        _, summary = apply(repo, pack, code, _params(params), dry_run=dry_run, on_change=audit, risk=risk)
     except (PackError, ServiceError) as e:
         raise _refused(e) from None
     verb = "would apply" if dry_run else "applied"
@@ -109,11 +112,15 @@ def _counts(summary, dry_run: bool) -> None:
 
 
 def _repo(data_dir: Path | None):
-    """The installation's catalog, and the audit hook that records each change as the CLI's."""
+    """The installation's catalog, the audit hook that records each change as the CLI's, and its
+    risk register (with the installation's colour bands)."""
     from hazwatch.app import open_database
     from hazwatch.auth import AuditLog
     from hazwatch.catalog import CatalogRepository
     from hazwatch.cli.main import _cli_actor, _settings
+    from hazwatch.domain.clock import SystemClock
+    from hazwatch.risk.assess import Bands
+    from hazwatch.risk.points import RiskPoints
 
     actor = _cli_actor()
 
@@ -122,7 +129,9 @@ def _repo(data_dir: Path | None):
         AuditLog.record(session.connection(), actor, "catalog.update" if before else "catalog.create",
                         section, key, owner, before=before, after=after)
 
-    return CatalogRepository(open_database(_settings(data_dir))), audit
+    settings = _settings(data_dir)
+    engine = open_database(settings)
+    return CatalogRepository(engine), audit, RiskPoints(engine, SystemClock(), Bands(**settings.risk_bands))
 
 
 @pack_app.command("upgrade")
@@ -137,11 +146,12 @@ def pack_upgrade(name: Annotated[str, typer.Argument(help="the newer pack: a shi
     the pack changed the same value, the local one stays and the conflict is listed."""
     from hazwatch.packs import PackError, enterprise_code, find, upgrade
 
-    repo, audit = _repo(data_dir)
+    repo, audit, risk = _repo(data_dir)
     try:
         pack = find(name)
         code = enterprise_code(repo, org)
-        result = upgrade(repo, pack, code, _params(params) if params else None, dry_run=dry_run, on_change=audit)
+        result = upgrade(repo, pack, code, _params(params) if params else None, dry_run=dry_run, on_change=audit,
+                         risk=risk)
     except (PackError, ServiceError) as e:
         raise _refused(e) from None
     console.print(f"{'would upgrade' if dry_run else 'upgraded'} {pack.manifest.name} on {code} from "
@@ -161,7 +171,7 @@ def pack_installed(org: Annotated[str, typer.Option(help="the enterprise: its co
     """The packs an enterprise has, at which version and with which parameters."""
     from hazwatch.packs import PackError, enterprise_code, installed
 
-    repo, _ = _repo(data_dir)
+    repo, _, _ = _repo(data_dir)
     try:
         rows = installed(repo, enterprise_code(repo, org))
     except (PackError, ServiceError) as e:

@@ -14,13 +14,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hazwatch.catalog.errors import CatalogError
-from hazwatch.catalog.models import Org
+from hazwatch.catalog.models import HazardSource, Org
 from hazwatch.catalog.repository import ApplySummary, CatalogRepository
 from hazwatch.catalog.schema import CatalogDoc
+from hazwatch.domain.clock import SystemClock
 from hazwatch.domain.errors import NotFound
 from hazwatch.packs.manifest import SECTIONS, Manifest, PackError
 from hazwatch.packs.models import PackInstall
 from hazwatch.packs.render import Rendered, render
+from hazwatch.risk.points import RiskPoints
 
 SHIPPED = Path(__file__).parent / "data"
 
@@ -93,13 +95,17 @@ def enterprise_code(repo: CatalogRepository, ref: str, allowed: frozenset[int] |
 
 
 def apply(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any], dry_run: bool = False,
-          on_change=None, allowed: frozenset[int] | None = None) -> tuple[Rendered, ApplySummary]:
+          on_change=None, allowed: frozenset[int] | None = None,
+          risk: RiskPoints | None = None) -> tuple[Rendered, ApplySummary]:
     """Instantiate `pack` under enterprise `org` (its code): devices, sensors with their tag numbers,
     rules, plans and triggers, created or brought back to the pack's values by code and tag, so
     applying twice changes nothing the second time. A dry run reports what would change."""
     rendered = render(pack.manifest, org, params)
     _owned_elsewhere(repo, rendered, org, pack.manifest.name, allowed)
-    return rendered, _write(repo, pack, org, params, rendered.doc, rendered.doc, on_change, dry_run, allowed)
+    _risk_sources(repo, rendered, org)
+    summary = _write(repo, pack, org, params, rendered.doc, rendered.doc, on_change, dry_run, allowed)
+    _assess(repo, risk, org, rendered, pack, dry_run, summary, None)
+    return rendered, summary
 
 
 def _write(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any], doc: CatalogDoc,
@@ -143,7 +149,8 @@ def installed(repo: CatalogRepository, org: str) -> list[dict]:
 
 
 def upgrade(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any] | None = None,
-            dry_run: bool = False, on_change=None, allowed: frozenset[int] | None = None) -> Upgrade:
+            dry_run: bool = False, on_change=None, allowed: frozenset[int] | None = None,
+            risk: RiskPoints | None = None) -> Upgrade:
     """Bring an enterprise's installed pack to `pack`'s version without losing local edits: for
     each field of each item, a value edited locally since the install stays, a value the new
     version changes is taken, and where both changed it the local value stays and the conflict is
@@ -158,6 +165,7 @@ def upgrade(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any
     params = old_params if params is None else params
     new = render(pack.manifest, org, params)
     _owned_elsewhere(repo, new, org, pack.manifest.name, allowed)
+    _risk_sources(repo, new, org)
     base = CatalogDoc.model_validate(base_data)
     local = repo.export()
     out = Upgrade(old_version, pack.manifest.version, ApplySummary())
@@ -187,7 +195,53 @@ def upgrade(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any
     except ValueError as e:
         raise PackError([f"the merged items do not validate: {e}"]) from None
     out.summary = _write(repo, pack, org, params, doc, new.doc, on_change, dry_run, allowed)
+    _assess(repo, risk, org, new, pack, dry_run, out.summary, out.notes)
     return out
+
+
+def _risk_sources(repo: CatalogRepository, rendered: Rendered, org: str) -> None:
+    """Every risk point's hazard source is the pack's own or one the enterprise already has."""
+    with Session(repo.engine) as s:
+        mine = set(s.scalars(select(HazardSource.code).join(Org, Org.id == HazardSource.org_id)
+                             .where(Org.code == org)))
+    mine |= {h.code for h in rendered.doc.hazard_sources}
+    unknown = [f"risk_points: {p.name!r}: unknown hazard source {p.hazard_source!r} of {org}"
+               for p in rendered.risk_points if p.hazard_source is not None and p.hazard_source not in mine]
+    if unknown:
+        raise PackError(unknown)
+
+
+def _assess(repo: CatalogRepository, risk: RiskPoints | None, org: str, rendered: Rendered, pack: Pack,
+            dry_run: bool, summary: ApplySummary, keep: list[str] | None) -> None:
+    """The pack's risk points into the enterprise's register, matched by name. An apply sets a
+    point back to the pack's assessment; an upgrade (`keep` given) adds the points that are new and
+    leaves a point assessed here as it is, noting where the pack's differs."""
+    if not rendered.risk_points:
+        return
+    risk = risk or RiskPoints(repo.engine, SystemClock())
+    with Session(repo.engine) as s:
+        org_id = s.scalar(select(Org.id).where(Org.code == org))
+        sources = {code: id_ for code, id_ in s.execute(select(HazardSource.code, HazardSource.id))}
+    have = {p["name"]: p for p in risk.list(frozenset({org_id}))}
+    who = f"pack {pack.manifest.name} {pack.manifest.version}"
+    for point in rendered.risk_points:
+        hs = sources.get(point.hazard_source) if point.hazard_source else None
+        mine = have.get(point.name)
+        same = mine is not None and all(mine[k] == getattr(point, k) for k in ("method", "l", "e", "c", "s",
+                                                                               "measures", "location"))
+        same = same and mine["hazard_source_id"] == hs
+        if same:
+            counter = summary.unchanged
+        elif mine is not None and keep is not None:
+            keep.append(f"risk point {point.name!r}: assessed here ({mine['explanation']}); the pack's "
+                        f"assessment is not applied")
+            counter = summary.unchanged
+        else:
+            if not dry_run:
+                factors = {"l": point.l, "e": point.e, "c": point.c, "s": point.s}
+                risk.assess(org_id, hs, point.location, point.name, point.method, factors, point.measures, who)
+            counter = summary.created if mine is None else summary.updated
+        counter["risk_points"] = counter.get("risk_points", 0) + 1
 
 
 def _merge(what: str, base: dict, local: dict, new: dict, out: Upgrade) -> dict:

@@ -15,6 +15,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hazwatch.domain.errors import Invalid
+from hazwatch.risk.assess import lec, matrix
+
 FORMAT = "hazwatch-pack/1"
 SECTIONS = ("hazard_sources", "devices", "sensors", "rules", "plans", "incident_triggers")
 
@@ -60,6 +63,8 @@ class Manifest(_Strict):
     rules: list[dict[str, Any]] = []
     plans: list[dict[str, Any]] = []
     incident_triggers: list[dict[str, Any]] = []
+    risk_points: list[dict[str, Any]] = Field([], description="LEC or matrix assessments the pack starts the "
+                                              "enterprise's dual-prevention register with (RiskPointDoc)")
     layouts: dict[str, Any] = Field({}, description="dashboard and report layouts the pack suggests")
 
     @model_validator(mode="after")
@@ -69,6 +74,35 @@ class Manifest(_Strict):
             raise ValueError(f"parameters: a name given twice in {names}")
         if "org" in names or "item" in names or "i" in names:
             raise ValueError("parameters: org, item and i are given by Hazwatch, not by a parameter")
+        return self
+
+
+class RiskPointDoc(_Strict):
+    """A risk point as a pack declares it: LEC (L, E, C) or a 5 × 5 matrix (L, S), SAFETY.md §4."""
+
+    name: str = Field(min_length=1, max_length=200)
+    hazard_source: str | None = Field(None, description="code of the hazard source the point belongs to")
+    location: str | None = Field(None, max_length=200)
+    method: Literal["lec", "matrix"] = "lec"
+    l: float  # noqa: E741 - the method's own letter
+    e: float | None = None
+    c: float | None = None
+    s: int | None = None
+    measures: str | None = Field(None, max_length=2000, description="the controls in place")
+
+    @model_validator(mode="after")
+    def _factors(self) -> RiskPointDoc:
+        if self.method == "lec" and (self.e is None or self.c is None):
+            raise ValueError("an LEC assessment needs l, e and c")
+        if self.method == "matrix" and self.s is None:
+            raise ValueError("a matrix assessment needs l and s")
+        try:  # the assessment's own scales: a factor not on them is refused here, not at apply
+            if self.method == "lec":
+                lec(self.l, self.e, self.c)
+            else:
+                matrix(int(self.l), self.s)
+        except Invalid as e:
+            raise ValueError(e.message) from None
         return self
 
 

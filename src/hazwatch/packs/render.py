@@ -8,10 +8,12 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import ValidationError
+
 from hazwatch.catalog.errors import CatalogError
 from hazwatch.catalog.io import parse_document
 from hazwatch.catalog.schema import CatalogDoc
-from hazwatch.packs.manifest import SECTIONS, Manifest, PackError
+from hazwatch.packs.manifest import SECTIONS, Manifest, PackError, RiskPointDoc
 
 _ALONE = re.compile(r"^\{([a-z_][a-z0-9_]*)\}$")
 _TYPES = {"string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,), "list": (list,)}
@@ -21,6 +23,7 @@ _TYPES = {"string": (str,), "number": (int, float), "integer": (int,), "boolean"
 class Rendered:
     doc: CatalogDoc
     clauses: dict[str, str] = field(default_factory=dict)  # sensor tag -> the standard clause of its limits
+    risk_points: list[RiskPointDoc] = field(default_factory=list)
 
 
 def resolve(manifest: Manifest, given: dict[str, Any]) -> dict[str, Any]:
@@ -90,7 +93,7 @@ def render(manifest: Manifest, org: str, params: dict[str, Any]) -> Rendered:
     origin: dict[tuple[str, int], str] = {}  # (section, rendered index) -> template path, for errors
     clauses: dict[str, str] = {}
     problems: list[str] = []
-    for section in SECTIONS:
+    for section in (*SECTIONS, "risk_points"):
         items: list[dict] = []
         for t, template in enumerate(getattr(manifest, section)):
             where = f"{manifest.name}: {section}[{t}]"
@@ -119,13 +122,20 @@ def render(manifest: Manifest, org: str, params: dict[str, Any]) -> Rendered:
                     clauses[item["tag"]] = clause
                 items.append(item)
         data[section] = items
+    points: list[RiskPointDoc] = []
+    for n, item in enumerate(data.pop("risk_points")):
+        try:
+            points.append(RiskPointDoc.model_validate(item))
+        except ValidationError as e:
+            problems += [f"{origin[('risk_points', n)]}{''.join(f'.{x}' for x in err['loc'])}: "
+                         f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors()]
     if problems:
         raise PackError(problems)
     try:
         doc = parse_document(data, manifest.name)
     except CatalogError as e:
         raise PackError([_locate(p, manifest.name, origin) for p in e.problems]) from None
-    return Rendered(doc, clauses)
+    return Rendered(doc, clauses, points)
 
 
 def _locate(problem: str, name: str, origin: dict[tuple[str, int], str]) -> str:
