@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import http.client
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -170,7 +171,13 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--rate", type=float, default=100_000)
     ap.add_argument("--write-docs", action="store_true")
+    ap.add_argument("--from-log", type=Path, help="report a run from what it printed, without running one")
     args = ap.parse_args()
+    if args.from_log:
+        windows = from_log(args.from_log.read_text())
+        args.minutes = round(windows[-1]["t"] / 60)
+        report(windows, [f"{windows[-1]['errors']} error(s) during the run"] if windows[-1]["errors"] else [], args)
+        return
     seconds = args.minutes * 60
     with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
         data = Path(tmp) / "demo"
@@ -224,9 +231,29 @@ def main() -> None:
     report(windows, load.errors, args)
 
 
+_LINE = re.compile(r"^\s*(?P<t>[\d.]+) min\s+RSS\s+(?P<rss>\d+) MB\s+request p50\s+(?P<p50>[\d.na]+) p99\s+"
+                   r"(?P<p99>[\d.na]+) ms\s+alarm p50\s+(?P<alarm_p50>[\d.na]+) ms\s+(?P<rate>[\d,]+) readings/s\s+"
+                   r"errors (?P<errors>\d+)")
+
+
+def from_log(text: str) -> list[dict]:
+    """The windows a run printed, one line each."""
+    out = []
+    for line in text.splitlines():
+        m = _LINE.match(line)
+        if m:
+            out.append({"t": float(m["t"]) * 60, "rss": float(m["rss"]), "p50": float(m["p50"]),
+                        "p99": float(m["p99"]), "alarm_p50": float(m["alarm_p50"]), "alarm_max": float("nan"),
+                        "rate": float(m["rate"].replace(",", "")), "errors": int(m["errors"])})
+    return out
+
+
 def report(windows: list[dict], errors: list[str], args) -> None:
-    half = windows[len(windows) // 2:]
-    slope = (np.polyfit([w["t"] / 60 for w in half], [w["rss"] for w in half], 1)[0] if len(half) >= 2 else 0.0)
+    def growth(part: list[dict]) -> float:
+        return float(np.polyfit([w["t"] / 60 for w in part], [w["rss"] for w in part], 1)[0]) if len(part) >= 2 else 0.0
+
+    slope, third = growth(windows[len(windows) // 2:]), growth(windows[len(windows) * 2 // 3:])
+    peak = max(windows, key=lambda w: w["rss"])
     k = max(1, len(windows) // 5)
     first, last = windows[:k], windows[-k:]
     p99_first, p99_last = statistics.median(w["p99"] for w in first), statistics.median(w["p99"] for w in last)
@@ -234,19 +261,25 @@ def report(windows: list[dict], errors: list[str], args) -> None:
     a_last = statistics.median(w["alarm_p50"] for w in last)
     rate = windows[-1]["rate"]
     lines = [f"readings/s sustained: {rate:,.0f} (offered {args.rate:,.0f})",
-             f"memory: {windows[0]['rss']:,.0f} MB after {WINDOW_S} s, {windows[-1]['rss']:,.0f} MB at the end; "
-             f"growth over the second half {slope:+.1f} MB/min",
+             f"memory: {windows[0]['rss']:,.0f} MB after {WINDOW_S} s, {windows[-1]['rss']:,.0f} MB at the end, "
+             f"{peak['rss']:,.0f} MB at the most (minute {peak['t'] / 60:.1f}); growth over the second half "
+             f"{slope:+.1f} MB/min, over the last third {third:+.1f} MB/min. The embedded store's cache fills "
+             f"up to HAZWATCH_DUCKDB_MEMORY_LIMIT (1GB by default) and then stays there",
              f"request p99: {p99_first:.1f} ms in the first fifth, {p99_last:.1f} ms in the last",
              f"probe alarm p50: {a_first:.1f} ms in the first fifth, {a_last:.1f} ms in the last",
              f"errors: {len(errors)}" + (f" (first: {errors[0]})" if errors else "")]
     for line in lines:
         print(line)
     if args.write_docs:
+        command = "python bench/soak.py " + " ".join(sys.argv[1:])
+        if args.from_log:  # the run's own command; its printed windows were reported afterwards
+            command = (f"python bench/soak.py --minutes {args.minutes:g} --write-docs` (reported from its output "
+                       f"with `--from-log`")
         rows = "\n".join(f"| {w['t'] / 60:.1f} | {w['rss']:,.0f} | {w['p50']:.1f} | {w['p99']:.1f} | "
                          f"{w['alarm_p50']:.1f} | {w['errors']} |" for w in windows[:: max(1, len(windows) // 12)])
         # the short run of `make bench` and the long run each keep their own section
         write_section("soak" if args.minutes < 30 else "soak-long", (
-            f"## Soak\n\nCommand: `python bench/soak.py {' '.join(sys.argv[1:])}`  \n{machine()} `hazwatch demo` "
+            f"## Soak, {args.minutes:g} minutes\n\nCommand: `{command}`  \n{machine()} `hazwatch demo` "
             f"(its simulated park running) plus {args.rate:,.0f} readings/s over HTTP in 10,000-reading batches "
             f"for {args.minutes:g} minutes; a probe sensor crosses its H limit every 5 s and its alarm is timed on "
             f"the WebSocket. `make bench` runs it for a few minutes; the 30-minute run is "

@@ -19,7 +19,7 @@ from hazwatch.access import Access
 from hazwatch.api.witness import create_witness_api
 from hazwatch.app import build, serve
 from hazwatch.auth import Principal, Scope
-from hazwatch.catalog.schema import CatalogDoc, UnitDoc
+from hazwatch.catalog.schema import CatalogDoc, OrgDoc, UnitDoc
 from hazwatch.detect.multivariate import fit_model
 from hazwatch.domain.events import ALARM_CHANGED, INCIDENT_CHANGED
 from hazwatch.ledger.keys import load_signer
@@ -48,7 +48,7 @@ def _demo_token(settings: Settings) -> str:
 DEMO_PASSWORD = "hazwatch-demo"
 # One user per tier of the demo park, to show what each sees (names: role@org).
 DEMO_USERS = (("regulator", "R-JS"), ("park_admin", "P-CHEM"), ("operator", "E-TANK"), ("operator", "E-FINE"),
-              ("supervisor", "E-TANK"))
+              ("supervisor", "E-TANK"), ("operator", "E-ALU"))
 
 
 def _demo_users(services: Services) -> list[str]:
@@ -126,15 +126,30 @@ def start_witnesses(settings: Settings) -> list[DemoWitness]:
     return out
 
 
+# The park's third enterprise is built the way an integrator would build it: by applying packs.
+PACK_ENTERPRISE = OrgDoc(code="E-ALU", name="Haixin Aluminium Casting Co.", kind="enterprise", parent="P-CHEM")
+DEMO_PACKS = (
+    ("deep-well-casting", {"shop": "Casting shop", "wells": [
+        {"well": f"W{n}", "flow_ll": 150, "flow_l": 200, "pressure_l": 0.15, "temp_h": 45,
+         "gate": f"modbus://127.0.0.1:5020/1/{100 + n}"} for n in (1, 2)]}),
+    ("dust-explosion", {"workshop": "Billet sawing and polishing", "dust": "aluminium", "collectors": [
+        {"dc": f"DC0{n}", "dp_l": 0.3, "dp_h": 1.8, "temp_h": 70} for n in (1, 2)]}),
+)
+
+
 def prepare(settings: Settings) -> tuple[Services, CatalogDoc, list[DemoWitness]]:
-    """The demo installation before it serves: witnesses, services, the park's catalog."""
+    """The demo installation before it serves: witnesses, services, the park's catalog (two
+    enterprises described directly, a third made from packs)."""
     witnesses = start_witnesses(settings) if settings.ledger_enabled else []
     services = build(settings)
     doc = park_catalog()
     doc.units = [reactor_unit(doc)]
     # as an administrator would: audited, so the catalog's history goes into the ledger too
-    Access(services, Principal(None, "demo", "admin", None)).apply_catalog(doc, "demo park")
-    return services, doc, witnesses
+    admin = Access(services, Principal(None, "demo", "admin", None))
+    admin.apply_catalog(doc.model_copy(update={"orgs": [*doc.orgs, PACK_ENTERPRISE]}), "demo park")
+    for name, params in DEMO_PACKS:
+        admin.apply_pack(name, PACK_ENTERPRISE.code, params, dry_run=False)
+    return services, services.catalog.export(), witnesses
 
 
 def run_demo(settings: Settings, duration: float, console: Console) -> None:
@@ -170,6 +185,8 @@ def run_demo(settings: Settings, duration: float, console: Console) -> None:
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]Hazwatch demo[/]: {len(doc.sensors)} sensors in a simulated chemical park, 1 reading/s "
                   f"each; faults raise alarms within the first minute. Stops after {duration:g} s.")
+    console.print(f"  Packs    {PACK_ENTERPRISE.code} ({PACK_ENTERPRISE.name}) was built by applying the "
+                  f"{' and '.join(n for n, _ in DEMO_PACKS)} packs (hazwatch pack show NAME)", highlight=False)
     console.print(f"  Console  {base}/console/   (log in as one of the users below)")
     console.print(f"  API      {base}/api/v1   (OpenAPI document: {base}/openapi.json)")
     console.print(f"  Log in   Authorization: Bearer {token}   (the installation's admin)")

@@ -48,7 +48,8 @@ def test_the_shipped_packs_are_listed():
     assert {p.manifest.name for p in shipped()} >= {"tank-farm", "gas-detection", "dust-explosion",
                                                     "deep-well-casting"}
     for p in shipped():
-        assert p.manifest.standards and "Sources" in p.readme, f"{p.manifest.name} names its sources"
+        assert p.manifest.standards and "## Sources" in p.readme, f"{p.manifest.name} names its sources"
+        assert p.folder.name == p.manifest.name
 
 
 @pytest.mark.parametrize("name", [p.manifest.name for p in shipped()])

@@ -44,7 +44,7 @@ def shipped() -> list[Pack]:
 
 def shipped_pack(name: str) -> Pack:
     """A shipped pack by name only: what the API offers (it never reads a path a caller names)."""
-    if not (name and (SHIPPED / name / "pack.yaml").exists() and "/" not in name and not name.startswith(".")):
+    if not (name and "/" not in name and not name.startswith(".") and (SHIPPED / name / "pack.yaml").exists()):
         known = ", ".join(p.manifest.name for p in shipped())
         raise NotFound(f"no pack {name!r}; the shipped packs are {known}")
     return load(SHIPPED / name)
