@@ -271,15 +271,15 @@ def report(windows: list[dict], errors: list[str], args) -> None:
     for line in lines:
         print(line)
     if args.write_docs:
-        command = "python bench/soak.py " + " ".join(sys.argv[1:])
+        command = "`python bench/soak.py " + " ".join(sys.argv[1:]) + "`"
         if args.from_log:  # the run's own command; its printed windows were reported afterwards
-            command = (f"python bench/soak.py --minutes {args.minutes:g} --write-docs` (reported from its output "
-                       f"with `--from-log`")
+            command = (f"`python bench/soak.py --minutes {args.minutes:g} --write-docs` (reported from its output "
+                       "with `--from-log`)")
         rows = "\n".join(f"| {w['t'] / 60:.1f} | {w['rss']:,.0f} | {w['p50']:.1f} | {w['p99']:.1f} | "
                          f"{w['alarm_p50']:.1f} | {w['errors']} |" for w in windows[:: max(1, len(windows) // 12)])
         # the short run of `make bench` and the long run each keep their own section
         write_section("soak" if args.minutes < 30 else "soak-long", (
-            f"## Soak, {args.minutes:g} minutes\n\nCommand: `{command}`  \n{machine()} `hazwatch demo` "
+            f"## Soak, {args.minutes:g} minutes\n\nCommand: {command}  \n{machine()} `hazwatch demo` "
             f"(its simulated park running) plus {args.rate:,.0f} readings/s over HTTP in 10,000-reading batches "
             f"for {args.minutes:g} minutes; a probe sensor crosses its H limit every 5 s and its alarm is timed on "
             f"the WebSocket. `make bench` runs it for a few minutes; the 30-minute run is "
