@@ -91,12 +91,13 @@ def test_a_pack_applied_to_an_empty_enterprise_creates_what_it_declares_once(rep
 
 def test_parameters_shape_what_is_created(repo):
     params = {"tag_prefix": "E2-", "tanks": [{"tank": "T9", "range_m": 12, "ll_m": 0.3, "l_m": 0.6, "h_m": 10,
-                                              "hh_m": 11}],
+                                              "hh_m": 11, "org": "E1"}],  # an element cannot move the pack
               "combustible_detectors": ["G1", "G2", "G3", "G4"], "voting_groups": [{"group": "N", "a": "G1",
                                                                                     "b": "G2", "c": "G3"}]}
     apply(repo, find("tank-farm"), "E2", params)
     sensors = _stored(repo, "sensors")
-    assert (sensors["E2-T9-LT"].range_high, sensors["E2-T9-LT"].hh) == (12, 11)
+    assert (sensors["E2-T9-LT"].range_high, sensors["E2-T9-LT"].hh, sensors["E2-T9-LT"].device) == (12, 11,
+                                                                                                  "E2-TANK-DCS")
     assert {"E2-G1", "E2-G4"} <= set(sensors) and "E2-TK101-LT" not in sensors
     assert _stored(repo, "rules")["E2-GDS-2OO3-N"].when == "2 of (E2-G1 > 25, E2-G2 > 25, E2-G3 > 25)"
 
@@ -127,6 +128,7 @@ def test_a_second_enterprise_cannot_take_the_firsts_tags(repo):
     ({"tanks": [{"tank": "T1", "range_m": 20, "ll_m": 0.5, "l_m": 1, "h_m": 19, "hh_m": 18}]},
      "tank-farm: sensors[0] (element 1): limits out of order: h=19.0 is above hh=18.0"),
     ({"tanks": [{"tank": "T1"}]}, "tank-farm: sensors[0] (element 1).range_high: unknown placeholder {range_m}"),
+    ({"voting_groups": [5]}, "tank-farm: rules[0] (element 1).code: unknown placeholder {group}"),
 ])
 def test_bad_parameters_are_refused_naming_the_parameter_or_template(repo, params, needle):
     with pytest.raises(PackError) as e:

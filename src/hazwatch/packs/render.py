@@ -76,7 +76,7 @@ def _fill(value: Any, names: dict[str, Any], where: str) -> Any:
             return _FORMAT.vformat(value, (), names)
         except KeyError as e:
             raise PackError([f"{where}: unknown placeholder {{{e.args[0]}}} in {value!r}"]) from None
-        except (ValueError, IndexError, AttributeError) as e:
+        except (ValueError, IndexError, AttributeError, TypeError) as e:
             raise PackError([f"{where}: cannot fill {value!r}: {e}"]) from None
     if isinstance(value, list):
         return [_fill(v, names, f"{where}[{i}]") for i, v in enumerate(value)]
@@ -108,8 +108,10 @@ def render(manifest: Manifest, org: str, params: dict[str, Any]) -> Rendered:
             body = {k: v for k, v in template.items() if k not in ("for_each", "clause")}
             for i, element in rows:
                 names = dict(base)
-                if loop is not None:
-                    names.update(i=i, item=element, **(element if isinstance(element, dict) else {}))
+                if loop is not None:  # an element lends its keys, but never org, item or i
+                    if isinstance(element, dict):
+                        names.update({k: v for k, v in element.items() if k not in ("org", "item", "i")})
+                    names.update(i=i, item=element)
                 here = where + (f" (element {i})" if loop is not None else "")
                 try:
                     item = _fill(body, names, here)
