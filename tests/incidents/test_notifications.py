@@ -80,6 +80,28 @@ def test_a_flood_goes_out_as_one_summary_per_person(engine):
     assert len(channel.sent) == 2  # nothing is sent twice
 
 
+def test_notices_queued_together_are_not_sent_apart_by_a_dispatch_in_between(engine):
+    """The incident desk queues an escalation and the overdue tasks that climb with it in separate
+    transactions; a dispatcher pass (its timer, or woken by the first notice) that ran in between
+    sent the escalation alone and the tasks as a second message."""
+    import threading
+
+    clock, channel = ShiftedClock(), Recorder()
+    notifier = Notifier(engine, clock, {"webhook": channel})
+    _prefs(notifier, 1)
+    started = threading.Event()
+    with notifier.together():
+        _enqueue(notifier, engine, 1)  # committed: a pass now would find it alone
+        passing = threading.Thread(target=lambda: (started.set(), notifier.dispatch()))
+        passing.start()
+        started.wait(5)
+        passing.join(0.3)
+        assert passing.is_alive() and channel.sent == [], "the pass went ahead inside the block"
+        _enqueue(notifier, engine, 2)
+    passing.join(10)
+    assert [m.subject for _, m in channel.sent] == ["3 notifications"]
+
+
 def test_the_rate_limit_holds_a_trickle_and_then_sends_one_summary(engine):
     clock, channel = ShiftedClock(), Recorder()
     notifier = Notifier(engine, clock, {"webhook": channel}, NotifyPolicy(window_s=60, max_per_window=3))

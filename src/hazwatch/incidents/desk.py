@@ -145,9 +145,10 @@ class IncidentDesk:
         """Open or join incidents for matching alarms; escalate what nobody acknowledged; run the
         reporting clocks. Safe to call at any time, any number of times."""
         now = self.clock.now_us()
-        self._scan(now)
-        self._escalate(now)
-        self._run_clocks(now)
+        with self.notifier.together():  # what one tick says to a person goes out as one message
+            self._scan(now)
+            self._escalate(now)
+            self._run_clocks(now)
         for fn in self.also_tick:
             fn()
 

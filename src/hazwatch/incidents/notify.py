@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
@@ -65,6 +66,7 @@ class Notifier:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._dispatching = threading.Lock()  # one pass at a time: two would send the same message twice
+        self._gate = threading.Lock()  # held while notices that belong together are queued (`together`)
         self._thread: threading.Thread | None = None
 
     # -- queueing (inside the caller's transaction) -----------------------------------------------------
@@ -102,15 +104,24 @@ class Notifier:
                 "sent_at": now if status == "sent" else None}
 
     # -- dispatching ------------------------------------------------------------------------------------
+    @contextmanager
+    def together(self) -> Iterator[None]:
+        """Notices queued inside the block are dispatched only after it: the dispatcher, woken by
+        the first of them (or by its timer), would otherwise send it alone before the rest were
+        committed, and an escalation with the tasks that climb with it would reach a person as
+        several messages instead of one summary."""
+        with self._gate:
+            yield
+
     def dispatch(self) -> int:
         """One pass over the due messages; returns how many deliveries were attempted."""
         with self._dispatching:
             return self._dispatch()
 
     def _dispatch(self) -> int:
-        now = self.clock.now_us()
         window = int(self.policy.window_s * US)
-        with self.engine.connect() as conn:
+        with self._gate, self.engine.connect() as conn:  # only the reading waits; sending never holds it
+            now = self.clock.now_us()  # read after the wait: what was queued meanwhile is due too
             due = conn.execute(select(_N).where(_N.c.status == "pending", _N.c.next_attempt_at <= now)
                                .order_by(_N.c.id)).mappings().all()
         groups: dict[tuple, list] = {}
