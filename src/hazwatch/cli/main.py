@@ -135,17 +135,10 @@ def catalog_import(file: Annotated[Path, typer.Argument(help="catalog as .yaml, 
                    data_dir: DataDir = None) -> None:
     """Validate FILE and apply it whole (upsert by code and tag); a bad file changes nothing."""
     from hazwatch.app import open_database
-    from hazwatch.auth import AuditLog
     from hazwatch.catalog import CatalogError, CatalogRepository
     from hazwatch.catalog.io import load_file
 
-    actor = _cli_actor()
-
-    def audit(session, section: str, key: str, before: dict | None, after: dict) -> None:
-        org = after.get("org_id", after.get("id")) if section != "sensors" else None
-        AuditLog.record(session.connection(), actor, "catalog.update" if before else "catalog.create",
-                        section, key, org, before=before, after=after)
-
+    audit = _catalog_audit()
     try:
         doc = load_file(file)
         summary = CatalogRepository(open_database(_settings(data_dir))).apply(doc, str(file), on_change=audit)
@@ -188,6 +181,20 @@ def catalog_schema() -> None:
     from hazwatch.catalog.schema import json_schema
 
     sys.stdout.write(json.dumps(json_schema(), ensure_ascii=False, indent=2) + "\n")
+
+
+def _catalog_audit():
+    """The hook that records each created or changed catalog item in the audit log as the CLI's."""
+    from hazwatch.auth import AuditLog
+
+    actor = _cli_actor()
+
+    def audit(session, section: str, key: str, before: dict | None, after: dict) -> None:
+        org = after.get("org_id", after.get("id")) if section != "sensors" else None
+        AuditLog.record(session.connection(), actor, "catalog.update" if before else "catalog.create",
+                        section, key, org, before=before, after=after)
+
+    return audit
 
 
 def _cli_actor():

@@ -115,23 +115,16 @@ def _repo(data_dir: Path | None):
     """The installation's catalog, the audit hook that records each change as the CLI's, and its
     risk register (with the installation's colour bands)."""
     from hazwatch.app import open_database
-    from hazwatch.auth import AuditLog
     from hazwatch.catalog import CatalogRepository
-    from hazwatch.cli.main import _cli_actor, _settings
+    from hazwatch.cli.main import _catalog_audit, _settings
     from hazwatch.domain.clock import SystemClock
     from hazwatch.risk.assess import Bands
     from hazwatch.risk.points import RiskPoints
 
-    actor = _cli_actor()
-
-    def audit(session, section: str, key: str, before: dict | None, after: dict) -> None:
-        owner = after.get("org_id", after.get("id")) if section != "sensors" else None
-        AuditLog.record(session.connection(), actor, "catalog.update" if before else "catalog.create",
-                        section, key, owner, before=before, after=after)
-
     settings = _settings(data_dir)
     engine = open_database(settings)
-    return CatalogRepository(engine), audit, RiskPoints(engine, SystemClock(), Bands(**settings.risk_bands))
+    return (CatalogRepository(engine), _catalog_audit(),
+            RiskPoints(engine, SystemClock(), Bands(**settings.risk_bands)))
 
 
 @pack_app.command("upgrade")

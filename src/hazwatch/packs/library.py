@@ -25,6 +25,7 @@ from hazwatch.packs.render import Rendered, render
 from hazwatch.risk.points import RiskPoints
 
 SHIPPED = Path(__file__).parent / "data"
+KEY = {section: "tag" if section == "sensors" else "code" for section in SECTIONS}  # what an item is matched by
 
 
 @dataclass
@@ -101,7 +102,7 @@ def apply(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any],
     rules, plans and triggers, created or brought back to the pack's values by code and tag, so
     applying twice changes nothing the second time. A dry run reports what would change."""
     rendered = render(pack.manifest, org, params)
-    _owned_elsewhere(repo, rendered, org, pack.manifest.name, allowed)
+    _owned_elsewhere(repo, repo.export(), rendered, org, pack.manifest.name, allowed)
     _risk_sources(repo, rendered, org)
     summary = _write(repo, pack, org, params, rendered.doc, rendered.doc, on_change, dry_run, allowed)
     _assess(repo, risk, org, rendered, pack, dry_run, summary, None)
@@ -164,16 +165,16 @@ def upgrade(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any
         old_version, old_params, base_data = row.version, row.params, row.rendered
     params = old_params if params is None else params
     new = render(pack.manifest, org, params)
-    _owned_elsewhere(repo, new, org, pack.manifest.name, allowed)
+    local = repo.export()
+    _owned_elsewhere(repo, local, new, org, pack.manifest.name, allowed)
     _risk_sources(repo, new, org)
     base = CatalogDoc.model_validate(base_data)
-    local = repo.export()
     out = Upgrade(old_version, pack.manifest.version, ApplySummary())
     merged: dict[str, list] = {}
-    for section in SECTIONS:
-        key = "tag" if section == "sensors" else "code"
+    for section, key in KEY.items():
         b = {getattr(x, key): x.model_dump(mode="json") for x in getattr(base, section)}
         here = {getattr(x, key): x.model_dump(mode="json") for x in getattr(local, section)}
+        kept = {getattr(x, key) for x in getattr(new.doc, section)}
         items = []
         for item in getattr(new.doc, section):
             k, n = getattr(item, key), item.model_dump(mode="json")
@@ -188,7 +189,7 @@ def upgrade(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any
             else:
                 items.append(_merge(f"{section} {k}", b[k], here[k], n, out))
         out.notes += [f"{section} {k}: no longer in {pack.manifest.name} {pack.manifest.version}; kept"
-                      for k in b if k not in {getattr(x, key) for x in getattr(new.doc, section)}]
+                      for k in b if k not in kept]
         merged[section] = items
     try:
         doc = CatalogDoc.model_validate(merged)
@@ -260,7 +261,7 @@ def _merge(what: str, base: dict, local: dict, new: dict, out: Upgrade) -> dict:
     return merged
 
 
-def _owned_elsewhere(repo: CatalogRepository, rendered: Rendered, org: str, pack: str,
+def _owned_elsewhere(repo: CatalogRepository, stored: CatalogDoc, rendered: Rendered, org: str, pack: str,
                      allowed: frozenset[int] | None = None) -> None:
     """Upserting by tag and code would move another enterprise's sensor, device or rule under
     this one, or take over what another pack made here; a pack never does that: it stops and
@@ -268,18 +269,17 @@ def _owned_elsewhere(repo: CatalogRepository, rendered: Rendered, org: str, pack
     with Session(repo.engine) as s:
         others = s.execute(select(PackInstall.pack, PackInstall.rendered).join(Org, Org.id == PackInstall.org_id)
                            .where(Org.code == org, PackInstall.pack != pack)).all()
-    made = {(section, x.get("tag") or x.get("code")): other for other, doc in others
-            for section in SECTIONS for x in doc.get(section, [])}
-    stored = repo.export()
+    made = {(section, x[key]): other for other, doc in others for section, key in KEY.items()
+            for x in doc.get(section, [])}
     device_org = {d.code: d.org for d in stored.devices}
     owners = {("sensors", x.tag): device_org.get(x.device) for x in stored.sensors}
     owners |= {("devices", x.code): x.org for x in stored.devices}
     owners |= {(section, x.code): x.org for section in ("hazard_sources", "rules", "plans", "incident_triggers")
                for x in getattr(stored, section)}
     problems = []
-    for section in SECTIONS:
+    for section, attr in KEY.items():
         for x in getattr(rendered.doc, section):
-            key = x.tag if section == "sensors" else x.code
+            key = getattr(x, attr)
             owner = owners.get((section, key))
             if owner is not None and owner != org:
                 whose = "another enterprise" if allowed is not None else owner  # a scoped caller learns no names
