@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from hazwatch.catalog.errors import CatalogError
@@ -317,7 +317,25 @@ class CatalogRepository:
             elif parent_kind not in _PARENT_KINDS[o.kind]:
                 above = "no parent" if parent_kind is None else a(parent_kind)
                 problems.append(f"{source}: orgs[{i}].parent: {a(o.kind)} cannot have {above} above it")
-        problems.extend(_cycles(doc.orgs, source))
+        stored_parent = dict(session.execute(select(Org.code, Org.parent_id)).all())
+        code_of = dict(session.execute(select(Org.id, Org.code)).all())
+        parent = {c: code_of.get(p) for c, p in stored_parent.items()} | {o.code: o.parent for o in doc.orgs}
+        problems.extend(_cycles(doc.orgs, parent, source))
+        changed_kind = {o.code for o in doc.orgs}
+        for child, above in parent.items():  # a stored org whose parent the document gives another kind
+            if child not in changed_kind and above in changed_kind and org_kind[above] not in _PARENT_KINDS.get(
+                    org_kind[child], {org_kind[above]}):
+                i = next(i for i, o in enumerate(doc.orgs) if o.code == above)
+                problems.append(f"{source}: orgs[{i}].kind: {above!r} has {a(org_kind[child])} {child!r} below it, "
+                                f"which cannot have {a(org_kind[above])} above it")
+        leaving = {o.code: i for i, o in enumerate(doc.orgs) if o.kind != "enterprise"}
+        if leaving:  # an enterprise the document makes a park or region while it still holds devices
+            moved = {d.code for d in doc.devices}
+            for org_code, n in session.execute(select(Org.code, func.count()).join(Device, Device.org_id == Org.id)
+                                               .where(Org.code.in_(leaving), Device.code.not_in(moved))
+                                               .group_by(Org.code)):
+                problems.append(f"{source}: orgs[{leaving[org_code]}].kind: {org_code!r} holds {n} device(s), "
+                                "and devices belong to an enterprise")
         item: OrgDoc | SiteDoc | HazardSourceDoc | DeviceDoc | SensorDoc
         for i, item in enumerate(doc.sites):
             ref("sites", i, "org", item.org, org_kind, "org")
@@ -516,18 +534,20 @@ def _parents_first(orgs: list[OrgDoc]) -> list[OrgDoc]:
 
 
 def _parents_first_rows(orgs: dict[int, Org]) -> list[Org]:
-    depth: dict[int, int] = {}
-
-    def d(o: Org) -> int:
-        if o.id not in depth:
-            depth[o.id] = 0 if o.parent_id is None else d(orgs[o.parent_id]) + 1
-        return depth[o.id]
+    def d(o: Org) -> int:  # a walk, not a recursion: a tree is deep only if someone made it so
+        n, seen = 0, {o.id}
+        while o.parent_id is not None and o.parent_id in orgs and o.parent_id not in seen:
+            o = orgs[o.parent_id]
+            seen.add(o.id)
+            n += 1
+        return n
 
     return sorted(orgs.values(), key=lambda o: (d(o), o.id))
 
 
-def _cycles(orgs: list[OrgDoc], source: str) -> list[str]:
-    parent = {o.code: o.parent for o in orgs}
+def _cycles(orgs: list[OrgDoc], parent: dict[str, str | None], source: str) -> list[str]:
+    """A cycle through the document's orgs in the tree they make with the stored ones: a document
+    may close a loop that neither it nor the store holds alone."""
     for i, o in enumerate(orgs):
         seen, cur = set(), o.code
         while cur in parent and parent[cur] is not None:
