@@ -487,6 +487,16 @@ class Access:
             self.services.catalog_changed()
         return code, result
 
+    def fit_pack(self, name: str, org: str, since: int | None, until: int | None, detectors: list[str],
+                 dry_run: bool) -> tuple[str, list, ApplySummary]:
+        pack = packs.shipped_pack(name)
+        code = packs.enterprise_code(self.services.catalog, org, self.scope.org_ids)
+        fitted, summary = packs.fit(self.services.catalog, self.services.store, pack, code, since, until,
+                                    detectors or None, dry_run, self._catalog_audit(), self.scope.org_ids)
+        if not dry_run:
+            self.services.catalog_changed()
+        return code, fitted, summary
+
     def pack_installs(self, org: str) -> tuple[str, list[dict]]:
         code = packs.enterprise_code(self.services.catalog, org, self.scope.org_ids)
         return code, packs.installed(self.services.catalog, code)

@@ -187,6 +187,11 @@ def run_demo(settings: Settings, duration: float, console: Console) -> None:
                   f"each; faults raise alarms within the first minute. Stops after {duration:g} s.")
     console.print(f"  Packs    {PACK_ENTERPRISE.code} ({PACK_ENTERPRISE.name}) was built by applying the "
                   f"{' and '.join(n for n, _ in DEMO_PACKS)} packs (hazwatch pack show NAME)", highlight=False)
+    console.print(f"           after 20 minutes (--duration 1800), fit the casting pack's cooling-water detectors on "
+                  "what it recorded:"
+                  f"\n           curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d "
+                  f"'{{\"org\": \"{PACK_ENTERPRISE.code}\"}}' {base}/api/v1/packs/deep-well-casting/fit",
+                  highlight=False)
     console.print(f"  Console  {base}/console/   (log in as one of the users below)")
     console.print(f"  API      {base}/api/v1   (OpenAPI document: {base}/openapi.json)")
     console.print(f"  Log in   Authorization: Bearer {token}   (the installation's admin)")

@@ -749,6 +749,16 @@ def _(w, user):
             assert f"tank-farm is not installed on {org}" in r.text
 
 
+@case("POST", "/packs/{name}/fit")
+def _(w, user):
+    for org in ENTERPRISES:
+        r = w.client.post(f"{API}/packs/deep-well-casting/fit", json={"org": org, "dry_run": True},
+                          headers=w.headers(user))
+        expect(r, user, R.CATALOG_WRITE, sees(w, user, org), ok=(422,))
+        if r.status_code == 422:
+            assert f"deep-well-casting is not installed on {org}" in r.text
+
+
 # -- the walk ---------------------------------------------------------------------------------------------------
 def routes(app) -> set[tuple[str, str]]:
     """(method, path) of every API operation and ("WS", path) of every WebSocket."""

@@ -2,41 +2,26 @@
 
 from __future__ import annotations
 
-import math
 import re
-from datetime import UTC, datetime
 
 from fastapi import HTTPException
 
 from hazwatch.domain.batch import US
+from hazwatch.domain.clock import parse_instant
+from hazwatch.domain.errors import Invalid
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _STEP = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 
 
-MAX_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z
 MAX_STEP_US = 3660 * 86400 * US
 
 
 def parse_time(text: str, name: str) -> int:
     try:
-        seconds = float(text)
-    except ValueError:
-        seconds = None
-    if seconds is not None:
-        if not math.isfinite(seconds) or abs(seconds) > MAX_EPOCH_S:
-            raise HTTPException(422, f"`{name}`: {text!r} is not a time between year 1 and 9999")
-        return round(seconds * US)
-    try:
-        dt = datetime.fromisoformat(text.replace(" ", "+") if text.count(" ") == 1 else text)
-    except ValueError:
-        raise HTTPException(422, f"`{name}`: {text!r} is neither ISO 8601 nor epoch seconds") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    try:
-        return int(dt.timestamp()) * US + dt.microsecond
-    except (OverflowError, ValueError):
-        raise HTTPException(422, f"`{name}`: {text!r} is out of range") from None
+        return parse_instant(text, name)
+    except Invalid as e:
+        raise HTTPException(422, e.message) from None
 
 
 def parse_step(text: str) -> int:

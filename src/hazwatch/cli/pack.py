@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from hazwatch.domain.errors import ServiceError
+from hazwatch.domain.errors import ServiceError, Unavailable
 
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -73,6 +74,9 @@ def pack_show(name: Annotated[str, typer.Argument(help="a shipped pack's name or
     for x in rendered.risk_points:
         factors = f"L {x.l:g} E {x.e:g} C {x.c:g}" if x.method == "lec" else f"L {x.l:g} S {x.s}"
         console.print(f"  risk point {x.name} ({x.method}: {factors})", highlight=False, markup=False)
+    for d in rendered.detectors:
+        console.print(f"  detector {d.code}: {d.name} ({d.method} over {', '.join(d.columns)}; fitted by "
+                      "`hazwatch pack fit`)", highlight=False, markup=False)
     for x in doc.sensors:
         limits = " ".join(f"{k.upper()} {v:g}" for k in ("ll", "l", "h", "hh") if (v := getattr(x, k)) is not None)
         clause = rendered.clauses.get(x.tag, "")
@@ -172,6 +176,64 @@ def pack_installed(org: Annotated[str, typer.Option(help="the enterprise: its co
     for r in rows:
         console.print(f"{r['pack']} {r['version']}  parameters {json.dumps(r['params'], ensure_ascii=False)}",
                       markup=False, highlight=False)
+        for d in r["detectors"]:
+            console.print(f"  detector {d['code']}: {'fitted' if d['fitted'] else 'not fitted yet'}",
+                          markup=False, highlight=False)
+
+
+@pack_app.command("fit")
+def pack_fit(name: Annotated[str, typer.Argument(help="the installed pack: a shipped pack's name or a pack folder")],
+             org: Annotated[str, typer.Option(help="the enterprise: its code or its id")],
+             since: Annotated[str | None, typer.Option(help="start of the normal running to fit on: ISO 8601 or "
+                                                            "epoch seconds (default: each detector's fit_hours "
+                                                            "before --until)")] = None,
+             until: Annotated[str | None, typer.Option(help="end of that window (default: now)")] = None,
+             detector: Annotated[list[str] | None, typer.Option(help="fit only this detector (unit code); "
+                                                                     "repeat for several")] = None,
+             dry_run: Annotated[bool, typer.Option("--dry-run", help="fit and report; store nothing")] = False,
+             data_dir: DataDir = None) -> None:
+    """Fit the pack's multivariate detectors on the enterprise's stored readings and store them as
+    units, watched from then on. Choose a window of normal running. In embedded mode the server
+    holds the telemetry store: while it runs, use `POST /api/v1/packs/NAME/fit` instead."""
+    from hazwatch.domain.clock import parse_instant
+    from hazwatch.packs import PackError, enterprise_code, find, fit
+
+    repo, audit, _ = _repo(data_dir)
+    try:
+        start = parse_instant(since, "--since") if since else None
+        end = parse_instant(until, "--until") if until else None
+        pack = find(name)
+        code = enterprise_code(repo, org)
+        with _store(data_dir) as store:
+            fitted, summary = fit(repo, store, pack, code, start, end, detector, dry_run, audit)
+    except (PackError, ServiceError) as e:
+        raise _refused(e) from None
+    for f in fitted:
+        console.print(f"{'would fit' if dry_run else 'fitted'} {f.code}: {f.method} on {f.rows} rows x "
+                      f"{len(f.columns)} sensors, threshold {f.threshold:.6g}", highlight=False)
+    if not dry_run:
+        console.print(f"catalog revision {summary.revision}")
+
+
+@contextmanager
+def _store(data_dir: Path | None):
+    """The installation's telemetry store, read by this process alone: an embedded store the
+    server holds open is refused with what to do instead."""
+    from hazwatch.cli.main import _settings
+    from hazwatch.store import open_store
+
+    settings = _settings(data_dir)
+    try:
+        store = open_store(settings.store_url, settings.duckdb_memory_limit)
+    except Exception as e:  # DuckDB's lock error has no class of its own to catch
+        if "lock" not in str(e).lower():
+            raise
+        raise Unavailable("the telemetry store is open in the running server; fit through the API "
+                          "(POST /api/v1/packs/NAME/fit) or stop the server first") from None
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 @pack_app.command("schema")

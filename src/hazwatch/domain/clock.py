@@ -2,8 +2,44 @@
 
 from __future__ import annotations
 
+import math
 import time
+from datetime import UTC, datetime
 from typing import Protocol
+
+from hazwatch.domain.errors import Invalid
+
+US = 1_000_000
+MAX_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
+def parse_instant(text: str, name: str) -> int:
+    """A time as a person writes it, ISO 8601 (UTC when no offset is given) or epoch seconds, in
+    µs; refused naming `name`."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = None
+    if seconds is not None:
+        if not math.isfinite(seconds) or abs(seconds) > MAX_EPOCH_S:
+            raise Invalid(f"`{name}`: {text!r} is not a time between year 1 and 9999")
+        return round(seconds * US)
+    dt = None
+    for form in (text, text.replace(" ", "+") if text.count(" ") == 1 else None):  # a query string's + reads " "
+        try:
+            dt = datetime.fromisoformat(form) if form else None
+        except ValueError:
+            continue
+        if dt is not None:
+            break
+    if dt is None:
+        raise Invalid(f"`{name}`: {text!r} is neither ISO 8601 nor epoch seconds")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    try:
+        return int(dt.timestamp()) * US + dt.microsecond
+    except (OverflowError, ValueError):
+        raise Invalid(f"`{name}`: {text!r} is out of range") from None
 
 
 class Clock(Protocol):

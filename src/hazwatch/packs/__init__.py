@@ -1,5 +1,6 @@
 """Application packs: a benchmark application captured once and instantiated per enterprise."""
 
+from hazwatch.packs.fit import Fitted, fit
 from hazwatch.packs.library import (
     Pack,
     Upgrade,
@@ -15,5 +16,5 @@ from hazwatch.packs.library import (
 from hazwatch.packs.manifest import FORMAT, Manifest, PackError
 from hazwatch.packs.render import Rendered, render
 
-__all__ = ["FORMAT", "Manifest", "Pack", "PackError", "Rendered", "Upgrade", "apply", "enterprise_code", "find",
-           "installed", "load", "render", "shipped", "shipped_pack", "upgrade"]
+__all__ = ["FORMAT", "Fitted", "Manifest", "Pack", "PackError", "Rendered", "Upgrade", "apply", "enterprise_code",
+           "find", "fit", "installed", "load", "render", "shipped", "shipped_pack", "upgrade"]

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hazwatch.catalog.errors import CatalogError
-from hazwatch.catalog.models import HazardSource, Org
+from hazwatch.catalog.models import HazardSource, Org, Unit
 from hazwatch.catalog.repository import ApplySummary, CatalogRepository
 from hazwatch.catalog.schema import CatalogDoc
 from hazwatch.domain.clock import SystemClock
@@ -102,17 +102,19 @@ def apply(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any],
     rules, plans and triggers, created or brought back to the pack's values by code and tag, so
     applying twice changes nothing the second time. A dry run reports what would change."""
     rendered = render(pack.manifest, org, params)
-    _owned_elsewhere(repo, repo.export(), rendered, org, pack.manifest.name, allowed)
+    stored = repo.export()
+    _owned_elsewhere(repo, stored, rendered, org, pack.manifest.name, allowed)
     _risk_sources(repo, rendered, org)
-    summary = _write(repo, pack, org, params, rendered.doc, rendered.doc, on_change, dry_run, allowed)
+    _detector_sensors(stored, rendered, org)
+    summary = _write(repo, pack, org, params, rendered.doc, rendered, on_change, dry_run, allowed)
     _assess(repo, risk, org, rendered, pack, dry_run, summary, None)
     return rendered, summary
 
 
 def _write(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any], doc: CatalogDoc,
-           base: CatalogDoc, on_change, dry_run: bool, allowed: frozenset[int] | None) -> ApplySummary:
+           base: Rendered, on_change, dry_run: bool, allowed: frozenset[int] | None) -> ApplySummary:
     """Apply `doc` and record the install (the pack's own rendering `base` is what a later upgrade
-    merges against), in one transaction."""
+    merges against, and its detectors what `fit` fits), in one transaction."""
     m = pack.manifest
 
     def record(session: Session) -> None:
@@ -122,7 +124,8 @@ def _write(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any]
             row = PackInstall(org_id=org_id, pack=m.name)
             session.add(row)
         row.version, row.params, row.applied_at = m.version, params, time.time_ns() // 1000
-        row.rendered = base.model_dump(mode="json")
+        row.rendered = base.doc.model_dump(mode="json") | {
+            "detectors": [d.model_dump(mode="json") for d in base.detectors]}
 
     try:
         return repo.apply(doc, f"pack {m.name} {m.version}", allowed, on_change=on_change, dry_run=dry_run,
@@ -145,7 +148,10 @@ def installed(repo: CatalogRepository, org: str) -> list[dict]:
     with Session(repo.engine) as s:
         rows = s.execute(select(PackInstall, Org.code).join(Org, Org.id == PackInstall.org_id)
                          .where(Org.code == org).order_by(PackInstall.pack)).all()
-        return [{"pack": r.pack, "version": r.version, "params": r.params, "applied_at": r.applied_at}
+        fitted = set(s.scalars(select(Unit.code).join(Org, Org.id == Unit.org_id).where(Org.code == org)))
+        return [{"pack": r.pack, "version": r.version, "params": r.params, "applied_at": r.applied_at,
+                 "detectors": [{"code": d["code"], "name": d["name"], "fitted": d["code"] in fitted}
+                               for d in r.rendered.get("detectors", [])]}
                 for r, _ in rows]
 
 
@@ -168,7 +174,9 @@ def upgrade(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any
     local = repo.export()
     _owned_elsewhere(repo, local, new, org, pack.manifest.name, allowed)
     _risk_sources(repo, new, org)
-    base = CatalogDoc.model_validate(base_data)
+    _detector_sensors(local, new, org)
+    base_detectors = {d["code"]: d for d in base_data.get("detectors", [])}
+    base = CatalogDoc.model_validate({k: v for k, v in base_data.items() if k != "detectors"})
     out = Upgrade(old_version, pack.manifest.version, ApplySummary())
     merged: dict[str, list] = {}
     for section, key in KEY.items():
@@ -191,13 +199,38 @@ def upgrade(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any
         out.notes += [f"{section} {k}: no longer in {pack.manifest.name} {pack.manifest.version}; kept"
                       for k in b if k not in kept]
         merged[section] = items
+    units = {u.code for u in local.units if u.org == org}
+    for d in new.detectors:  # a unit keeps the model it was fitted with; the pack only says when to refit
+        was = base_detectors.get(d.code)
+        if was is None:
+            out.notes.append(f"detectors {d.code}: new in {pack.manifest.version}; fit it with `hazwatch pack fit "
+                             f"{pack.manifest.name} --org {org}`")
+        elif was != d.model_dump(mode="json") and d.code in units:
+            out.notes.append(f"detectors {d.code}: its definition changed; the unit keeps its fitted model until "
+                             "it is fitted again")
     try:
         doc = CatalogDoc.model_validate(merged)
     except ValueError as e:
         raise PackError([f"the merged items do not validate: {e}"]) from None
-    out.summary = _write(repo, pack, org, params, doc, new.doc, on_change, dry_run, allowed)
+    out.summary = _write(repo, pack, org, params, doc, new, on_change, dry_run, allowed)
     _assess(repo, risk, org, new, pack, dry_run, out.summary, out.notes)
     return out
+
+
+def _detector_sensors(stored: CatalogDoc, rendered: Rendered, org: str) -> None:
+    """A detector's columns are sensors of this enterprise: the pack's own or ones it already has,
+    and its hazard source likewise; found wanting at apply, not at the first fit."""
+    device_org = {d.code: d.org for d in stored.devices}
+    tags = {x.tag for x in stored.sensors if device_org.get(x.device) == org} | {x.tag for x in rendered.doc.sensors}
+    sources = {h.code for h in stored.hazard_sources if h.org == org} | {h.code for h in rendered.doc.hazard_sources}
+    problems = [f"detectors: {d.code!r}: {tag!r} is not a sensor of {org} or of the pack"
+                for d in rendered.detectors for tag in d.columns if tag not in tags]
+    problems += [f"detectors: {d.code!r}: unknown hazard source {d.hazard_source!r} of {org}"
+                 for d in rendered.detectors if d.hazard_source is not None and d.hazard_source not in sources]
+    problems += [f"detectors: {u.code!r} is already a unit of another enterprise"
+                 for u in stored.units for d in rendered.detectors if u.code == d.code and u.org != org]
+    if problems:
+        raise PackError(problems)
 
 
 def _risk_sources(repo: CatalogRepository, rendered: Rendered, org: str) -> None:

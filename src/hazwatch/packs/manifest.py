@@ -7,7 +7,11 @@ whose strings may hold `{placeholders}`: the pack's parameters, `org` (the enter
 applied to) and, in an item with `for_each: PARAM`, `item` (the list element; an element that is
 a mapping also lends its keys) and `i` (its 1-based position). A string that is one placeholder
 alone takes the parameter's value with its type (a number stays a number). `clause` on a sensor
-template names the standard clause its limits come from; it is shown, not stored."""
+template names the standard clause its limits come from; it is shown, not stored.
+
+`detectors` are multivariate detector definitions (a unit's sensors, the method, the false-alarm
+rate): a model has to learn the enterprise's own normal running, so applying a pack records them
+and `hazwatch pack fit` fits each on the enterprise's stored history, making it a catalog unit."""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from hazwatch.catalog.schema import PriorityName
+from hazwatch.detect.multivariate.base import DEFAULT_METHOD, METHODS
 from hazwatch.domain.errors import Invalid
 from hazwatch.risk.assess import lec, matrix
 
@@ -63,6 +69,8 @@ class Manifest(_Strict):
     rules: list[dict[str, Any]] = []
     plans: list[dict[str, Any]] = []
     incident_triggers: list[dict[str, Any]] = []
+    detectors: list[dict[str, Any]] = Field([], description="multivariate detectors, fitted per enterprise by "
+                                            "`hazwatch pack fit` (DetectorDoc)")
     risk_points: list[dict[str, Any]] = Field([], description="LEC or matrix assessments the pack starts the "
                                               "enterprise's dual-prevention register with (RiskPointDoc)")
     layouts: dict[str, Any] = Field({}, description="dashboard and report layouts the pack suggests")
@@ -103,6 +111,30 @@ class RiskPointDoc(_Strict):
                 matrix(int(self.l), self.s)
         except Invalid as e:
             raise ValueError(e.message) from None
+        return self
+
+
+class DetectorDoc(_Strict):
+    """A multivariate detector as a pack declares it: which sensors make one unit's rows, and how
+    to fit it. Fitted on the enterprise's normal running, it becomes the catalog unit `code`."""
+
+    code: str = Field(min_length=1, max_length=64, description="the unit's code once fitted")
+    name: str = Field(min_length=1, max_length=200)
+    hazard_source: str | None = Field(None, description="code of the hazard source the unit belongs to")
+    columns: list[str] = Field(min_length=2, description="sensor tags: the unit's rows, one column each")
+    method: str = Field(DEFAULT_METHOD, description=f"one of {', '.join(METHODS)}")
+    target_far: float = Field(0.001, gt=0, lt=0.5, description="false-alarm rate the threshold is set for")
+    priority: PriorityName = "medium"
+    clear_rows: int = Field(5, ge=1, le=10_000)
+    fit_hours: float = Field(24, gt=0, le=24 * 90, description="history a fit reads by default, hours back "
+                                                                "from now")
+
+    @model_validator(mode="after")
+    def _known(self) -> DetectorDoc:
+        if self.method not in METHODS:
+            raise ValueError(f"method {self.method!r}: choose one of {', '.join(METHODS)}")
+        if len(set(self.columns)) != len(self.columns):
+            raise ValueError(f"columns: a sensor appears twice in {self.columns}")
         return self
 
 

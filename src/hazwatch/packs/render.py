@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from hazwatch.catalog.errors import CatalogError
 from hazwatch.catalog.io import parse_document
 from hazwatch.catalog.schema import CatalogDoc
-from hazwatch.packs.manifest import SECTIONS, Manifest, PackError, RiskPointDoc
+from hazwatch.packs.manifest import SECTIONS, DetectorDoc, Manifest, PackError, RiskPointDoc
 
 _ALONE = re.compile(r"^\{([a-z_][a-z0-9_]*)\}$")
 _TYPES = {"string": (str,), "number": (int, float), "integer": (int,), "boolean": (bool,), "list": (list,)}
@@ -24,6 +24,7 @@ class Rendered:
     doc: CatalogDoc
     clauses: dict[str, str] = field(default_factory=dict)  # sensor tag -> the standard clause of its limits
     risk_points: list[RiskPointDoc] = field(default_factory=list)
+    detectors: list[DetectorDoc] = field(default_factory=list)
 
 
 def resolve(manifest: Manifest, given: dict[str, Any]) -> dict[str, Any]:
@@ -93,7 +94,7 @@ def render(manifest: Manifest, org: str, params: dict[str, Any]) -> Rendered:
     origin: dict[tuple[str, int], str] = {}  # (section, rendered index) -> template path, for errors
     clauses: dict[str, str] = {}
     problems: list[str] = []
-    for section in (*SECTIONS, "risk_points"):
+    for section in (*SECTIONS, "risk_points", "detectors"):
         items: list[dict] = []
         for t, template in enumerate(getattr(manifest, section)):
             where = f"{manifest.name}: {section}[{t}]"
@@ -124,20 +125,30 @@ def render(manifest: Manifest, org: str, params: dict[str, Any]) -> Rendered:
                     clauses[item["tag"]] = clause
                 items.append(item)
         data[section] = items
-    points: list[RiskPointDoc] = []
-    for n, item in enumerate(data.pop("risk_points")):
-        try:
-            points.append(RiskPointDoc.model_validate(item))
-        except ValidationError as e:
-            problems += [f"{origin[('risk_points', n)]}{''.join(f'.{x}' for x in err['loc'])}: "
-                         f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors()]
+    points = _own(RiskPointDoc, "risk_points", data.pop("risk_points"), origin, problems)
+    detectors = _own(DetectorDoc, "detectors", data.pop("detectors"), origin, problems)
+    codes = [d.code for d in detectors]
+    problems += [f"{manifest.name}: detectors: unit {c!r} given twice" for c in sorted({c for c in codes
+                                                                                        if codes.count(c) > 1})]
     if problems:
         raise PackError(problems)
     try:
         doc = parse_document(data, manifest.name)
     except CatalogError as e:
         raise PackError([_locate(p, manifest.name, origin) for p in e.problems]) from None
-    return Rendered(doc, clauses, points)
+    return Rendered(doc, clauses, points, detectors)
+
+
+def _own(model, section: str, items: list[dict], origin: dict[tuple[str, int], str], problems: list[str]) -> list:
+    """The pack's own sections, which are not catalog items: validated here, errors at their template."""
+    out = []
+    for n, item in enumerate(items):
+        try:
+            out.append(model.model_validate(item))
+        except ValidationError as e:
+            problems += [f"{origin[(section, n)]}{''.join(f'.{x}' for x in err['loc'])}: "
+                         f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors()]
+    return out
 
 
 def _locate(problem: str, name: str, origin: dict[tuple[str, int], str]) -> str:

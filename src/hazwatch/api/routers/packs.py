@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from hazwatch.api.deps import AccessDep, needs
+from hazwatch.api.timeparse import parse_time
 from hazwatch.auth.roles import CATALOG_WRITE, READ
 from hazwatch.packs import shipped, shipped_pack
 from hazwatch.packs.manifest import Parameter, Standard
@@ -66,11 +67,49 @@ class PackUpgradeOut(PackApplyOut):
     notes: list[str] = Field(description="items deleted here or dropped by the new version, left alone")
 
 
+class DetectorState(BaseModel):
+    code: str = Field(description="the unit's code once fitted")
+    name: str
+    fitted: bool = Field(description="the enterprise has the unit (fitted by `POST /packs/{name}/fit`)")
+
+
 class InstallOut(BaseModel):
     pack: str
     version: str
     params: dict[str, Any]
     applied_at: int = Field(description="µs since the Unix epoch")
+    detectors: list[DetectorState] = Field(description="the pack's multivariate detectors, and whether each is "
+                                                       "fitted")
+
+
+class PackFitIn(BaseModel):
+    org: str = Field(min_length=1, max_length=64, description="the enterprise: its code or its id")
+    since: str | None = Field(None, description="start of the normal running to fit on: ISO 8601 or epoch "
+                                                "seconds; omitted: each detector's fit_hours before `until`")
+    until: str | None = Field(None, description="end of that window; omitted: now")
+    detectors: list[str] = Field([], description="the detectors (unit codes) to fit; empty: all of the pack's")
+    dry_run: bool = Field(False, description="fit and report, store nothing")
+
+
+class FittedOut(BaseModel):
+    code: str
+    name: str
+    columns: list[str]
+    method: str
+    rows: int = Field(description="rows the model was fitted on")
+    threshold: float
+    since: int = Field(description="the window fitted on, µs since the Unix epoch")
+    until: int
+
+
+class PackFitOut(BaseModel):
+    pack: str
+    org: str
+    dry_run: bool
+    fitted: list[FittedOut]
+    created: dict[str, int]
+    updated: dict[str, int]
+    unchanged: dict[str, int]
 
 
 class InstallList(BaseModel):
@@ -135,3 +174,21 @@ def upgrade_pack(name: Name, body: PackUpgradeIn, access: AccessDep) -> PackUpgr
     return PackUpgradeOut(pack=name, version=r.to_version, org=code, dry_run=body.dry_run, created=s.created,
                           updated=s.updated, unchanged=s.unchanged, from_version=r.from_version, kept=r.kept,
                           conflicts=r.conflicts, notes=r.notes)
+
+
+@router.post("/packs/{name}/fit", response_model=PackFitOut,
+             summary="Fit an installed pack's multivariate detectors on the enterprise's stored history",
+             description="Each detector is fitted on the readings of its sensors in the window (which should be "
+                         "normal running), with rows built as the live engine builds them, and stored as a unit "
+                         "that is watched from then on. All or nothing: a detector that cannot be fitted (too "
+                         "few readings, a sensor without data) answers 422 naming it, and nothing is stored.",
+             responses={404: {"description": "no such pack, or no such enterprise in your scope"},
+                        422: {"description": "not installed, or a detector could not be fitted; `problems` "
+                                             "lists why"}},
+             openapi_extra=needs(CATALOG_WRITE))
+def fit_pack(name: Name, body: PackFitIn, access: AccessDep) -> PackFitOut:
+    since = parse_time(body.since, "since") if body.since else None
+    until = parse_time(body.until, "until") if body.until else None
+    code, fitted, s = access.fit_pack(name, body.org, since, until, body.detectors, body.dry_run)
+    return PackFitOut(pack=name, org=code, dry_run=body.dry_run, fitted=[FittedOut(**vars(f)) for f in fitted],
+                      created=s.created, updated=s.updated, unchanged=s.unchanged)

@@ -34,12 +34,15 @@ class UnitEvent:
     comment: str
 
 
-class UnitWatch:
-    def __init__(self, unit_id: int, model: Model, sensors: np.ndarray, clear_rows: int, active: bool) -> None:
-        self.unit_id, self.model, self.sensors, self.clear_rows = unit_id, model, sensors, clear_rows
+class SampleHold:
+    """A unit's rows from its sensors' readings, in time order, as described above. The live engine
+    and a fit on stored history (`hazwatch pack fit`) build rows with this one class, so a model
+    is fitted on rows made the way it will be scored."""
+
+    def __init__(self, sensors: np.ndarray) -> None:
+        self.sensors = sensors
         self.last = np.full(len(sensors), np.nan)
         self.last_ts = np.iinfo(np.int64).min
-        self.active, self.quiet = active, 0
         self._pos = np.full(0, -1, np.int64)  # column of each sensor id, -1 for sensors not in the unit
 
     def rows(self, batch: ReadingBatch, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -65,6 +68,16 @@ class UnitWatch:
                 out.append(self.last.copy())
         self.last_ts = int(stamps[-1])
         return np.asarray(out_ts, np.int64), (np.vstack(out) if out else np.empty((0, len(self.sensors))))
+
+
+class UnitWatch:
+    def __init__(self, unit_id: int, model: Model, sensors: np.ndarray, clear_rows: int, active: bool) -> None:
+        self.unit_id, self.model, self.sensors, self.clear_rows = unit_id, model, sensors, clear_rows
+        self.hold = SampleHold(sensors)
+        self.active, self.quiet = active, 0
+
+    def rows(self, batch: ReadingBatch, size: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.hold.rows(batch, size)
 
     def observe(self, batch: ReadingBatch, size: int) -> list[UnitEvent]:
         ts, x = self.rows(batch, size)
