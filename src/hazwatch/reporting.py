@@ -95,7 +95,8 @@ class Reports:
                 "bucket": period.bucket, "start": period.start.isoformat(timespec="minutes"),
                 "end": period.end.isoformat(timespec="minutes"),
                 "generated": datetime.now(zone).isoformat(timespec="seconds"), "kpis": kpis, "rate": rate,
-                "overview": access.risk_overview(), "hidden": access.hidden_dangers(None)}
+                "overview": access.risk_overview(), "hidden": access.hidden_dangers(None),
+                "packs": access.pack_report(node.code, start, end) if node.kind == "enterprise" else []}
 
     def generate(self, org_id: int, period_text: str, lang: str, actor: str) -> dict:
         period = parse_period(period_text, self.tz)

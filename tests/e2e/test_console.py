@@ -174,3 +174,26 @@ def test_chinese_renders_as_text_not_boxes(browser, demo, tmp_path):
     assert a != b
     page.screenshot(path=str(tmp_path / "console-zh.png"))
     assert page.evaluate("document.fonts.check('14px \"WenQuanYi Micro Hei\"', '报警')")
+
+
+def test_the_pack_dashboard_shows_the_packs_own_sensors_live(browser, demo, admin):
+    page = open_console(browser, demo, "operator@E-ALU")
+    page.click("#nav a[href='#/packs']")
+    casting = page.locator(".pack[data-pack='deep-well-casting'][data-org='E-ALU']")
+    casting.wait_for(timeout=10_000)
+    install = next(i for i in admin.get("/packs/installs", params={"org": "E-ALU"}).json()["items"]
+                   if i["pack"] == "deep-well-casting")
+    cooling = install["dashboard"][0]
+    assert cooling["title"] == "Cooling water" and cooling["tags"]
+    panel = casting.locator("section.panel", has_text="Cooling water")
+    assert [t.split()[0] for t in panel.locator("tbody td:first-child").all_inner_texts()] == cooling["tags"]
+    assert "E-ALU-W1-U-CW (not fitted yet" in casting.inner_text()
+    # the values move with the live stream, without a reload
+    cell = panel.locator(f"td[id='v-{cooling['tags'][0]}']")
+    first = cell.inner_text()
+    page.wait_for_function(f"""() => document.getElementById('v-{cooling['tags'][0]}').textContent !== {first!r}""",
+                           timeout=10_000)
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    # another enterprise's packs are not shown to this operator
+    assert page.locator(".pack[data-org='E-TANK']").count() == 0
+    assert page.errors == []

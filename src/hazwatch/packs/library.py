@@ -14,12 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hazwatch.catalog.errors import CatalogError
-from hazwatch.catalog.models import HazardSource, Org, Unit
+from hazwatch.catalog.models import Device, HazardSource, Org, Sensor, Unit
 from hazwatch.catalog.repository import ApplySummary, CatalogRepository
 from hazwatch.catalog.schema import CatalogDoc
 from hazwatch.domain.clock import SystemClock
 from hazwatch.domain.errors import NotFound
-from hazwatch.packs.manifest import SECTIONS, Manifest, PackError
+from hazwatch.packs.manifest import SECTIONS, Layouts, Manifest, PackError, Selection
 from hazwatch.packs.models import PackInstall
 from hazwatch.packs.render import Rendered, render
 from hazwatch.risk.points import RiskPoints
@@ -125,7 +125,7 @@ def _write(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any]
             session.add(row)
         row.version, row.params, row.applied_at = m.version, params, time.time_ns() // 1000
         row.rendered = base.doc.model_dump(mode="json") | {
-            "detectors": [d.model_dump(mode="json") for d in base.detectors]}
+            "detectors": [d.model_dump(mode="json") for d in base.detectors], "layouts": m.layouts.model_dump()}
 
     try:
         return repo.apply(doc, f"pack {m.name} {m.version}", allowed, on_change=on_change, dry_run=dry_run,
@@ -145,14 +145,27 @@ class Upgrade:
 
 
 def installed(repo: CatalogRepository, org: str) -> list[dict]:
+    """Each pack the enterprise has: version, parameters, its detectors (fitted or not), and its
+    dashboard panels and report sections with the tags each shows."""
     with Session(repo.engine) as s:
         rows = s.execute(select(PackInstall, Org.code).join(Org, Org.id == PackInstall.org_id)
                          .where(Org.code == org).order_by(PackInstall.pack)).all()
         fitted = set(s.scalars(select(Unit.code).join(Org, Org.id == Unit.org_id).where(Org.code == org)))
-        return [{"pack": r.pack, "version": r.version, "params": r.params, "applied_at": r.applied_at,
-                 "detectors": [{"code": d["code"], "name": d["name"], "fitted": d["code"] in fitted}
-                               for d in r.rendered.get("detectors", [])]}
-                for r, _ in rows]
+        kinds = dict(s.execute(select(Sensor.tag, Sensor.kind).join(Device, Device.id == Sensor.device_id)
+                               .join(Org, Org.id == Device.org_id).where(Org.code == org)).all())
+    out = []
+    for r, _ in rows:
+        mine = [x["tag"] for x in r.rendered.get("sensors", []) if x["tag"] in kinds]  # deleted since: not shown
+        layouts = Layouts.model_validate(r.rendered.get("layouts", {}))
+
+        def pick(sel: Selection, mine: list[str] = mine) -> dict:
+            return {"title": sel.title, "tags": [t for t in mine if kinds[t] in sel.kinds and sel.match in t]}
+
+        out.append({"pack": r.pack, "version": r.version, "params": r.params, "applied_at": r.applied_at,
+                    "detectors": [{"code": d["code"], "name": d["name"], "fitted": d["code"] in fitted}
+                                  for d in r.rendered.get("detectors", [])],
+                    "dashboard": [pick(p) for p in layouts.dashboard], "report": [pick(x) for x in layouts.report]})
+    return out
 
 
 def upgrade(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any] | None = None,
@@ -176,7 +189,7 @@ def upgrade(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any
     _risk_sources(repo, new, org)
     _detector_sensors(local, new, org)
     base_detectors = {d["code"]: d for d in base_data.get("detectors", [])}
-    base = CatalogDoc.model_validate({k: v for k, v in base_data.items() if k != "detectors"})
+    base = CatalogDoc.model_validate({k: v for k, v in base_data.items() if k not in ("detectors", "layouts")})
     out = Upgrade(old_version, pack.manifest.version, ApplySummary())
     merged: dict[str, list] = {}
     for section, key in KEY.items():

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hazwatch.catalog.schema import PriorityName
+from hazwatch.catalog.schema import PriorityName, SensorKind
 from hazwatch.detect.multivariate.base import DEFAULT_METHOD, METHODS
 from hazwatch.domain.errors import Invalid
 from hazwatch.risk.assess import lec, matrix
@@ -54,6 +54,25 @@ class Parameter(_Strict):
     min_items: int = Field(0, ge=0, description="lists: at least this many elements")
 
 
+class Selection(_Strict):
+    title: str = Field(min_length=1, max_length=200)
+    kinds: list[SensorKind] = Field(min_length=1, description="the pack's sensors of these kinds")
+    match: str = Field("", max_length=64, description="only tags containing this text (e.g. -CW)")
+
+
+class Panel(Selection):
+    """A console panel: the sensors' live values against their limits, and their trend."""
+
+
+class ReportSection(Selection):
+    """A report section: the alarms each of the sensors raised in the report's period."""
+
+
+class Layouts(_Strict):
+    dashboard: list[Panel] = Field([], description="panels of the enterprise's pack dashboard (console: Packs)")
+    report: list[ReportSection] = Field([], description="sections added to the enterprise's periodic reports")
+
+
 class Manifest(_Strict):
     format: Literal["hazwatch-pack/1"]
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64)
@@ -73,7 +92,8 @@ class Manifest(_Strict):
                                             "`hazwatch pack fit` (DetectorDoc)")
     risk_points: list[dict[str, Any]] = Field([], description="LEC or matrix assessments the pack starts the "
                                               "enterprise's dual-prevention register with (RiskPointDoc)")
-    layouts: dict[str, Any] = Field({}, description="dashboard and report layouts the pack suggests")
+    layouts: Layouts = Field(default_factory=lambda: Layouts(), description="the console dashboard and the "
+                             "report sections the pack's sensors are shown in")
 
     @model_validator(mode="after")
     def _unique_parameters(self) -> Manifest:

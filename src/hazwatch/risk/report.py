@@ -42,7 +42,8 @@ TEXT = {
            "to_ack": "median time to acknowledge", "to_contain": "median time to contain",
            "to_close": "median time to close", "none": "none", "blue": "blue", "yellow": "yellow",
            "orange": "orange", "red": "red", "min": "min", "s": "s", "actual": "this period",
-           "guideline": "guideline"},
+           "guideline": "guideline", "pack": "pack", "sensor": "sensor", "name": "name",
+           "conditions": "by condition"},
     "zh": {"title": "安全生产报告", "period": "统计周期", "scope": "范围", "generated": "生成时间",
            "alarms": "报警系统", "rate": "每{unit}报警数", "hour": "小时", "day": "天",
            "raised": "报警总数", "per10": "每10分钟", "perhour": "每小时", "peak": "最繁忙的10分钟",
@@ -55,7 +56,8 @@ TEXT = {
            "overdue": "逾期", "incidents": "事件处置", "opened": "事件数",
            "to_ack": "确认时间中位数", "to_contain": "控制时间中位数", "to_close": "关闭时间中位数",
            "none": "无", "blue": "蓝", "yellow": "黄", "orange": "橙", "red": "红", "min": "分钟", "s": "秒",
-           "actual": "本期", "guideline": "参考值"},
+           "actual": "本期", "guideline": "参考值", "pack": "应用包", "sensor": "传感器", "name": "名称",
+           "conditions": "按报警类型"},
 }
 STATE_ZH = {"reported": "已上报", "under_review": "审核中", "rectifying": "整改中",
             "awaiting_acceptance": "待验收", "accepted": "已验收", "closed": "已关闭"}
@@ -213,10 +215,13 @@ def sections(data: dict, lang: str) -> list[tuple[str, list[str], list[list[str]
     incidents = [[t["opened"], str(inc["opened"])], [t["to_ack"], _duration(inc["acknowledge"]["median_s"], t)],
                  [t["to_contain"], _duration(inc["contain"]["median_s"], t)],
                  [t["to_close"], _duration(inc["close"]["median_s"], t)]]
+    packs = [(f"{sec['title']} ({t['pack']} {sec['pack']})", [t["sensor"], t["name"], t["count"], t["conditions"]],
+              [[r["tag"], r["name"], str(r["raised"]), ", ".join(f"{c} {n}" for c, n in r["conditions"].items())]
+               for r in sec["rows"]]) for sec in data.get("packs", [])]
     return [(t["alarms"], ["", ""], summary), (t["top"], [t["alarm"], t["count"], t["share"]], top),
             (t["colours"], [t["enterprise"], t["colour"], t["why"]], colours),
             (t["hidden"], [t["state"], t["general"], t["major"], t["overdue"]], hidden),
-            (t["incidents"], ["", ""], incidents)]
+            (t["incidents"], ["", ""], incidents), *packs]
 
 
 def render_html(data: dict, lang: str) -> str:

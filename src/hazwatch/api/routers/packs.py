@@ -12,7 +12,7 @@ from hazwatch.api.deps import AccessDep, needs
 from hazwatch.api.timeparse import parse_time
 from hazwatch.auth.roles import CATALOG_WRITE, READ
 from hazwatch.packs import shipped, shipped_pack
-from hazwatch.packs.manifest import Parameter, Standard
+from hazwatch.packs.manifest import Layouts, Parameter, Standard
 
 router = APIRouter(tags=["packs"])
 Name = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=64, description="the pack's name")]
@@ -35,7 +35,7 @@ class PackList(BaseModel):
 
 class PackDetail(PackOut):
     readme: str = Field(description="what the pack creates and the sources of its numbers (Markdown)")
-    layouts: dict[str, Any]
+    layouts: Layouts
 
 
 class PackApplyIn(BaseModel):
@@ -73,6 +73,11 @@ class DetectorState(BaseModel):
     fitted: bool = Field(description="the enterprise has the unit (fitted by `POST /packs/{name}/fit`)")
 
 
+class Shown(BaseModel):
+    title: str
+    tags: list[str] = Field(description="the install's sensors the panel or section shows")
+
+
 class InstallOut(BaseModel):
     pack: str
     version: str
@@ -80,6 +85,8 @@ class InstallOut(BaseModel):
     applied_at: int = Field(description="µs since the Unix epoch")
     detectors: list[DetectorState] = Field(description="the pack's multivariate detectors, and whether each is "
                                                        "fitted")
+    dashboard: list[Shown] = Field(description="the pack's console panels (console: Packs)")
+    report: list[Shown] = Field(description="the sections the pack adds to the enterprise's periodic reports")
 
 
 class PackFitIn(BaseModel):

@@ -193,7 +193,7 @@ async function floods() {
 }
 
 // -- routing -------------------------------------------------------------------------------------
-const VIEWS = { alarms: viewAlarms, overview: viewOverview, live: viewLive, trend: viewTrend,
+const VIEWS = { alarms: viewAlarms, overview: viewOverview, live: viewLive, trend: viewTrend, packs: viewPacks,
                 incidents: viewIncidents, hidden: viewHidden, reports: viewReports, ledger: viewLedger };
 const current = () => (location.hash.slice(2).split(/[/?]/)[0] || "alarms");
 const view = () => document.getElementById("view");
@@ -365,6 +365,30 @@ async function viewLive() {
   };
   render();
   document.getElementById("filter").oninput = (e) => render(e.target.value.trim().toLowerCase());
+}
+
+// -- pack dashboards: each installed pack's panels, its own sensors live against their limits ---------
+async function viewPacks() {
+  const orgs = [...new Set([...S.sensors.values()].map((s) => s.enterprise))].sort();
+  const installs = (await Promise.all(orgs.map((org) => api(`/packs/installs?org=${encodeURIComponent(org)}`))))
+    .flatMap((r) => r.items.map((i) => ({ ...i, org: r.org })));
+  const row = (tag) => {
+    const s = S.sensors.get(tag);
+    if (!s) return "";
+    const l = s.limits || {};
+    return `<tr><td><a href="#/trend/${encodeURIComponent(tag)}">${esc(tag)}</a> <span class="muted">${esc(s.name)}</span></td>
+      <td id="v-${esc(tag)}" class="value ${band(s, s.last_value)}">${esc(fmt(s.last_value))}</td>
+      <td class="muted">${["LL", "L", "H", "HH"].map((k) => (l[k] ?? "–")).join(" / ")} ${esc(s.unit || "")}</td></tr>`;
+  };
+  const panel = (p) => `<section class="panel"><h3>${esc(p.title)}
+      ${p.tags.length ? `<a class="muted" href="#/trend/${p.tags.slice(0, 6).map(encodeURIComponent).join(",")}">${esc(t("packs.trend"))}</a>` : ""}</h3>
+    <table><thead><tr><th>${esc(t("live.sensor"))}</th><th>${esc(t("live.value"))}</th><th>${esc(t("live.limits"))}</th></tr></thead>
+    <tbody>${p.tags.map(row).join("")}</tbody></table></section>`;
+  const detectors = (i) => (i.detectors.length ? `<p class="muted">${esc(t("packs.detectors"))}: ${i.detectors.map((d) =>
+    `${esc(d.code)} (${esc(t(d.fitted ? "packs.fitted" : "packs.unfitted"))})`).join(", ")}</p>` : "");
+  view().innerHTML = `<h1>${esc(t("packs.title"))}</h1>` + (installs.length ? installs.map((i) => `<div class="pack" data-pack="${esc(i.pack)}" data-org="${esc(i.org)}">
+      <h2>${esc(i.org)} · ${esc(i.pack)} ${esc(i.version)}</h2>${detectors(i)}${i.dashboard.map(panel).join("")}</div>`).join("")
+    : `<p class="muted">${esc(t("packs.none"))}</p>`);
 }
 
 // -- trends --------------------------------------------------------------------------------------
