@@ -79,6 +79,19 @@ def test_an_incident_takes_general_specific_and_onsite_plans_most_specific_first
     assert P.ladder(P.select(plans, "fire", where)) == list(P.DEFAULT_TIERS)
 
 
+
+def test_a_specific_plan_that_names_locations_applies_only_there():
+    doc = park_catalog()
+    ids = {o.code: i for i, o in enumerate(doc.orgs)}
+    local = PlanDoc(code="SP-LPG-FIRE", name="LPG sphere fire", layer="specific", org="E-TANK",
+                    hazard_types=["fire"], locations=["HS-LPG"])
+    plans = [(ids[p.org], p) for p in [*doc.plans, local]]
+    orgs = frozenset({ids["E-TANK"], ids["P-CHEM"], ids["R-JS"]})
+    assert "SP-LPG-FIRE" in [p.code for p in P.select(plans, "fire", P.Where(orgs, frozenset({"HS-LPG"})))]
+    assert "SP-LPG-FIRE" not in [p.code for p in P.select(plans, "fire", P.Where(orgs, frozenset({"HS-TANK-A"})))]
+    assert "SP-LPG-FIRE" not in [p.code for p in P.select(plans, "fire", P.Where(orgs, frozenset()))]
+
+
 @pytest.mark.parametrize("plan, problem", [
     ({"layer": "specific"}, "names the hazard_types"),
     ({"layer": "onsite"}, "names its locations"),
@@ -99,12 +112,12 @@ def test_catalog_refuses_unknown_orgs_locations_rules_and_units(park):
     services, _ = park(park_catalog())
     doc = CatalogDoc(plans=[PlanDoc(code="OS-X", name="x", layer="onsite", org="E-NOPE", locations=["HS-NOPE"])],
                      incident_triggers=[TriggerDoc(code="T-X", name="x", org="E-TANK", conditions=["RULE"],
-                                                   rule="NO-RULE", unit="NO-UNIT")])
+                                                   rule="NO-RULE", unit="NO-UNIT", locations=["HS-NOPE"])])
     with pytest.raises(CatalogError) as e:
         services.catalog.apply(doc, "bad.yaml")
     text = "\n".join(e.value.problems)
     for part in ("plans[0].org: unknown org 'E-NOPE'", "plans[0].locations[0]", "incident_triggers[0].rule",
-                 "incident_triggers[0].unit"):
+                 "incident_triggers[0].unit", "incident_triggers[0].locations[0]: 'HS-NOPE' is neither"):
         assert part in text
     exported = services.catalog.export()
     assert {p.code for p in exported.plans} == {p.code for p in park_catalog().plans}

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 from fastapi.testclient import TestClient
 
 from hazwatch.app import make_api
@@ -50,3 +51,30 @@ def test_the_field_drives_the_packs_rule_to_an_alarm_and_an_incident_with_the_pa
         assert incident["hazard_type"] == "toxic_release" and "E1-SP-LEAK" in incident["plans"]
         plan = next(p for p in rendered.doc.plans if p.code == "E1-SP-LEAK")
         assert [s.title for s in plan.steps] == [t["title"] for t in incident["tasks"] if t["plan"] == "E1-SP-LEAK"]
+
+
+def test_two_packs_on_one_enterprise_each_answer_their_own_incidents(tmp_path):
+    """The casting shop and the dust collectors of one works: cooling water lost while casting
+    (a rule over the well's sensors) opens an explosion incident at the casting shop, which takes
+    the casting pack's procedure and not the dust pack's explosion plan, though both answer
+    explosions."""
+    services = build_services(make_settings(tmp_path, incident_tick_s=3600), None)
+    services.catalog.apply(EMPTY)
+    apply(services.catalog, find("dust-explosion"), "E1", {})
+    apply(services.catalog, find("deep-well-casting"), "E1", {})
+    services.pipeline.reload_catalog()
+    with TestClient(make_api(services), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        tags = ["W1-XS-CAST", "W1-FT-CW", "W1-PT-CW"]
+        t0 = int(time.time()) - 60
+        for k in range(10):  # casting; the flow falls below LL from the fifth second
+            values = np.array([1.0, 400.0 if k < 5 else 100.0, 0.3])
+            ts = np.full(len(tags), (t0 + k) * 1_000_000, np.int64)
+            services.pipeline.ingest(RawBatch(tags, services.index.lookup(tags), ts, values,
+                                              np.zeros(len(tags), np.uint8))).result()
+        assert eventually(lambda: [a for a in client.get(f"{API}/alarms").json()["items"]
+                                   if a.get("rule") == "E1-W1-CW-LOST"])
+        services.incidents.tick()
+        [incident] = client.get(f"{API}/incidents").json()["items"]
+        incident = client.get(f"{API}/incidents/{incident['id']}").json()
+        assert incident["trigger"] == "E1-TR-CW-LOST" and incident["hazard_type"] == "explosion"
+        assert incident["plans"] == ["E1-W1-OS-CW"], incident["plans"]

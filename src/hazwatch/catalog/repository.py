@@ -386,6 +386,10 @@ class CatalogRepository:
                 problems.append(f"{source}: incident_triggers[{i}].rule: unknown rule {trig.rule!r}")
             if trig.unit is not None and trig.unit not in units:
                 problems.append(f"{source}: incident_triggers[{i}].unit: unknown unit {trig.unit!r}")
+            for j, loc in enumerate(trig.locations):
+                if loc not in hazards and loc not in devices:
+                    problems.append(f"{source}: incident_triggers[{i}].locations[{j}]: {loc!r} is neither a hazard "
+                                    "source nor a device")
         return problems
 
     @staticmethod

@@ -236,8 +236,9 @@ class StepDoc(_Item):
 class PlanDoc(_Item):
     """An emergency plan as data (three layers): the general plan of an org, specific plans by hazard
     type, and on-site procedures for named locations. An incident takes the general plan, the
-    specific plans of its hazard type and the on-site procedures of its location; their steps become
-    its tasks, and the first plan (specific before general) with tiers sets its escalation ladder."""
+    specific plans of its hazard type (a specific plan that names locations: only there) and the
+    on-site procedures of its location; their steps become its tasks, and the first plan (specific
+    before general) with tiers sets its escalation ladder."""
 
     code: str = Code
     name: str = Field(min_length=1, max_length=200)
@@ -245,7 +246,8 @@ class PlanDoc(_Item):
     org: str = Field(description="code of the org whose incidents the plan covers (an enterprise, or a park or "
                                  "region for all enterprises below it)")
     hazard_types: list[HazardType] = Field([], description="specific plans: the hazard types they answer")
-    locations: list[str] = Field([], description="on-site procedures: hazard source or device codes")
+    locations: list[str] = Field([], description="on-site procedures: hazard source or device codes; specific "
+                                                 "plans: where they apply (empty: anywhere in the org)")
     tiers: list[TierDoc] = Field([], description="the escalation ladder, lowest tier first")
     steps: list[StepDoc] = []
 
@@ -274,6 +276,8 @@ class TriggerDoc(_Item):
     sensor_kinds: list[SensorKind] = Field([], description="only alarms of sensors of these kinds (empty: any)")
     rule: str | None = Field(None, description="only this compound rule's alarm")
     unit: str | None = Field(None, description="only this unit's detector alarm")
+    locations: list[str] = Field([], description="only alarms at these hazard sources or devices (empty: anywhere "
+                                                 "in the org); a rule's alarm is where all its sensors are")
     hold_s: float = Field(0.0, ge=0, le=86400, description="the alarm must have stayed active this long")
     hazard_type: HazardType | None = Field(None, description="the incident's hazard type; by default gas "
                                            "detectors mean toxic_release, levels overfill, temperatures and "

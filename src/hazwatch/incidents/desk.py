@@ -33,6 +33,7 @@ from hazwatch.domain.batch import US
 from hazwatch.domain.errors import Conflict, Invalid, NotFound
 from hazwatch.domain.events import INCIDENT_CHANGED, IncidentChanged
 from hazwatch.domain.limits import Priority
+from hazwatch.domain.rulelang import parse as parse_rule
 from hazwatch.incidents import plans as P
 from hazwatch.incidents.catalog import DisposalCatalog
 from hazwatch.incidents.interlock import InterlockWriter, readback_matches
@@ -227,7 +228,9 @@ class IncidentDesk:
             rule = (idx.rules or {}).get(a["rule_id"], {})
             if "org_id" not in rule:
                 return None
-            return Located(rule["org_id"], None, None, frozenset(), None, f"rule {cat.rules[a['rule_id']]}", None)
+            label = f"rule {cat.rules[a['rule_id']]}"
+            hs, location, devices = self._rule_place(rule, idx, cat)
+            return Located(rule["org_id"], hs, location, devices, None, label, None)
         if a["device_id"] is not None and a["device_id"] in cat.devices:
             code, hs = cat.devices[a["device_id"]]
             org = idx.devices.get(code, (None, None, None))[2]
@@ -236,6 +239,30 @@ class IncidentDesk:
             return Located(org, hs, cat.hazards[hs][0] if hs in cat.hazards else code, frozenset({code}), None,
                            f"device {code} {cond}", None)
         return None
+
+    @staticmethod
+    def _rule_place(rule: dict, idx: SensorIndex, cat: DisposalCatalog) -> tuple[int | None, str | None,
+                                                                                 frozenset[str]]:
+        """Where a rule's alarm is: the hazard source all its sensors sit on, else the one device
+        they all belong to (as a sensor's alarm is placed), else nowhere in particular."""
+        try:
+            tags = parse_rule(rule["when"]).tags()
+        except ValueError:
+            return None, None, frozenset()
+        sources, devices = set(), set()
+        for tag in tags:
+            sid = idx.tag_to_id.get(tag)
+            if sid is None:
+                return None, None, frozenset()
+            info = idx.info[sid]
+            hs = info.get("hazard_source_id")
+            sources.add(hs if hs is not None else cat.device_hazard.get(info["device"]))
+            devices.add(info["device"])
+        if len(sources) == 1 and (hs := next(iter(sources))) in cat.hazards:
+            return hs, cat.hazards[hs][0], frozenset(devices)
+        if sources == {None} and len(devices) == 1:
+            return None, next(iter(devices)), frozenset(devices)
+        return None, None, frozenset()
 
     @staticmethod
     def _matches(t: TriggerDoc, org: int, a, where: Located, cat: DisposalCatalog, now: int) -> bool:
@@ -250,6 +277,8 @@ class IncidentDesk:
         if t.rule is not None and cat.rules.get(a["rule_id"]) != t.rule:
             return False
         if t.unit is not None and (a["unit_id"] not in cat.units or cat.units[a["unit_id"]][0] != t.unit):
+            return False
+        if t.locations and not ({where.location} | where.devices).intersection(t.locations):
             return False
         return a["raised_at"] + int(t.hold_s * US) <= now
 

@@ -36,14 +36,16 @@ class Where:
 
 def select(plans: Iterable[tuple[int, PlanDoc]], hazard_type: str, where: Where) -> list[PlanDoc]:
     """The plans that apply: the general plans of the incident's org (or an org above it), the
-    specific plans for its hazard type and the on-site procedures for its location, most specific
-    first. `plans` pairs each plan with the id of its org."""
+    specific plans for its hazard type (those naming locations only there) and the on-site
+    procedures for its location, most specific first. `plans` pairs each plan with the id of its org."""
     chosen = []
     for org_id, plan in plans:
         if org_id not in where.orgs:
             continue
-        if (plan.layer == "general" or (plan.layer == "specific" and hazard_type in plan.hazard_types)
-                or (plan.layer == "onsite" and where.locations.intersection(plan.locations))):
+        here = where.locations.intersection(plan.locations)
+        if (plan.layer == "general"
+                or (plan.layer == "specific" and hazard_type in plan.hazard_types and (here or not plan.locations))
+                or (plan.layer == "onsite" and here)):
             chosen.append(plan)
     chosen.sort(key=lambda p: (_LAYER_ORDER[p.layer], p.code))
     return chosen
