@@ -29,10 +29,20 @@ class ShiftedClock:
         self.offset_us += int(minutes * 60 * US)
 
 
+_ISSUED: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, and never one this process handed out before: the
+    kernel may give one free port to two calls in a row, and a test that starts several servers
+    (a NATS cluster: a client and a route port each) would then see two of them collide."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ISSUED:
+            _ISSUED.add(port)
+            return port
 
 
 @dataclass
