@@ -1,4 +1,5 @@
-"""The writer thread serves every caller that still waits, and outlives one that gave up."""
+"""The writer thread serves every caller that still waits, and outlives one that gave up; a batch
+refused at a worker's fence leaves no reading unevaluated."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import threading
 import time
 
 import numpy as np
+import pytest
+from sqlalchemy import text
 
 from hazwatch.normalize import RawBatch
+from hazwatch.pipeline import Fenced, Pipeline
 from tests.conftest import build_services, make_settings
 
 
@@ -36,5 +40,45 @@ def test_a_cancelled_request_is_dropped_and_the_writer_lives_on(tmp_path):
                                        int((now + 10) * 1e6), None).columns["value"].tolist()
         assert values == [6.0]  # the cancelled request was not served
         assert pipeline.call(lambda: 42).result(5) == 42
+    finally:
+        pipeline.stop()
+
+
+class _Ownership:
+    """A worker's view of its partitions, with a switch for "another worker took one over"."""
+
+    def __init__(self) -> None:
+        self.fenced = False
+
+    def scope(self, index):
+        return index
+
+    def check(self, conn) -> None:
+        if self.fenced:
+            raise Fenced("partitions [3] are held by a newer lease than this node's")
+
+
+def test_readings_of_a_fenced_batch_are_evaluated_once_the_state_is_rebuilt(tmp_path):
+    """A batch refused at the fence is stored but its alarm changes are not: the state the
+    evaluator had moved to is rebuilt from the checkpoint and the store before the next batch, so
+    a reading of a partition still ours in that batch raises its alarm at its own time."""
+    services = build_services(make_settings(tmp_path))
+    own = _Ownership()
+    pipeline = Pipeline(services.engine, services.store, services.catalog, services.bus, services.pipeline.clock,
+                        ownership=own)
+    pipeline.start()
+    try:
+        now = time.time() - 60
+        assert pipeline.ingest(_raw(services, "TK1-LT", now, 10.0)).result(5).accepted == 1
+        own.fenced = True
+        with pytest.raises(Fenced):
+            pipeline.ingest(_raw(services, "TK1-LT", now + 1, 17.5)).result(5)  # above H: stored, not evaluated
+        own.fenced = False
+        assert pipeline.ingest(_raw(services, "TK1-LT", now + 2, 17.6)).result(5).accepted == 1
+        with services.engine.connect() as conn:
+            journal = conn.execute(text(
+                "SELECT a.condition, j.event, j.ts FROM alarm_journal j JOIN alarms a ON a.id = j.alarm_id "
+                "WHERE j.event = 'raised'")).all()
+        assert [tuple(r) for r in journal] == [("H", "raised", int((now + 1) * 1e6))]
     finally:
         pipeline.stop()

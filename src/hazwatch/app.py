@@ -141,8 +141,10 @@ def build_pipeline(settings: Settings, engine, store, catalog: CatalogRepository
     if leases is not None:
         from hazwatch.scale.worker import WorkerNode
 
+        # A new owner makes the partition's consumer afresh, so a dead worker's deliveries come again
+        # at once; the wait only has to outlast a busy worker's batch (a redelivery is work twice).
         worker = WorkerNode(pipeline, leases, settings.nats_url, settings.stream_replicas,
-                            ack_wait_s=settings.lease_ttl_s)
+                            ack_wait_s=max(30.0, 10 * settings.lease_ttl_s))
     return pipeline, bus, worker
 
 

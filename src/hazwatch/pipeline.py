@@ -79,7 +79,7 @@ class Pipeline:
                  ownership: Ownership | None = None) -> None:
         self.hygiene = hygiene
         self.ownership = ownership
-        self._stale = False  # alarm state must be rebuilt before the next batch (a recovery failed)
+        self._stale = False  # alarm state must be rebuilt before the next batch (a recovery failed, a batch fenced)
         self.engine, self.store, self.catalog, self.bus, self.clock = engine, store, catalog, bus, clock
         self.tick_interval_s = tick_interval_s
         self.checkpoint_interval_s = checkpoint_interval_s
@@ -125,6 +125,7 @@ class Pipeline:
             log.info("re-evaluating %d readings stored after the last checkpoint", len(replay))
             self._evaluate(replay, self.clock.now_us())
         self._checkpoint(force=True)
+        self._stale = False
 
     def _load_index(self) -> SensorIndex:
         index = SensorIndex.load(self.engine)
@@ -283,7 +284,6 @@ class Pipeline:
             merged = RawBatch.concat(raws)
             if self._stale:  # a recovery that failed (the database was away) is done before anything new
                 self._recover()
-                self._stale = False
             now = self.clock.now_us()
             if self.ownership is not None and self.catalog.revision() != self.index.revision:
                 self.reload_catalog()  # an ingest node may know a sensor added a moment ago
@@ -301,8 +301,12 @@ class Pipeline:
             if len(batch) and self.bus.has_subscribers(READINGS_STORED):
                 self.bus.publish(READINGS_STORED, ReadingsStored(batch))
         except Fenced as e:
-            # Stored but not evaluated here: the new owner evaluates them when it gets them again.
+            # Stored but not evaluated here. The batch may hold readings of partitions still ours
+            # beside the lost one's, and the evaluator's state has moved past all of them: it is
+            # rebuilt from the last checkpoint and the store before the next batch, so those
+            # readings are evaluated then (their messages come again only to be dropped as stored).
             log.warning("partition lost while evaluating: %s", e)
+            self._stale = True
             for j in jobs:
                 j.future.set_exception(e)
             return
@@ -391,6 +395,9 @@ class Pipeline:
         return changes
 
     def _tick(self) -> None:
+        if self._stale:  # timers must not fire from a state about to be rebuilt: rebuild it first
+            self._recover()
+            return
         now = self.clock.now_us()
         if self.catalog.revision() != self.index.revision:
             self.reload_catalog()
@@ -405,6 +412,8 @@ class Pipeline:
                                 + self._faults(conn, faults, now) + self._rules(conn, fired, now))
 
     def _checkpoint(self, force: bool = False) -> None:
+        if self._stale and not force:  # the state is to be rebuilt: it must not be saved as it is
+            return
         dirty = np.flatnonzero(self.evaluator.state.dirty)
         if len(dirty) or force:
             with self.engine.begin() as conn:

@@ -62,6 +62,7 @@ class PartitionLeases:
         self.ttl_s, self.replicas = ttl_s, replicas
         self.tokens: dict[int, int] = {}  # partition -> fencing token
         self._rev: dict[int, int] = {}  # partition -> the key's revision this node last wrote
+        self._scoped: dict[int, int] = {}  # partition -> token, as the pipeline's index was scoped
         self._kv = None
 
     async def open(self, js, startup_s: float = 60.0) -> None:
@@ -71,10 +72,14 @@ class PartitionLeases:
 
     # -- the pipeline's view (Ownership) ------------------------------------------------------------
     def scope(self, index: SensorIndex) -> SensorIndex:
-        return partitions.scoped(index, self.tokens, self.count)
+        """The index for the partitions held now; the fence checks these tokens until the next
+        scope, so a lease dropped in a lease round still fences the batches of its partition that
+        the pipeline works on before the worker has rebuilt its state without it."""
+        self._scoped = dict(self.tokens)
+        return partitions.scoped(index, self._scoped, self.count)
 
     def check(self, conn: Connection) -> None:
-        mine = dict(self.tokens)
+        mine = dict(self._scoped)
         if not mine:
             return
         rows = conn.execute(select(_T.c.partition, _T.c.token).where(_T.c.partition.in_(mine))
