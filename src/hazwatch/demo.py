@@ -126,14 +126,23 @@ def start_witnesses(settings: Settings) -> list[DemoWitness]:
     return out
 
 
-# The park's third enterprise is built the way an integrator would build it: by applying packs.
+# The park's third enterprise is built the way an integrator would build it: by applying packs;
+# the other two get a unit each from a pack beside what they were described with.
 PACK_ENTERPRISE = OrgDoc(code="E-ALU", name="Haixin Aluminium Casting Co.", kind="enterprise", parent="P-CHEM")
 DEMO_PACKS = (
-    ("deep-well-casting", {"shop": "Casting shop", "wells": [
+    ("E-ALU", "deep-well-casting", {"shop": "Casting shop", "wells": [
         {"well": f"W{n}", "flow_ll": 150, "flow_l": 200, "pressure_l": 0.15, "temp_h": 45,
          "gate": f"modbus://127.0.0.1:5020/1/{100 + n}"} for n in (1, 2)]}),
-    ("dust-explosion", {"workshop": "Billet sawing and polishing", "dust": "aluminium", "collectors": [
+    ("E-ALU", "dust-explosion", {"workshop": "Billet sawing and polishing", "dust": "aluminium", "collectors": [
         {"dc": f"DC0{n}", "dp_l": 0.3, "dp_h": 1.8, "temp_h": 70} for n in (1, 2)]}),
+    ("E-TANK", "tank-farm", {"area": "Tank area B (methanol)", "tanks": [
+        {"tank": f"TK20{n}", "range_m": 20, "ll_m": 0.5, "l_m": 1.0, "h_m": 17.0, "hh_m": 18.5} for n in (1, 2)],
+        "combustible_detectors": ["GT401", "GT402", "GT403"],
+        "voting_groups": [{"group": "B", "a": "GT401", "b": "GT402", "c": "GT403"}],
+        "toxic_detectors": ["AT501"], "toxic_gas": "Methanol", "toxic_l1": 25, "toxic_l2": 50}),
+    ("E-FINE", "gas-detection", {"area": "Ammonia compressor house", "area_code": "NH3", "tag_prefix": "NH3-",
+                                 "toxic_detectors": [{"tag": "AT01", "gas": "Ammonia", "l1": 20, "l2": 40,
+                                                      "range": 100}]}),
 )
 
 
@@ -147,8 +156,8 @@ def prepare(settings: Settings) -> tuple[Services, CatalogDoc, list[DemoWitness]
     # as an administrator would: audited, so the catalog's history goes into the ledger too
     admin = Access(services, Principal(None, "demo", "admin", None))
     admin.apply_catalog(doc.model_copy(update={"orgs": [*doc.orgs, PACK_ENTERPRISE]}), "demo park")
-    for name, params in DEMO_PACKS:
-        admin.apply_pack(name, PACK_ENTERPRISE.code, params, dry_run=False)
+    for org, name, params in DEMO_PACKS:
+        admin.apply_pack(name, org, params, dry_run=False)
     return services, services.catalog.export(), witnesses
 
 
@@ -185,8 +194,9 @@ def run_demo(settings: Settings, duration: float, console: Console) -> None:
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]Hazwatch demo[/]: {len(doc.sensors)} sensors in a simulated chemical park, 1 reading/s "
                   f"each; faults raise alarms within the first minute. Stops after {duration:g} s.")
-    console.print(f"  Packs    {PACK_ENTERPRISE.code} ({PACK_ENTERPRISE.name}) was built by applying the "
-                  f"{' and '.join(n for n, _ in DEMO_PACKS)} packs (hazwatch pack show NAME)", highlight=False)
+    console.print(f"  Packs    {', '.join(f'{name} on {org}' for org, name, _ in DEMO_PACKS)} (hazwatch pack show "
+                  f"NAME; console: Packs); {PACK_ENTERPRISE.code} ({PACK_ENTERPRISE.name}) is made of packs alone",
+                  highlight=False)
     console.print(f"           after 20 minutes (--duration 1800), fit the casting pack's cooling-water detectors on "
                   "what it recorded:"
                   f"\n           curl -H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' -d "

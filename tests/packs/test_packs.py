@@ -110,6 +110,23 @@ def test_a_pack_cannot_take_over_what_another_pack_made_on_the_same_enterprise(r
     apply(repo, find("gas-detection"), "E1", {"tag_prefix": "CH1-"})
 
 
+def test_a_pack_cannot_take_over_what_a_person_made_on_the_enterprise(repo):
+    apply(repo, find("tank-farm"), "E1", {"tanks": [{"tank": "TK900", "range_m": 10, "ll_m": 0.5, "l_m": 1,
+                                                     "h_m": 8, "hh_m": 9}]})
+    level = _stored(repo, "sensors")["TK900-LT"]
+    repo.apply(CatalogDoc(sensors=[level.model_copy(update={"tag": "TK101-LT", "name": "made by hand"})]))
+    before = repo.export()
+    with pytest.raises(PackError) as e:  # with its default tanks the pack would make TK101-LT and take it over
+        apply(repo, find("tank-farm"), "E1", {})
+    assert "sensors: 'TK101-LT' already exists in E1 and was not made by this pack; give the pack other numbers " \
+           "(its tag_prefix or its list parameters)" in e.value.problems
+    assert repo.export() == before
+    # an upgrade that brings the same number keeps the hand-made item and reports it
+    result = upgrade(repo, find("tank-farm"), "E1", params={})
+    assert any(c.startswith("sensors TK101-LT: new in 1.0.0 but already made by hand") for c in result.conflicts)
+    assert _stored(repo, "sensors")["TK101-LT"].name == "made by hand"
+
+
 def test_a_second_enterprise_cannot_take_the_firsts_tags(repo):
     apply(repo, find("tank-farm"), "E1", {})
     before = repo.export()

@@ -185,7 +185,7 @@ def upgrade(repo: CatalogRepository, pack: Pack, org: str, params: dict[str, Any
     params = old_params if params is None else params
     new = render(pack.manifest, org, params)
     local = repo.export()
-    _owned_elsewhere(repo, local, new, org, pack.manifest.name, allowed)
+    _owned_elsewhere(repo, local, new, org, pack.manifest.name, allowed, hand_made_ok=True)  # kept, reported
     _risk_sources(repo, new, org)
     _detector_sensors(local, new, org)
     base_detectors = {d["code"]: d for d in base_data.get("detectors", [])}
@@ -308,14 +308,15 @@ def _merge(what: str, base: dict, local: dict, new: dict, out: Upgrade) -> dict:
 
 
 def _owned_elsewhere(repo: CatalogRepository, stored: CatalogDoc, rendered: Rendered, org: str, pack: str,
-                     allowed: frozenset[int] | None = None) -> None:
+                     allowed: frozenset[int] | None = None, hand_made_ok: bool = False) -> None:
     """Upserting by tag and code would move another enterprise's sensor, device or rule under
-    this one, or take over what another pack made here; a pack never does that: it stops and
-    names the clash."""
+    this one, or take over what another pack, or a person, made here; a pack never does that: it
+    stops and names the clash. What this pack made before is its own to set again; an upgrade
+    (`hand_made_ok`) keeps what a person made and reports it instead."""
     with Session(repo.engine) as s:
-        others = s.execute(select(PackInstall.pack, PackInstall.rendered).join(Org, Org.id == PackInstall.org_id)
-                           .where(Org.code == org, PackInstall.pack != pack)).all()
-    made = {(section, x[key]): other for other, doc in others for section, key in KEY.items()
+        installs = s.execute(select(PackInstall.pack, PackInstall.rendered).join(Org, Org.id == PackInstall.org_id)
+                             .where(Org.code == org)).all()
+    made = {(section, x[key]): other for other, doc in installs for section, key in KEY.items()
             for x in doc.get(section, [])}
     device_org = {d.code: d.org for d in stored.devices}
     owners = {("sensors", x.tag): device_org.get(x.device) for x in stored.sensors}
@@ -331,8 +332,11 @@ def _owned_elsewhere(repo: CatalogRepository, stored: CatalogDoc, rendered: Rend
                 whose = "another enterprise" if allowed is not None else owner  # a scoped caller learns no names
                 problems.append(f"{section}: {key!r} already belongs to {whose}; give this enterprise other "
                                 "numbers (the pack's tag_prefix or its list parameters)")
-            elif (section, key) in made:
+            elif made.get((section, key), pack) != pack:
                 problems.append(f"{section}: {key!r} was made here by the {made[(section, key)]} pack; give this "
                                 "pack other numbers (its tag_prefix or its list parameters)")
+            elif owner == org and (section, key) not in made and not hand_made_ok:
+                problems.append(f"{section}: {key!r} already exists in {org} and was not made by this pack; give "
+                                "the pack other numbers (its tag_prefix or its list parameters)")
     if problems:
         raise PackError(problems)
