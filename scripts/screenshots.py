@@ -62,7 +62,7 @@ def main() -> None:
                 if lang == "en":
                     continue
                 shots = {"overview": "#/overview", "live": "#/live", "trend": "#/trend/R502-TT,R502-PT?range=15m",
-                         "incidents": "#/incidents", "ledger": "#/ledger"}
+                         "packs": "#/packs", "incidents": "#/incidents", "ledger": "#/ledger"}
                 for name, hash_ in shots.items():
                     page.goto(base + "/console/" + hash_)
                     page.wait_for_timeout(1500)

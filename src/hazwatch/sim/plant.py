@@ -43,7 +43,7 @@ class ParkSimulator:
                 base[i], amp[i] = 0.04 * hi, 0.02 * hi
             elif s.kind == "oxygen":
                 base[i], amp[i] = 20.9, 0.05
-            elif s.kind == "state" or (s.range_low, s.range_high) == (0, 1):
+            elif s.kind == "state" or (s.kind == "other" and (s.range_low, s.range_high) == (0, 1)):
                 # a running signal reads 1; a signal that alarms at 1 (a spark, a burst vent) reads 0
                 base[i], amp[i] = (0.0 if s.h is not None else 1.0), 0.0
             else:
