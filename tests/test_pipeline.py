@@ -50,7 +50,7 @@ class _Ownership:
     def __init__(self) -> None:
         self.fenced = False
 
-    def scope(self, index):
+    def scope(self, index, again=False):
         return index
 
     def check(self, conn) -> None:

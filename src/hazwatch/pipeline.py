@@ -58,7 +58,9 @@ class Ownership(Protocol):
     """What a scale-out worker owns. The pipeline sees only its partitions' sensors, and checks in
     every alarm transaction that it still owns them (a fencing token in the database)."""
 
-    def scope(self, index: SensorIndex) -> SensorIndex: ...
+    def scope(self, index: SensorIndex, again: bool = False) -> SensorIndex:
+        """The index as far as the node owns it: for the partitions held now, or (`again`, a
+        catalog reload) for those the state was last built for."""
 
     def check(self, conn: Connection) -> None:
         """Raise Fenced when another node holds one of these partitions now."""
@@ -127,9 +129,9 @@ class Pipeline:
         self._checkpoint(force=True)
         self._stale = False
 
-    def _load_index(self) -> SensorIndex:
+    def _load_index(self, again: bool = False) -> SensorIndex:
         index = SensorIndex.load(self.engine)
-        return index if self.ownership is None else self.ownership.scope(index)
+        return index if self.ownership is None else self.ownership.scope(index, again)
 
     def _owned(self, p) -> bool:
         """An alarm point of this worker's partitions (its area is a scoped-in enterprise)."""
@@ -143,8 +145,9 @@ class Pipeline:
         self._recover()
 
     def reload_catalog(self) -> None:
-        """Swap in a fresh SensorIndex (a single reference assignment, safe for readers)."""
-        self.index = self._load_index()
+        """Swap in a fresh SensorIndex (a single reference assignment, safe for readers). A worker
+        keeps the partitions its state was built for: taking new ones is a rebuild (`rescope`)."""
+        self.index = self._load_index(again=True)
         self.evaluator.state.grow(self.index.size)
         self.quality.grow(self.index.size)
         self.trend.grow(self.index.size)

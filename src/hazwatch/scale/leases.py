@@ -71,12 +71,19 @@ class PartitionLeases:
                                           startup_s)
 
     # -- the pipeline's view (Ownership) ------------------------------------------------------------
-    def scope(self, index: SensorIndex) -> SensorIndex:
-        """The index for the partitions held now; the fence checks these tokens until the next
-        scope, so a lease dropped in a lease round still fences the batches of its partition that
-        the pipeline works on before the worker has rebuilt its state without it."""
-        self._scoped = dict(self.tokens)
+    def scope(self, index: SensorIndex, again: bool = False) -> SensorIndex:
+        """The index for the partitions held now (a state rebuild), or with `again` (a catalog
+        reload) for those the state was built for. The fence checks the tokens of the last rebuild,
+        so a lease dropped in a lease round still fences the batches of its partition that the
+        pipeline works on before the worker has rebuilt its state without it."""
+        if not again:
+            self._scoped = dict(self.tokens)
         return partitions.scoped(index, self._scoped, self.count)
+
+    @property
+    def scoped(self) -> dict[int, int]:
+        """Partition -> token, as the pipeline's state was last built (empty before the first build)."""
+        return dict(self._scoped)
 
     def check(self, conn: Connection) -> None:
         mine = dict(self._scoped)

@@ -50,7 +50,6 @@ class WorkerNode:
         self._loop = asyncio.new_event_loop()
         self._thread: threading.Thread | None = None
         self._consumers: dict[int, asyncio.Task] = {}
-        self._scoped: frozenset[int] = frozenset()  # the partitions the pipeline's state was last built for
         self._stopping = asyncio.Event()  # bound to the loop at first use (on the loop's thread)
         self.failure: BaseException | None = None
 
@@ -104,14 +103,15 @@ class WorkerNode:
                 del self._consumers[p]
         mine = set(self.leases.tokens)
         gone, new = set(self._consumers) - mine, mine - set(self._consumers)
-        # State is rebuilt from the database whenever the partitions differ from those the pipeline
-        # is scoped to: compared as sets, not taken from the round's report, so that a round that
-        # failed half-way (a partition taken, then a timeout) still leads to a rebuild before the
-        # partition's consumer starts; a consumer on a stale scope would refuse its readings.
-        if mine != self._scoped or gone or change.lost or not self.ready.is_set():
-            await self._close(gone | change.lost | (self._scoped - mine))
+        # State is rebuilt from the database whenever the leases held differ from those the pipeline's
+        # state was built for (partitions and tokens): compared, not taken from the round's report,
+        # so that a round that failed half-way (a partition taken, then a timeout) still leads to a
+        # rebuild before the partition's consumer starts; a consumer on a stale scope would refuse
+        # its readings, and a stale token would have every batch fenced.
+        built = self.leases.scoped
+        if self.leases.tokens != built or change or gone or not self.ready.is_set():
+            await self._close(gone | change.lost | (set(built) - mine))
             await asyncio.wrap_future(self.pipeline.call(self.pipeline.rescope))
-            self._scoped = frozenset(mine)
             log.info("partitions now %s (acquired %s, lost %s)", self.owned, sorted(change.acquired),
                      sorted(change.lost | gone))
             self.ready.set()
