@@ -109,6 +109,9 @@ def test_a_fit_without_history_is_refused_naming_the_detector(casting):
         assert r.status_code == 422 and f"deep-well-casting on E1 has {UNIT}" in r.json()["problems"][0]
         r = client.post(f"{API}/packs/tank-farm/fit", json={"org": "E1"})
         assert r.status_code == 422 and r.json()["problems"] == ["tank-farm is not installed on E1: apply it first"]
+        r = client.post(f"{API}/packs/deep-well-casting/fit", json={"org": "E1", "since": "2026-12-02T10:00",
+                                                                     "until": "2026-12-01T10:00"})
+        assert r.status_code == 422 and "is empty: since must come before until" in r.json()["problems"][0]
         r = client.post(f"{API}/packs/deep-well-casting/fit", json={"org": "E1", "since": "yesterday"})
         assert r.status_code == 422 and "`since`: 'yesterday' is neither ISO 8601 nor epoch seconds" in r.text
     assert not casting.catalog.export().units

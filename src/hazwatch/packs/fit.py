@@ -26,7 +26,6 @@ from hazwatch.domain.batch import ReadingBatch
 from hazwatch.packs.library import Pack
 from hazwatch.packs.manifest import DetectorDoc, PackError
 from hazwatch.packs.models import PackInstall
-from hazwatch.packs.render import render
 from hazwatch.store.base import TelemetryStore
 
 MAX_READINGS = 2_000_000  # per sensor and fit: a day at 20 Hz; a longer history is read in a shorter window
@@ -60,12 +59,12 @@ def fit(repo: CatalogRepository, store: TelemetryStore, pack: Pack, org: str, si
                            .where(Org.code == org, PackInstall.pack == name))
         if install is None:
             raise PackError([f"{name} is not installed on {org}: apply it first"])
-        params = install.params
         ids = dict(s.execute(select(Sensor.tag, Sensor.id).join(Device, Device.id == Sensor.device_id)
                              .join(Org, Org.id == Device.org_id).where(Org.code == org)).all())
         elsewhere = dict(s.execute(select(Unit.code, Org.code).join(Org, Org.id == Unit.org_id)
                                    .where(Org.code != org)).all())
-    detectors = render(pack.manifest, org, params).detectors
+    # the definitions as installed (an upgrade records its own), not as a newer shipped version says
+    detectors = [DetectorDoc.model_validate(d) for d in install.rendered.get("detectors", [])]
     if not detectors:
         raise PackError([f"{name} declares no detectors"])
     if only:
@@ -75,6 +74,8 @@ def fit(repo: CatalogRepository, store: TelemetryStore, pack: Pack, org: str, si
                              for c in unknown])
         detectors = [d for d in detectors if d.code in only]
     end = until if until is not None else time.time_ns() // 1000
+    if since is not None and since >= end:
+        raise PackError([f"the window from {_iso(since)} to {_iso(end)} is empty: since must come before until"])
     problems: list[str] = []
     fitted: list[Fitted] = []
     units: list[UnitDoc] = []
