@@ -72,15 +72,12 @@ class SampleHold:
 
 class UnitWatch:
     def __init__(self, unit_id: int, model: Model, sensors: np.ndarray, clear_rows: int, active: bool) -> None:
-        self.unit_id, self.model, self.sensors, self.clear_rows = unit_id, model, sensors, clear_rows
+        self.unit_id, self.model, self.clear_rows = unit_id, model, clear_rows
         self.hold = SampleHold(sensors)
         self.active, self.quiet = active, 0
 
-    def rows(self, batch: ReadingBatch, size: int) -> tuple[np.ndarray, np.ndarray]:
-        return self.hold.rows(batch, size)
-
     def observe(self, batch: ReadingBatch, size: int) -> list[UnitEvent]:
-        ts, x = self.rows(batch, size)
+        ts, x = self.hold.rows(batch, size)
         if not len(ts):
             return []
         scores, flags = self.model.score(x)
