@@ -124,6 +124,11 @@ class InstallList(BaseModel):
     items: list[InstallOut]
 
 
+def _counts(summary) -> dict:
+    """What a catalog change created, updated and left as it was, per section."""
+    return {"created": summary.created, "updated": summary.updated, "unchanged": summary.unchanged}
+
+
 def _out(p) -> dict:
     m = p.manifest
     return {"name": m.name, "version": m.version, "title": m.title, "industry": m.industry,
@@ -164,7 +169,7 @@ def get_pack(name: Name, access: AccessDep) -> PackDetail:
 def apply_pack(name: Name, body: PackApplyIn, access: AccessDep) -> PackApplyOut:
     pack, code, s = access.apply_pack(name, body.org, body.params, body.dry_run)
     return PackApplyOut(pack=pack.manifest.name, version=pack.manifest.version, org=code, dry_run=body.dry_run,
-                        created=s.created, updated=s.updated, unchanged=s.unchanged)
+                        **_counts(s))
 
 
 @router.post("/packs/{name}/upgrade", response_model=PackUpgradeOut,
@@ -177,10 +182,8 @@ def apply_pack(name: Name, body: PackApplyIn, access: AccessDep) -> PackApplyOut
              openapi_extra=needs(CATALOG_WRITE))
 def upgrade_pack(name: Name, body: PackUpgradeIn, access: AccessDep) -> PackUpgradeOut:
     code, r = access.upgrade_pack(name, body.org, body.params, body.dry_run)
-    s = r.summary
-    return PackUpgradeOut(pack=name, version=r.to_version, org=code, dry_run=body.dry_run, created=s.created,
-                          updated=s.updated, unchanged=s.unchanged, from_version=r.from_version, kept=r.kept,
-                          conflicts=r.conflicts, notes=r.notes)
+    return PackUpgradeOut(pack=name, version=r.to_version, org=code, dry_run=body.dry_run, **_counts(r.summary),
+                          from_version=r.from_version, kept=r.kept, conflicts=r.conflicts, notes=r.notes)
 
 
 @router.post("/packs/{name}/fit", response_model=PackFitOut,
@@ -198,4 +201,4 @@ def fit_pack(name: Name, body: PackFitIn, access: AccessDep) -> PackFitOut:
     until = parse_time(body.until, "until") if body.until else None
     code, fitted, s = access.fit_pack(name, body.org, since, until, body.detectors, body.dry_run)
     return PackFitOut(pack=name, org=code, dry_run=body.dry_run, fitted=[FittedOut(**vars(f)) for f in fitted],
-                      created=s.created, updated=s.updated, unchanged=s.unchanged)
+                      **_counts(s))
