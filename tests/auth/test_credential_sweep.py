@@ -13,7 +13,6 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from fastapi.routing import APIRoute, APIWebSocketRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 from starlette.websockets import WebSocketDisconnect
@@ -22,6 +21,7 @@ from hazwatch.app import make_api
 from hazwatch.auth import Principal, Scope
 from hazwatch.auth.models import ApiToken
 from hazwatch.auth.tokens import digest
+from tests.auth.routes import app_routes
 from tests.conftest import DATA, TOKEN, build_services, make_settings
 
 PASSWORD = "sweep-password-8c2e"
@@ -31,23 +31,6 @@ PUBLIC = {("POST", "/api/v1/auth/token"), ("GET", "/ledger/checkpoint"), ("GET",
           ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/")}
 BAD = ["missing", "malformed", "unknown", "another installation", "expired access token", "revoked access token",
        "refresh token as access", "revoked API key", "expired API key", "disabled user"]
-
-
-def _routes(app) -> list[tuple[str, str]]:
-    out: set[tuple[str, str]] = set()
-
-    def walk(routes, prefix: str = "") -> None:
-        for r in routes:
-            if isinstance(r, APIRoute):
-                out.update((m, prefix + r.path) for m in r.methods - {"HEAD", "OPTIONS"})
-            elif isinstance(r, APIWebSocketRoute):
-                out.add(("WS", prefix + r.path))
-            inner = getattr(r, "original_router", None)
-            if inner is not None:
-                walk(inner.routes, prefix + r.include_context.prefix)
-
-    walk(app.routes)
-    return sorted(out)
 
 
 class Sweep:
@@ -122,14 +105,14 @@ def _call(sweep: Sweep, method: str, path: str, authorization: str | None) -> in
 
 
 def test_every_route_is_either_public_by_name_or_swept(sweep):
-    routes = set(_routes(sweep.client.app))
+    routes = set(app_routes(sweep.client.app))
     assert routes >= PUBLIC, f"public routes that no longer exist: {PUBLIC - routes}"
     assert len(routes - PUBLIC) > 70  # the whole API, not a part of it
 
 
 @pytest.mark.parametrize("credential", BAD)
 def test_every_route_refuses_a_credential_that_must_not_work(sweep, credential):
-    routes = [r for r in _routes(sweep.client.app) if r not in PUBLIC]
+    routes = [r for r in app_routes(sweep.client.app) if r not in PUBLIC]
     auth = sweep.credentials[credential]
     let_through = [(m, p, code) for m, p in routes if (code := _call(sweep, m, p, auth)) not in (401, 4401)]
     assert not let_through, f"{credential}: answered without 401: {let_through}"
@@ -137,6 +120,6 @@ def test_every_route_refuses_a_credential_that_must_not_work(sweep, credential):
 
 def test_the_same_routes_take_the_valid_token(sweep):
     """The control: the sweep's 401s come from the credential, not from the route."""
-    routes = [r for r in _routes(sweep.client.app) if r not in PUBLIC and r[0] in ("GET", "WS")]
+    routes = [r for r in app_routes(sweep.client.app) if r not in PUBLIC and r[0] in ("GET", "WS")]
     refused = [(m, p) for m, p in routes if _call(sweep, m, p, f"Bearer {sweep.valid}") in (401, 4401)]
     assert not refused

@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 
 import pytest
-from fastapi.routing import APIWebSocketRoute
 
 from hazwatch.auth import roles as R
 from tests.auth.conftest import WALKERS
+from tests.auth.routes import app_routes
 from tests.auth.world import DEVICE_ORG, PASSWORD, SENSOR_DEVICE, SENSOR_ORG, SUBTREE, World
 
 API = "/api/v1"
@@ -762,18 +762,7 @@ def _(w, user):
 # -- the walk ---------------------------------------------------------------------------------------------------
 def routes(app) -> set[tuple[str, str]]:
     """(method, path) of every API operation and ("WS", path) of every WebSocket."""
-    out = {(m.upper(), path) for path, ops in app.openapi()["paths"].items() if path.startswith(API) for m in ops}
-
-    def websockets(routes, prefix: str = "") -> None:
-        for r in routes:
-            if isinstance(r, APIWebSocketRoute):
-                out.add(("WS", prefix + r.path))
-            inner = getattr(r, "original_router", None)
-            if inner is not None:
-                websockets(inner.routes, prefix + r.include_context.prefix)
-
-    websockets(app.routes)
-    return out
+    return {(m, path) for m, path in app_routes(app) if path.startswith(API)}
 
 
 def test_every_route_is_walked(world):
