@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -35,31 +32,12 @@ from hazwatch.catalog.schema import (
     TriggerDoc,
     UnitDoc,
 )
+from hazwatch.catalog.upsert import ApplySummary, upsert_all
 from hazwatch.domain.rulelang import parse as parse_rule
 from hazwatch.domain.text import a
 
 # Which org kinds may stand above each kind.
 _PARENT_KINDS = {"region": {None, "region"}, "park": {"region"}, "enterprise": {"park", "region"}}
-
-
-@dataclass
-class ApplySummary:
-    created: dict[str, int] = field(default_factory=dict)
-    updated: dict[str, int] = field(default_factory=dict)
-    unchanged: dict[str, int] = field(default_factory=dict)
-    revision: int = 0
-    on_change: Callable | None = field(default=None, repr=False)
-
-
-def _row(obj) -> dict:
-    """An item as the audit log keeps it; a unit's model (tens of kilobytes of numbers) is kept as
-    its method, threshold and digest, which still shows that and when it changed."""
-    row = {c.key: getattr(obj, c.key) for c in obj.__table__.columns}
-    if isinstance(row.get("model"), dict):
-        m = row["model"]
-        digest = hashlib.sha256(json.dumps(m, sort_keys=True).encode()).hexdigest()
-        row["model"] = {"method": m.get("method"), "threshold": m.get("threshold"), "sha256": digest}
-    return row
 
 
 class _DryRun(Exception):  # noqa: N818 - not an error: the way out of a transaction that must not commit
@@ -98,52 +76,46 @@ class CatalogRepository:
                 raise CatalogError(problems)
             summary = ApplySummary(on_change=on_change)
             orgs = self._codes(session, Org)
-            for item in _parents_first(doc.orgs):
-                self._upsert(session, Org, "code", item.code, {
-                    "name": item.name, "kind": item.kind,
-                    "parent_id": orgs[item.parent] if item.parent else None}, summary, "orgs")
-                orgs[item.code] = session.scalar(select(Org.id).where(Org.code == item.code))
+            ordered = _parents_first(doc.orgs)
+
+            def parents(objs: dict) -> None:  # a parent the document creates has its id only now
+                for item in ordered:
+                    objs[item.code].parent_id = objs[item.parent].id if item.parent in objs else \
+                        orgs.get(item.parent) if item.parent else None
+
+            made = upsert_all(session, Org, "code", [(o.code, {
+                "name": o.name, "kind": o.kind, "parent_id": orgs.get(o.parent) if o.parent else None})
+                for o in ordered], summary, "orgs", then=parents)
+            orgs |= {c: o.id for c, o in made.items()}
             sites = self._codes(session, Site)
-            for item in doc.sites:
-                obj = self._upsert(session, Site, "code", item.code, {
-                    "name": item.name, "org_id": orgs[item.org],
-                    "longitude": item.longitude, "latitude": item.latitude}, summary, "sites")
-                sites[item.code] = obj.id
+            sites |= {c: o.id for c, o in upsert_all(session, Site, "code", [(x.code, {
+                "name": x.name, "org_id": orgs[x.org], "longitude": x.longitude, "latitude": x.latitude})
+                for x in doc.sites], summary, "sites").items()}
             hazards = self._codes(session, HazardSource)
-            for item in doc.hazard_sources:
-                obj = self._upsert(session, HazardSource, "code", item.code, {
-                    "name": item.name, "org_id": orgs[item.org], "site_id": sites.get(item.site),
-                    "kind": item.kind, "substances": [s.model_dump(exclude_none=True) for s in item.substances],
-                    "exposed_people": item.exposed_people}, summary, "hazard_sources")
-                hazards[item.code] = obj.id
+            hazards |= {c: o.id for c, o in upsert_all(session, HazardSource, "code", [(x.code, {
+                "name": x.name, "org_id": orgs[x.org], "site_id": sites.get(x.site), "kind": x.kind,
+                "substances": [s.model_dump(exclude_none=True) for s in x.substances],
+                "exposed_people": x.exposed_people}) for x in doc.hazard_sources], summary, "hazard_sources").items()}
             devices = self._codes(session, Device)
-            for item in doc.devices:
-                obj = self._upsert(session, Device, "code", item.code, {
-                    "name": item.name, "kind": item.kind, "org_id": orgs[item.org],
-                    "site_id": sites.get(item.site), "hazard_source_id": hazards.get(item.hazard_source)},
-                    summary, "devices")
-                devices[item.code] = obj.id
-            for item in doc.sensors:
-                values = item.model_dump(exclude={"tag", "device", "hazard_source"})
-                values["device_id"] = devices[item.device]
-                values["hazard_source_id"] = hazards.get(item.hazard_source)
-                self._upsert(session, Sensor, "tag", item.tag, values, summary, "sensors")
-            for item in doc.units:
-                self._upsert(session, Unit, "code", item.code, {
-                    "name": item.name, "org_id": orgs[item.org], "hazard_source_id": hazards.get(item.hazard_source),
-                    "model": item.model, "priority": item.priority, "clear_rows": item.clear_rows}, summary, "units")
-            for item in doc.rules:
-                self._upsert(session, Rule, "code", item.code, {
-                    "name": item.name, "org_id": orgs[item.org], "when": item.when, "priority": item.priority},
-                    summary, "rules")
-            for item in doc.plans:
-                self._upsert(session, Plan, "code", item.code, {
-                    "name": item.name, "org_id": orgs[item.org], "layer": item.layer,
-                    "doc": item.model_dump(mode="json")}, summary, "plans")
-            for item in doc.incident_triggers:
-                self._upsert(session, IncidentTrigger, "code", item.code, {
-                    "name": item.name, "org_id": orgs[item.org], "doc": item.model_dump(mode="json")},
-                    summary, "incident_triggers")
+            devices |= {c: o.id for c, o in upsert_all(session, Device, "code", [(x.code, {
+                "name": x.name, "kind": x.kind, "org_id": orgs[x.org], "site_id": sites.get(x.site),
+                "hazard_source_id": hazards.get(x.hazard_source)}) for x in doc.devices], summary, "devices").items()}
+            upsert_all(session, Sensor, "tag", [(x.tag, x.model_dump(exclude={"tag", "device", "hazard_source"}) | {
+                "device_id": devices[x.device], "hazard_source_id": hazards.get(x.hazard_source)})
+                for x in doc.sensors], summary, "sensors")
+            upsert_all(session, Unit, "code", [(u.code, {
+                "name": u.name, "org_id": orgs[u.org], "hazard_source_id": hazards.get(u.hazard_source),
+                "model": u.model, "priority": u.priority, "clear_rows": u.clear_rows}) for u in doc.units],
+                summary, "units")
+            upsert_all(session, Rule, "code", [(r.code, {
+                "name": r.name, "org_id": orgs[r.org], "when": r.when, "priority": r.priority})
+                for r in doc.rules], summary, "rules")
+            upsert_all(session, Plan, "code", [(p.code, {
+                "name": p.name, "org_id": orgs[p.org], "layer": p.layer, "doc": p.model_dump(mode="json")})
+                for p in doc.plans], summary, "plans")
+            upsert_all(session, IncidentTrigger, "code", [(t.code, {
+                "name": t.name, "org_id": orgs[t.org], "doc": t.model_dump(mode="json")})
+                for t in doc.incident_triggers], summary, "incident_triggers")
             if also is not None:
                 also(session)
             meta = session.get(CatalogMeta, 1)
@@ -161,28 +133,6 @@ class CatalogRepository:
         key = model.tag if model is Sensor else model.code
         return {code: id_ for code, id_ in session.execute(select(key, model.id))}
 
-    @staticmethod
-    def _upsert(session: Session, model, key: str, value: str, fields: dict, summary: ApplySummary, name: str):
-        obj = session.scalar(select(model).where(getattr(model, key) == value))
-        before = None
-        if obj is None:
-            obj = model(**{key: value}, **fields)
-            session.add(obj)
-            counter = summary.created
-        else:
-            before = _row(obj)
-            for k, v in fields.items():
-                setattr(obj, k, v)
-            counter = summary.updated
-        session.flush()
-        after = _row(obj)
-        if before == after:
-            counter = summary.unchanged
-        elif summary.on_change is not None:
-            summary.on_change(session, name, value, before, after)
-        counter[name] = counter.get(name, 0) + 1
-        return obj
-
     def _check_scope(self, session: Session, doc: CatalogDoc, source: str, allowed: frozenset[int]) -> list[str]:
         """Objects outside the scope read as unknown; codes taken outside it as not available."""
         problems: list[str] = []
@@ -192,8 +142,9 @@ class CatalogRepository:
         parent_of = {code: code_of.get(parent) for _, code, parent, _ in rows}
         kind_of = {code: kind for _, code, _, kind in rows}
         ok: dict[str, set[str]] = {"org": {c for c, i in org_ids.items() if i in allowed}}
+        position = {id(o): i for i, o in enumerate(doc.orgs)}
         for o in _parents_first(doc.orgs):
-            i = doc.orgs.index(o)
+            i = position[id(o)]
             if o.code in org_ids:
                 if o.code not in ok["org"]:
                     problems.append(f"{source}: orgs[{i}].code: {o.code!r} is not available")
@@ -276,6 +227,13 @@ class CatalogRepository:
             for j, loc in enumerate(plan.locations):
                 if loc not in ok["hazard_source"] and loc not in ok["device"]:
                     problems.append(f"{source}: plans[{i}].locations[{j}]: unknown location {loc!r}")
+        ok["rule"] = {c for c, m in rule_mine.items() if m} | {r.code for r in doc.rules}
+        ok["unit"] = {c for c, m in unit_mine.items() if m} | {u.code for u in doc.units}
+        for i, trig in enumerate(doc.incident_triggers):
+            refs("incident_triggers", i, trig, (("rule", "rule"), ("unit", "unit")))
+            for j, loc in enumerate(trig.locations):
+                if loc not in ok["hazard_source"] and loc not in ok["device"]:
+                    problems.append(f"{source}: incident_triggers[{i}].locations[{j}]: unknown location {loc!r}")
         return problems
 
     def _check(self, session: Session, doc: CatalogDoc, source: str) -> list[str]:
@@ -522,18 +480,17 @@ class CatalogRepository:
 
 
 def _parents_first(orgs: list[OrgDoc]) -> list[OrgDoc]:
+    """Each org after the org above it (breadth first, document order within a level), in linear
+    time: a document of thousands of orgs is checked as quickly as it is read. Orgs on a cycle are
+    left out; _check reports the cycle."""
     in_doc = {o.code for o in orgs}
-    done: set[str] = set()
-    out: list[OrgDoc] = []
-    pending = list(orgs)
-    while pending:
-        rest = [o for o in pending if o.parent in in_doc and o.parent not in done]
-        ready = [o for o in pending if o not in rest]
-        if not ready:  # a cycle; _check has reported it already
-            break
-        out.extend(ready)
-        done.update(o.code for o in ready)
-        pending = rest
+    below: dict[str, list[OrgDoc]] = {}
+    out = [o for o in orgs if o.parent not in in_doc]
+    for o in orgs:
+        if o.parent in in_doc:
+            below.setdefault(o.parent, []).append(o)
+    for o in out:  # grows while it is walked: a queue
+        out.extend(below.pop(o.code, ()))
     return out
 
 
@@ -551,12 +508,16 @@ def _parents_first_rows(orgs: dict[int, Org]) -> list[Org]:
 
 def _cycles(orgs: list[OrgDoc], parent: dict[str, str | None], source: str) -> list[str]:
     """A cycle through the document's orgs in the tree they make with the stored ones: a document
-    may close a loop that neither it nor the store holds alone."""
+    may close a loop that neither it nor the store holds alone. Each org is walked once (an org
+    whose way up was already walked is known to end at the top)."""
+    walked: set[str] = set()
     for i, o in enumerate(orgs):
-        seen, cur = set(), o.code
-        while cur in parent and parent[cur] is not None:
-            if cur in seen:
+        path: set[str] = set()
+        cur: str | None = o.code
+        while cur is not None and cur not in walked:
+            if cur in path:
                 return [f"{source}: orgs[{i}].parent: the org tree has a cycle through {o.code!r}"]
-            seen.add(cur)
-            cur = parent[cur]
+            path.add(cur)
+            cur = parent.get(cur)
+        walked |= path
     return []

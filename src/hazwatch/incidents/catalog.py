@@ -17,6 +17,8 @@ class DisposalCatalog:
     revision: int
     orgs: dict[int, tuple[str, str, int | None]]  # id -> (code, name, parent id)
     hazards: dict[int, tuple[str, str]]  # id -> (code, name)
+    hazard_orgs: dict[int, int]  # hazard source id -> its enterprise
+    device_orgs: dict[str, int]  # device code -> its enterprise
     devices: dict[int, tuple[str, int | None]]  # id -> (code, hazard source id)
     device_hazard: dict[str, int | None]  # code -> hazard source id
     rules: dict[int, str]  # id -> code
@@ -29,10 +31,13 @@ class DisposalCatalog:
         with Session(engine) as s:
             meta = s.get(CatalogMeta, 1)
             devices = list(s.scalars(select(Device)))
+            hazards = list(s.scalars(select(HazardSource)))
             return cls(
                 revision=meta.revision if meta else 0,
                 orgs={o.id: (o.code, o.name, o.parent_id) for o in s.scalars(select(Org))},
-                hazards={h.id: (h.code, h.name) for h in s.scalars(select(HazardSource))},
+                hazards={h.id: (h.code, h.name) for h in hazards},
+                hazard_orgs={h.id: h.org_id for h in hazards},
+                device_orgs={d.code: d.org_id for d in devices},
                 devices={d.id: (d.code, d.hazard_source_id) for d in devices},
                 device_hazard={d.code: d.hazard_source_id for d in devices},
                 rules={r.id: r.code for r in s.scalars(select(Rule))},
@@ -49,6 +54,17 @@ class DisposalCatalog:
             out.add(cur)
             cur = self.orgs[cur][2]
         return frozenset(out)
+
+    def location_in(self, location: str, org_id: int) -> tuple[int | None, frozenset[str]] | None:
+        """The hazard source (id) or device (code) named `location`, only where it lies in `org_id` or
+        below it; None where it does not, so a foreign code reads exactly as one that does not exist."""
+        hs = next((i for i, (code, _) in self.hazards.items() if code == location), None)
+        if hs is not None and org_id in self.above(self.hazard_orgs[hs]):
+            return hs, frozenset()
+        dev_org = self.device_orgs.get(location)
+        if dev_org is not None and org_id in self.above(dev_org):
+            return None, frozenset({location})
+        return None
 
     def org_code(self, org_id: int | None) -> str | None:
         return self.orgs[org_id][0] if org_id in self.orgs else None

@@ -165,12 +165,14 @@ class IncidentDesk:
             linked = {(r[0], r[1]) for r in conn.execute(select(_IA.c.alarm_id, _IA.c.raised_at).where(
                 _IA.c.alarm_id.in_([a["id"] for a in active])))}
             open_rows = conn.execute(select(_I).where(_I.c.state.in_(OPEN_STATES))).mappings().all()
-        by_hs: dict[int, int] = {}  # hazard source -> its open incident
+        # keyed by (place, org): an alarm joins only an incident of its own org or of an org above it,
+        # never one that another tenant opened at the same place
+        by_hs: dict[tuple[int, int], int] = {}  # (hazard source, org) -> its open incident
         by_org: dict[int, int] = {}  # org -> its newest open incident
         unplaced: dict[int, int] = {}  # org -> its newest open incident with no hazard source yet
         for r in sorted(open_rows, key=lambda r: r["id"]):
             if r["hazard_source_id"] is not None:
-                by_hs.setdefault(r["hazard_source_id"], r["id"])
+                by_hs.setdefault((r["hazard_source_id"], r["org_id"]), r["id"])
             else:
                 unplaced[r["org_id"]] = r["id"]
             by_org[r["org_id"]] = r["id"]
@@ -184,11 +186,12 @@ class IncidentDesk:
             # an alarm of a hazard source joins that source's incident, whatever alarm it is; one with no
             # hazard source (a compound rule's) joins its org's newest incident if it would open one
             hs = where.hazard_source_id
-            incident_id = by_hs.get(hs) if hs is not None else by_org.get(where.org_id)
+            incident_id = (next((by_hs[hs, o] for o in _up(cat, where.org_id) if (hs, o) in by_hs), None)
+                           if hs is not None else by_org.get(where.org_id))
             if incident_id is None and hs is not None and trigger is not None and where.org_id in unplaced:
                 # a compound rule opened its org's incident first; the first hazard source that triggers
                 # in that org is where it is happening
-                incident_id = by_hs[hs] = unplaced.pop(where.org_id)
+                incident_id = by_hs[hs, where.org_id] = unplaced.pop(where.org_id)
                 with self.engine.begin() as conn:
                     conn.execute(update(_I).where(_I.c.id == incident_id).values(hazard_source_id=hs,
                                                                                  location=where.location))
@@ -203,7 +206,7 @@ class IncidentDesk:
                 self._publish(incident_id, "opened")
                 by_org[where.org_id] = incident_id
                 if hs is not None:
-                    by_hs[hs] = incident_id
+                    by_hs[hs, where.org_id] = incident_id
                 else:
                     unplaced[where.org_id] = incident_id
 
@@ -441,10 +444,12 @@ class IncidentDesk:
                      actor: str, audit: Audit | None = None) -> Future:
         def run() -> int:
             cat = self.catalog
-            hs = next((i for i, (code, _) in cat.hazards.items() if code == location), None)
-            devs = frozenset(c for c, _ in cat.devices.values() if c == location)
-            if location is not None and hs is None and not devs:
-                raise Invalid(f"location {location!r} is neither a hazard source nor a device")
+            hs, devs = None, frozenset[str]()
+            if location is not None:
+                found = cat.location_in(location, org_id)
+                if found is None:  # one answer for a foreign code and an unknown one
+                    raise Invalid(f"location {location!r} is neither a hazard source nor a device")
+                hs, devs = found
             now = self.clock.now_us()
             with self.engine.begin() as conn:
                 incident_id = self._open(conn, org_id, hs, location, devs, hazard_type, title, priority, None,
@@ -755,6 +760,15 @@ class IncidentDesk:
                 ts, values = self.series(sid, start, end)
                 out[tag] = (ts, values, idx.info[sid])
         return out
+
+
+def _up(cat: DisposalCatalog, org_id: int) -> list[int]:
+    """The org, then each org above it, nearest first."""
+    out, cur = [], org_id
+    while cur is not None and cur in cat.orgs and cur not in out:
+        out.append(cur)
+        cur = cat.orgs[cur][2]
+    return out
 
 
 def _us(text: str) -> int:
