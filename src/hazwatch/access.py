@@ -562,7 +562,7 @@ class Access:
 
 _ERRORS: dict[int, type[ServiceError]] = {404: NotFound, 409: Conflict, 422: Invalid, 503: Unavailable}
 _OBJECT = {"orgs": "org", "sites": "site", "hazard_sources": "hazard_source", "devices": "device",
-           "sensors": "sensor", "units": "unit", "rules": "rule", "plans": "plan",
+           "endpoints": "endpoint", "sensors": "sensor", "units": "unit", "rules": "rule", "plans": "plan",
            "incident_triggers": "incident_trigger"}
 
 

@@ -19,7 +19,7 @@ from hazwatch.access import Access
 from hazwatch.api.witness import create_witness_api
 from hazwatch.app import build, serve
 from hazwatch.auth import Principal, Scope
-from hazwatch.catalog.schema import CatalogDoc, OrgDoc, UnitDoc
+from hazwatch.catalog.schema import CatalogDoc, EndpointDoc, OrgDoc, UnitDoc
 from hazwatch.detect.multivariate import fit_model
 from hazwatch.domain.events import ALARM_CHANGED, INCIDENT_CHANGED
 from hazwatch.ledger.keys import load_signer
@@ -129,6 +129,10 @@ def start_witnesses(settings: Settings) -> list[DemoWitness]:
 # The park's third enterprise is built the way an integrator would build it: by applying packs;
 # the other two get a unit each from a pack beside what they were described with.
 PACK_ENTERPRISE = OrgDoc(code="E-ALU", name="Haixin Aluminium Casting Co.", kind="enterprise", parent="P-CHEM")
+# The casting shop's PLC, registered by the installation's administrator before the casting pack
+# names its quick-cut gates there: a pack (or any tenant) writes only to a registered endpoint.
+DEMO_ENDPOINTS = [EndpointDoc(code="PLC-ALU-CAST", name="Casting shop PLC (Modbus TCP)", org="E-ALU",
+                              address="modbus://127.0.0.1:5020")]
 DEMO_PACKS = (
     ("E-ALU", "deep-well-casting", {"shop": "Casting shop", "wells": [
         {"well": f"W{n}", "flow_ll": 150, "flow_l": 200, "pressure_l": 0.15, "temp_h": 45,
@@ -155,7 +159,8 @@ def prepare(settings: Settings) -> tuple[Services, CatalogDoc, list[DemoWitness]
     doc.units = [reactor_unit(doc)]
     # as an administrator would: audited, so the catalog's history goes into the ledger too
     admin = Access(services, Principal(None, "demo", "admin", None))
-    admin.apply_catalog(doc.model_copy(update={"orgs": [*doc.orgs, PACK_ENTERPRISE]}), "demo park")
+    admin.apply_catalog(doc.model_copy(update={"orgs": [*doc.orgs, PACK_ENTERPRISE],
+                                               "endpoints": [*doc.endpoints, *DEMO_ENDPOINTS]}), "demo park")
     for org, name, params in DEMO_PACKS:
         admin.apply_pack(name, org, params, dry_run=False)
     return services, services.catalog.export(), witnesses

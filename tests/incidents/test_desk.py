@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from hazwatch.app import make_api
 from hazwatch.catalog.errors import CatalogError
-from hazwatch.catalog.schema import CatalogDoc, PlanDoc, TierDoc, TriggerDoc
+from hazwatch.catalog.schema import CatalogDoc, EndpointDoc, PlanDoc, TierDoc, TriggerDoc
 from hazwatch.domain.errors import Conflict
 from hazwatch.incidents import plans as P
 from hazwatch.sim.park import park_catalog
@@ -40,7 +40,8 @@ def _doc(second_person: bool = False, tiers=None) -> CatalogDoc:
         "tiers": tiers or [], "steps": [
             {"title": "Start the deluge on tank area A", "role": "supervisor", "due_min": 5,
              "interlock": {"target": "modbus://127.0.0.1:5020/1/40", "value": 1, "second_person": second_person}}]})
-    return doc.model_copy(update={"plans": doc.plans + [plan]})
+    plc = EndpointDoc(code="PLC-TANK-A", name="Tank area A PLC", org="E-TANK", address="modbus://127.0.0.1:5020")
+    return doc.model_copy(update={"plans": doc.plans + [plan], "endpoints": [plc]})
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hazwatch.app import make_api
-from hazwatch.catalog.schema import InterlockDoc, PlanDoc, StepDoc, TierDoc, TriggerDoc
+from hazwatch.catalog.schema import EndpointDoc, InterlockDoc, PlanDoc, StepDoc, TierDoc, TriggerDoc
 from hazwatch.sim.opcua_server import serve_park
 from hazwatch.sim.park import park_catalog
 from hazwatch.sim.plant import ParkSimulator
@@ -82,7 +82,9 @@ def test_gas_leak_to_closed_incident(tmp_path, opcua_valve):
         gas = TriggerDoc(code="TR-GAS-HH", name="Gas leak", org="P-CHEM", conditions=["HH"],
                          sensor_kinds=["combustible_gas", "toxic_gas"], major_hazard_only=True)
         doc = doc.model_copy(update={"plans": [p for p in doc.plans if p.code != "SP-TOXIC"] + [toxic],
-                                     "incident_triggers": [gas]})
+                                     "incident_triggers": [gas],
+                                     "endpoints": [EndpointDoc(code="OPC-TANK", name="Tank farm DCS", org="E-TANK",
+                                                               address=opcua_valve)]})
         services.catalog.apply(doc, "park")
         services.pipeline.reload_catalog()
         clock = ShiftedClock()

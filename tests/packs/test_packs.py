@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from hazwatch.catalog import CatalogRepository
-from hazwatch.catalog.schema import CatalogDoc, OrgDoc
+from hazwatch.catalog.schema import CatalogDoc, EndpointDoc, OrgDoc
 from hazwatch.cli.main import app
 from hazwatch.domain.clock import SystemClock
 from hazwatch.packs import PackError, apply, find, installed, load, render, shipped, upgrade
@@ -26,7 +26,11 @@ SECTIONS = ("hazard_sources", "devices", "sensors", "rules", "plans", "incident_
 EMPTY = CatalogDoc(orgs=[OrgDoc(code="R1", name="County bureau", kind="region"),
                          OrgDoc(code="P1", name="Park", kind="park", parent="R1"),
                          OrgDoc(code="E1", name="First works", kind="enterprise", parent="P1"),
-                         OrgDoc(code="E2", name="Second works", kind="enterprise", parent="P1")])
+                         OrgDoc(code="E2", name="Second works", kind="enterprise", parent="P1")],
+                 # the casting pack's gates are written only at a PLC registered for the enterprise
+                 endpoints=[EndpointDoc(code="PLC-E1", name="Casting PLC", org="E1", address="modbus://casting-plc:502"),
+                            EndpointDoc(code="PLC-E1-LAB", name="Test PLC", org="E1",
+                                        address="modbus://127.0.0.1:5020")])
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from hazwatch.catalog.models import CatalogMeta, Device, Org, Rule, Sensor, Unit
+from hazwatch.catalog.models import CatalogMeta, Device, Endpoint, Org, Rule, Sensor, Unit
 from hazwatch.domain.batch import US
 from hazwatch.domain.limits import CONDITIONS, Priority
 
@@ -45,6 +45,7 @@ class SensorIndex:
     units: dict[int, dict] = None  # type: ignore[assignment]  # unit id -> code, name, enterprise, org_id, model ...
     rules: dict[int, dict] = None  # type: ignore[assignment]  # rule id -> code, name, org, org_id, when, priority
     suppress_when: dict[int, str] = None  # type: ignore[assignment]  # sensor id -> its state-suppression condition
+    endpoints: dict[str, int] = None  # type: ignore[assignment]  # registered field endpoint address -> org id
 
     @property
     def size(self) -> int:
@@ -94,6 +95,7 @@ class SensorIndex:
                               "when": r.when, "priority": r.priority}
                        for r in s.scalars(select(Rule).order_by(Rule.id))},
                 suppress_when={r.id: r.suppress_when for r in rows if r.suppress_when},
+                endpoints={a: o for a, o in s.execute(select(Endpoint.address, Endpoint.org_id))},
             )
             for r in rows:
                 i = r.id

@@ -87,6 +87,18 @@ class Sensor(Base):
     source: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
+class Endpoint(Base):
+    """A registered field controller (OPC UA server, Modbus TCP server, MQTT command-topic prefix);
+    `address` is kept in its normal form (catalog/endpoints.py), unique in the installation."""
+
+    __tablename__ = "endpoints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
+    address: Mapped[str] = mapped_column(String(300), unique=True)
+
+
 class CatalogMeta(Base):
     """One row: the catalog's revision, bumped by every import so running servers reload."""
 

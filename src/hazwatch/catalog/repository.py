@@ -7,10 +7,13 @@ from collections.abc import Callable
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from hazwatch.catalog import endpoints
+from hazwatch.catalog.endpoints import normal_address
 from hazwatch.catalog.errors import CatalogError
 from hazwatch.catalog.models import (
     CatalogMeta,
     Device,
+    Endpoint,
     HazardSource,
     IncidentTrigger,
     Org,
@@ -23,6 +26,7 @@ from hazwatch.catalog.models import (
 from hazwatch.catalog.schema import (
     CatalogDoc,
     DeviceDoc,
+    EndpointDoc,
     HazardSourceDoc,
     OrgDoc,
     PlanDoc,
@@ -70,7 +74,8 @@ class CatalogRepository:
                on_change: Callable | None, dry_run: bool, also: Callable[[Session], None] | None) -> ApplySummary:
         with Session(self.engine) as session, session.begin():
             # Scope first, so that nothing outside it is described (not even its kind) to the caller.
-            problems = self._check_scope(session, doc, source, allowed) if allowed is not None else []
+            problems = (self._check_scope(session, doc, source, allowed)
+                        + endpoints.check_scope(session, doc, source, allowed)) if allowed is not None else []
             problems = problems or self._check(session, doc, source)
             if problems:
                 raise CatalogError(problems)
@@ -100,6 +105,9 @@ class CatalogRepository:
             devices |= {c: o.id for c, o in upsert_all(session, Device, "code", [(x.code, {
                 "name": x.name, "kind": x.kind, "org_id": orgs[x.org], "site_id": sites.get(x.site),
                 "hazard_source_id": hazards.get(x.hazard_source)}) for x in doc.devices], summary, "devices").items()}
+            upsert_all(session, Endpoint, "code", [(x.code, {
+                "name": x.name, "org_id": orgs[x.org], "address": normal_address(x.address)})
+                for x in doc.endpoints], summary, "endpoints")
             upsert_all(session, Sensor, "tag", [(x.tag, x.model_dump(exclude={"tag", "device", "hazard_source"}) | {
                 "device_id": devices[x.device], "hazard_source_id": hazards.get(x.hazard_source)})
                 for x in doc.sensors], summary, "sensors")
@@ -252,7 +260,8 @@ class CatalogRepository:
 
         for items, key, section in ((doc.orgs, "code", "orgs"), (doc.sites, "code", "sites"),
                                     (doc.hazard_sources, "code", "hazard_sources"),
-                                    (doc.devices, "code", "devices"), (doc.sensors, "tag", "sensors"),
+                                    (doc.devices, "code", "devices"), (doc.endpoints, "code", "endpoints"),
+                                    (doc.sensors, "tag", "sensors"),
                                     (doc.units, "code", "units"), (doc.rules, "code", "rules"),
                                     (doc.plans, "code", "plans"), (doc.incident_triggers, "code", "incident_triggers")):
             dupes(items, key, section)
@@ -279,6 +288,7 @@ class CatalogRepository:
         code_of = dict(session.execute(select(Org.id, Org.code)).all())
         parent = {c: code_of.get(p) for c, p in stored_parent.items()} | {o.code: o.parent for o in doc.orgs}
         problems.extend(_cycles(doc.orgs, parent, source))
+        problems.extend(endpoints.check(session, doc, source, org_kind, parent))
         changed_kind = {o.code for o in doc.orgs}
         for child, above in parent.items():  # a stored org whose parent the document gives another kind
             if child not in changed_kind and above in changed_kind and org_kind[above] not in _PARENT_KINDS.get(
@@ -431,6 +441,7 @@ class CatalogRepository:
             sites = {x.id: x for x in s.scalars(select(Site).order_by(Site.id))}
             hazards = {x.id: x for x in s.scalars(select(HazardSource).order_by(HazardSource.id))}
             devices = {x.id: x for x in s.scalars(select(Device).order_by(Device.id))}
+            points = list(s.scalars(select(Endpoint).order_by(Endpoint.id)))
             sensors = list(s.scalars(select(Sensor).order_by(Sensor.id)))
             units = list(s.scalars(select(Unit).order_by(Unit.id)))
             rules = list(s.scalars(select(Rule).order_by(Rule.id)))
@@ -441,6 +452,7 @@ class CatalogRepository:
                 triggers = [t for t in triggers if t.org_id in allowed]
                 units = [u for u in units if u.org_id in allowed]
                 rules = [r for r in rules if r.org_id in allowed]
+                points = [e for e in points if e.org_id in allowed]
                 mine = {i: o for i, o in orgs.items() if i in allowed}
                 sites = {i: x for i, x in sites.items() if x.org_id in allowed}
                 hazards = {i: x for i, x in hazards.items() if x.org_id in allowed}
@@ -464,6 +476,8 @@ class CatalogRepository:
                 devices=[DeviceDoc(code=x.code, name=x.name, kind=x.kind, org=orgs[x.org_id].code,
                                    site=code(sites, x.site_id), hazard_source=code(hazards, x.hazard_source_id))
                          for x in devices.values()],
+                endpoints=[EndpointDoc(code=e.code, name=e.name, org=orgs[e.org_id].code, address=e.address)
+                           for e in points],
                 sensors=[SensorDoc(tag=x.tag, device=devices[x.device_id].code,
                                    hazard_source=code(hazards, x.hazard_source_id),
                                    **{k: getattr(x, k) for k in SensorDoc.model_fields

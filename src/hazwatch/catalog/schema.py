@@ -71,6 +71,22 @@ class DeviceDoc(_Item):
     hazard_source: str | None = None
 
 
+class EndpointDoc(_Item):
+    """A field controller the server may connect to: an OPC UA server, a Modbus TCP server (or
+    gateway) or an MQTT command-topic prefix on the server's broker, owned by one enterprise. Sensor
+    sources and interlock targets name an endpoint of their own enterprise; the server opens no
+    connection to an address that is not registered here. Only an administrator of the whole
+    installation registers or changes one."""
+
+    code: str = Code
+    name: str = Field(min_length=1, max_length=200)
+    org: str = Field(description="code of the enterprise that owns the controller")
+    address: str = Field(max_length=300, pattern=r"^(opc\.tcp://[^#\s]+|modbus://[^/\s#]+/?|mqtt://[^#+\s]+)$",
+                         description="`opc.tcp://host:4840/path` (an OPC UA server), `modbus://host:502` (a Modbus "
+                                     "TCP server) or `mqtt://TOPIC/PREFIX` (command topics at or under this prefix "
+                                     "on the server's broker)")
+
+
 class SensorDoc(_Item):
     tag: str = Field(min_length=1, max_length=64, pattern=r"^[^\s/]+$",
                      description="tag number (位号), unique in the installation")
@@ -113,8 +129,9 @@ class SensorDoc(_Item):
                                       "alarms are suppressed by design")
     source: str | None = Field(None, max_length=300, pattern=r"^opc\.tcp://[^#\s]+#\S+$",
                                description="where the server reads the sensor itself: an OPC UA endpoint and node "
-                                           "id, `opc.tcp://host:4840#ns=2;s=TK103.LT`; omit for sensors that "
-                                           "arrive by HTTP, MQTT or the edge gateway")
+                                           "id, `opc.tcp://host:4840#ns=2;s=TK103.LT`, the endpoint registered (in "
+                                           "`endpoints`) for the sensor's enterprise; one node feeds one sensor; "
+                                           "omit for sensors that arrive by HTTP, MQTT or the edge gateway")
 
     @field_validator("suppress_when")
     @classmethod
@@ -214,7 +231,9 @@ class InterlockDoc(_Item):
 
     target: str = Field(max_length=300, pattern=r"^(opc\.tcp://[^#\s]+#\S+|modbus://[^/\s]+/\d+/\d+|mqtt://\S+)$",
                         description="`opc.tcp://host:4840#ns=2;s=XV-101` (a node), `modbus://host:502/UNIT/REGISTER` "
-                                    "(a holding register) or `mqtt://TOPIC` (a command topic on the server's broker)")
+                                    "(a holding register) or `mqtt://TOPIC` (a command topic on the server's broker), "
+                                    "at an endpoint registered (in `endpoints`) for an enterprise of the plan's org; "
+                                    "it is written only for an incident of that enterprise")
     value: float = Field(description="the value to write (a register takes an integer 0..65535)")
     second_person: bool = Field(False, description="a second, different user must confirm as well")
 
@@ -292,6 +311,7 @@ class CatalogDoc(_Item):
     sites: list[SiteDoc] = []
     hazard_sources: list[HazardSourceDoc] = []
     devices: list[DeviceDoc] = []
+    endpoints: list[EndpointDoc] = []
     sensors: list[SensorDoc] = []
     units: list[UnitDoc] = []
     rules: list[RuleDoc] = []

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from hazwatch.catalog.endpoints import EndpointBook
 from hazwatch.catalog.models import CatalogMeta, Device, HazardSource, IncidentTrigger, Org, Plan, Rule, Unit
 from hazwatch.catalog.schema import PlanDoc, TriggerDoc
 
@@ -25,6 +26,7 @@ class DisposalCatalog:
     units: dict[int, tuple[str, int, int | None]]  # id -> (code, org id, hazard source id)
     plans: list[tuple[int, PlanDoc]]  # (org id, plan)
     triggers: list[tuple[int, TriggerDoc]]  # (org id, trigger)
+    endpoints: EndpointBook  # registered field endpoints -> org id: where interlocks may write
 
     @classmethod
     def load(cls, engine: Engine) -> DisposalCatalog:
@@ -45,6 +47,7 @@ class DisposalCatalog:
                 plans=[(p.org_id, PlanDoc.model_validate(p.doc)) for p in s.scalars(select(Plan).order_by(Plan.id))],
                 triggers=[(t.org_id, TriggerDoc.model_validate(t.doc))
                           for t in s.scalars(select(IncidentTrigger).order_by(IncidentTrigger.id))],
+                endpoints=EndpointBook.load(s),
             )
 
     def above(self, org_id: int) -> frozenset[int]:
@@ -65,6 +68,12 @@ class DisposalCatalog:
         if dev_org is not None and org_id in self.above(dev_org):
             return None, frozenset({location})
         return None
+
+    def may_write(self, target: str, org_id: int) -> bool:
+        """Whether an incident of `org_id` may write `target`: it lies on a registered endpoint of
+        that org or of an enterprise below it. Decided here, before any connection."""
+        owner = self.endpoints.owner(target)
+        return isinstance(owner, int) and org_id in self.above(owner)
 
     def org_code(self, org_id: int | None) -> str | None:
         return self.orgs[org_id][0] if org_id in self.orgs else None

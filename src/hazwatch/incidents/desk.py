@@ -613,9 +613,14 @@ class IncidentDesk:
 
     def _write(self, incident_id: int, interlock_id: int, target: str, value: float) -> None:
         readback, error = None, None
+        org_id = self.org_of(incident_id)
         try:
             if self.writer is None:
                 raise RuntimeError("no interlock writer is configured on this server")
+            if org_id is None or not self.catalog.may_write(target, org_id):
+                # checked again at the moment of writing: the endpoint may have been withdrawn since
+                raise PermissionError("the target is not at a field endpoint registered for the incident's "
+                                      "enterprise; nothing was sent")
             readback = asyncio.run(asyncio.wait_for(self.writer.write(target, value), 15))
         except Exception as e:
             error = f"{type(e).__name__}: {e}"[:500]

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from hazwatch.catalog.endpoints import EndpointBook, endpoint_part
 from hazwatch.catalog.index import SensorIndex
 from hazwatch.domain.batch import US, Quality
 from hazwatch.ingest.adapter import Health, RowBuffer, Sink
@@ -32,13 +33,20 @@ def quality_of(status_code_value: int) -> int:
 
 
 def sources(index: SensorIndex) -> dict[str, dict[str, str]]:
-    """endpoint -> {node id: tag} for every sensor the server reads over OPC UA."""
+    """endpoint -> {node id: tag} for every sensor the server reads over OPC UA, at endpoints
+    registered for the sensor's own enterprise only: an address no installation administrator
+    registered for it is never connected to, whatever a stored catalog row says."""
+    book = EndpointBook(dict(index.endpoints or {}))
     out: dict[str, dict[str, str]] = {}
-    for info in index.info.values():
+    for sid, info in index.info.items():
         src = info.get("source")
         if src and src.startswith(PREFIX) and info.get("in_use", True):
-            endpoint, _, node = src.partition("#")
-            out.setdefault(endpoint, {})[node] = info["tag"]
+            endpoint = endpoint_part(src)
+            if endpoint is None or book.owner(src) != int(index.org_id[sid]):
+                log.warning("OPC UA source of %s is not at an endpoint registered for its enterprise: not read",
+                            info["tag"])
+                continue
+            out.setdefault(endpoint, {})[src.partition("#")[2]] = info["tag"]
     return out
 
 
