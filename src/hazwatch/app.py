@@ -29,6 +29,7 @@ from hazwatch.catalog import CatalogRepository
 from hazwatch.db import make_engine
 from hazwatch.domain import SystemClock
 from hazwatch.domain.events import READINGS_STORED
+from hazwatch.domain.netpolicy import OutboundPolicy, parse_networks
 from hazwatch.feed import SUMMARY_PUBLISHED, Feed
 from hazwatch.incidents.channels import SmtpChannel, WebhookChannel
 from hazwatch.incidents.desk import ClockPolicy, IncidentDesk
@@ -203,8 +204,9 @@ def build_ledger(settings: Settings, engine, store, pipeline: Pipeline | None) -
 def build_disposal(engine, settings: Settings, pipeline: Pipeline, recipients, store) -> tuple[Notifier, IncidentDesk]:
     """Notification channels as configured, the notifier, and the incident desk over the alarms."""
     channels: dict = {}
+    outbound = OutboundPolicy(parse_networks(settings.outbound_allow))
     if settings.webhook_secret is not None:
-        channels["webhook"] = WebhookChannel(settings.webhook_secret.get_secret_value().encode())
+        channels["webhook"] = WebhookChannel(settings.webhook_secret.get_secret_value().encode(), policy=outbound)
     if settings.smtp_host:
         channels["email"] = SmtpChannel(settings.smtp_host, settings.smtp_port, settings.smtp_sender,
                                         settings.smtp_user, settings.smtp_password.get_secret_value()
@@ -212,7 +214,7 @@ def build_disposal(engine, settings: Settings, pipeline: Pipeline, recipients, s
     clock = pipeline.clock
     notifier = Notifier(engine, clock, channels, NotifyPolicy(settings.notify_window_s, settings.notify_max_per_window,
                                                               settings.notify_retries, settings.notify_backoff_s,
-                                                              settings.notify_timezone))
+                                                              settings.notify_timezone), outbound)
 
     def series(sensor_id: int, start: int, end: int) -> tuple[list[int], list[float]]:
         frame = store.series(sensor_id, start, end, None, 20_000)

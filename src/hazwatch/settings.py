@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from hazwatch.domain.netpolicy import parse_networks
 
 
 class Settings(BaseSettings):
@@ -60,6 +62,10 @@ class Settings(BaseSettings):
     notify_timezone: str = Field("Asia/Shanghai", description="The time zone of users' notification hours")
     webhook_secret: SecretStr | None = Field(None, description="Key of the HMAC-SHA256 signature on webhook "
                                              "bodies (X-Hazwatch-Signature); unset = webhooks off")
+    outbound_allow: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Address blocks (CIDR, comma-separated) that webhooks may call although "
+        "they are loopback, private or link-local: an intranet receiver admitted on purpose. Everything else "
+        "outside global unicast is refused, when a URL is set and when it is called")
     smtp_host: str | None = Field(None, description="SMTP server for e-mail notifications; unset = e-mail off")
     smtp_port: int = 25
     smtp_sender: str = Field("hazwatch@localhost", description="From address of notification e-mail")
@@ -169,6 +175,16 @@ class Settings(BaseSettings):
         if self.database_url:
             return _sqlalchemy_url(self.database_url)
         return f"sqlite:///{(self.data_dir / 'hazwatch.db').resolve()}"
+
+    @field_validator("outbound_allow", mode="before")
+    @classmethod
+    def _blocks(cls, v: object) -> object:
+        """`10.20.0.0/16, fd00::/8` or a JSON list; a block that does not parse stops the start."""
+        if isinstance(v, str):
+            v = [p for p in v.replace(",", " ").replace("[", " ").replace("]", " ").replace('"', " ").split() if p]
+        if isinstance(v, list):
+            parse_networks(v)
+        return v
 
     @property
     def ledger_path(self) -> Path:

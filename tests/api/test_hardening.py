@@ -104,7 +104,8 @@ def test_secrets_stay_out_of_repr_and_logs(tmp_path, caplog):
     assert TOKEN not in caplog.text and "s3cret-pass" not in caplog.text
 
 
-def test_a_webhook_url_no_client_could_call_is_refused(client):
+def test_a_webhook_url_no_client_could_call_is_refused(tmp_path):
+    client = client_for(tmp_path, outbound_allow=["::1/128"])  # an intranet receiver admitted on purpose
     prefs = "/api/v1/me/notification-preferences"
     for bad, why in (("http://[oops", "not a URL"), ("http://:80/x", "names no host"),
                      ("https://plant.example:99999/hook", "not a URL")):

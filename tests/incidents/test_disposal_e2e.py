@@ -68,7 +68,8 @@ def test_gas_leak_to_closed_incident(tmp_path, opcua_valve):
     node = f"{opcua_valve}#ns=2;s=XV305"
     try:
         settings = make_settings(tmp_path, webhook_secret=SECRET, smtp_host="127.0.0.1", smtp_port=mail.port,
-                                 incident_tick_s=3600)  # the test ticks the desk itself
+                                 incident_tick_s=3600,  # the test ticks the desk itself
+                                 outbound_allow=["127.0.0.1/32"])  # the webhook receiver runs on loopback
         services = build_services(settings, None)
         doc = park_catalog()
         toxic = PlanDoc(code="SP-TOXIC", name="Hazardous chemical release", layer="specific", org="P-CHEM",

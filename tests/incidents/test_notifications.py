@@ -10,6 +10,7 @@ from sqlalchemy import create_engine, insert, select
 
 from hazwatch.domain.batch import US
 from hazwatch.domain.limits import Priority
+from hazwatch.domain.netpolicy import OutboundPolicy, parse_networks
 from hazwatch.incidents.channels import Message, SendError, WebhookChannel
 from hazwatch.incidents.models import Delivery, Notification
 from hazwatch.incidents.notify import Notifier, NotifyPolicy, in_hours
@@ -48,8 +49,14 @@ def engine(tmp_path):
     return e
 
 
+# the receivers here are a documentation block and loopback, admitted as an intranet receiver would be
+TESTNET = OutboundPolicy(parse_networks(["192.0.2.0/24"]))
+LOOPBACK = OutboundPolicy(parse_networks(["127.0.0.0/8"]))
+
+
 def _prefs(notifier: Notifier, user: int, **kw) -> None:
-    notifier.set_prefs(user, {"channels": ["in_app", "webhook"], "email": None, "webhook_url": f"http://h/{user}",
+    notifier.outbound = TESTNET
+    notifier.set_prefs(user, {"channels": ["in_app", "webhook"], "email": None, "webhook_url": f"http://192.0.2.7/{user}",
                               "hours": None, "min_priority": "low"} | kw)
 
 
@@ -66,7 +73,7 @@ def test_a_flood_goes_out_as_one_summary_per_person(engine):
     _prefs(notifier, 2)
     _enqueue(notifier, engine, 20, users=((1, "u1"), (2, "u2")))
     notifier.dispatch()
-    assert sorted(a for a, _ in channel.sent) == ["http://h/1", "http://h/2"]
+    assert sorted(a for a, _ in channel.sent) == ["http://192.0.2.7/1", "http://192.0.2.7/2"]
     address, summary = channel.sent[0]
     assert summary.subject.startswith("20 notifications") and len(summary.items) == 20
     assert [i["subject"] for i in summary.items] == [f"alarm {i}" for i in range(20)]
@@ -174,7 +181,7 @@ def test_preferences_decide_channel_priority_and_hours(engine):
     assert len(notifier.inbox(1, unread=True)) == len(notifier.inbox(2, unread=True)) == 1
     _enqueue(notifier, engine, 1, users=((1, "u1"), (2, "u2")), priority=int(Priority.URGENT))
     notifier.dispatch()
-    assert sorted(a for a, _ in channel.sent) == ["http://h/1", "http://h/2"]  # urgent wakes u2
+    assert sorted(a for a, _ in channel.sent) == ["http://192.0.2.7/1", "http://192.0.2.7/2"]  # urgent wakes u2
 
 
 def test_in_hours_wraps_past_midnight():
@@ -187,7 +194,7 @@ def test_in_hours_wraps_past_midnight():
 def test_webhook_signs_the_body_and_reports_refusals():
     hook = Webhook(fail=1).start()
     try:
-        ch = WebhookChannel(b"k")
+        ch = WebhookChannel(b"k", policy=LOOPBACK)  # the receiver runs on loopback: admitted on purpose
         msg = Message("key-1", "subject", "body", "high", 7, "2026-01-01T00:00:00Z")
         with pytest.raises(SendError, match="HTTP 500"):
             ch.send(hook.url, msg)

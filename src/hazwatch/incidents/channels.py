@@ -15,6 +15,9 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
+from hazwatch.domain.netpolicy import OutboundPolicy
+from hazwatch.incidents.outbound import Refused, guarded_client
+
 SIGNATURE_HEADER = "X-Hazwatch-Signature"
 TIMESTAMP_HEADER = "X-Hazwatch-Timestamp"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -56,9 +59,9 @@ def sign(secret: bytes, timestamp: str, body: bytes) -> str:
 class WebhookChannel:
     name = "webhook"
 
-    def __init__(self, secret: bytes, timeout_s: float = 10.0) -> None:
+    def __init__(self, secret: bytes, timeout_s: float = 10.0, policy: OutboundPolicy | None = None) -> None:
         self.secret = secret
-        self.client = httpx.Client(timeout=timeout_s, follow_redirects=False)
+        self.client = guarded_client(policy or OutboundPolicy(), timeout_s)
 
     def send(self, address: str, message: Message) -> str:
         body = orjson.dumps(message.payload())
@@ -67,10 +70,14 @@ class WebhookChannel:
                    SIGNATURE_HEADER: sign(self.secret, ts, body)}
         try:
             r = self.client.post(address, content=body, headers=headers)
-        except httpx.HTTPError as e:
-            raise SendError(f"{type(e).__name__}: {e}") from None
+        except Refused as e:
+            raise SendError(f"refused: {e}") from None
+        except (httpx.HTTPError, OSError) as e:
+            raise SendError(f"{type(e).__name__}: the receiver could not be reached") from None
+        # the status only: a receiver's answer is not the sender's to show (it may be a page of an
+        # internal system that the policy admitted on purpose)
         if r.status_code >= 300:
-            raise SendError(f"HTTP {r.status_code}: {r.text[:200]}")
+            raise SendError(f"HTTP {r.status_code}")
         return f"HTTP {r.status_code}"
 
 

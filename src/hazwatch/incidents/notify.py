@@ -22,8 +22,10 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from hazwatch.domain import Clock
 from hazwatch.domain.batch import US
 from hazwatch.domain.limits import Priority
+from hazwatch.domain.netpolicy import OutboundPolicy
 from hazwatch.incidents.channels import Channel, Message, SendError
 from hazwatch.incidents.models import Delivery, Notification, NotificationPrefs
+from hazwatch.incidents.outbound import check_url
 
 log = logging.getLogger(__name__)
 _N = Notification.__table__
@@ -60,9 +62,10 @@ def in_hours(hours: str | None, now_us: int, tz: str) -> bool:
 
 class Notifier:
     def __init__(self, engine: Engine, clock: Clock, channels: dict[str, Channel],
-                 policy: NotifyPolicy | None = None) -> None:
+                 policy: NotifyPolicy | None = None, outbound: OutboundPolicy | None = None) -> None:
         self.engine, self.clock, self.channels = engine, clock, channels
         self.policy = policy or NotifyPolicy()
+        self.outbound = outbound or OutboundPolicy()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._dispatching = threading.Lock()  # one pass at a time: two would send the same message twice
@@ -264,6 +267,8 @@ class Notifier:
         return {k: r[k] for k in ("channels", "email", "webhook_url", "hours", "min_priority")}
 
     def set_prefs(self, user_id: int, prefs: dict) -> dict:
+        if prefs.get("webhook_url"):  # checked again at each delivery: a name may resolve elsewhere later
+            check_url(prefs["webhook_url"], self.outbound)
         with self.engine.begin() as conn:
             if conn.scalar(select(_P.c.user_id).where(_P.c.user_id == user_id)) is None:
                 conn.execute(insert(_P).values(user_id=user_id, **prefs))
