@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     notify_timezone: str = Field("Asia/Shanghai", description="The time zone of users' notification hours")
     webhook_secret: SecretStr | None = Field(None, description="Key of the HMAC-SHA256 signature on webhook "
                                              "bodies (X-Hazwatch-Signature); unset = webhooks off")
+    stream_max_per_principal: int = Field(20, ge=1, le=10_000, description="Live-stream WebSockets one user, "
+                                          "key or device may hold open at once; one more is closed (4429)")
+    stream_recheck_s: float = Field(2.0, gt=0, le=5, description="How often a live stream checks its credential "
+                                    "again: a revoked key or a disabled user is cut off within this (plus one "
+                                    "lookup), at most 5 s")
     outbound_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Address blocks (CIDR, comma-separated) that webhooks may call although "
         "they are loopback, private or link-local: an intranet receiver admitted on purpose. Everything else "

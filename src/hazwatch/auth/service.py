@@ -120,6 +120,11 @@ class AuthService:
             self._cache[d] = (principal, expires, mono)
         return principal
 
+    def current(self, token: str) -> Principal | None:
+        """The principal as the database has it now, past the cache: for a long-lived connection
+        (the live stream) that must notice a revoked key or a disabled user within seconds."""
+        return self._lookup(digest(token))[0]
+
     def _lookup(self, d: str) -> tuple[Principal | None, int | None]:
         now = _now_us()
         with self.engine.connect() as conn:

@@ -5,34 +5,44 @@ Messages: {"type": "alarm", "event": "raised", "alarm": {...}} and
 in a stored batch). The token comes in the Authorization header or as `?token=` for browsers.
 `?values=false` leaves the value messages out: an annunciator or a bridge that forwards alarms
 need not decode a message per stored batch.
-A client that cannot keep up loses value messages, never the connection of others."""
+A client that cannot keep up loses value messages, never the connection of others. The fan-out
+runs on its own thread (api/streamhub.py), never the writer's; the credential is checked again
+every `stream_recheck_s` (a revoked or disabled one closes the socket with 4401), and one principal
+holds at most `stream_max_per_principal` sockets (one more closes with 4429)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
-import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
 
 from hazwatch.access import Access
 from hazwatch.api.deps import authenticate
+from hazwatch.api.streamhub import StreamHub
 from hazwatch.auth.roles import READ, allowed
-from hazwatch.domain.batch import US
-from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged, ReadingsStored
 from hazwatch.domain.text import a
 
 router = APIRouter(tags=["stream"])
-QUEUE_SIZE = 1000
+
+
+def hub_of(app) -> StreamHub:
+    """One hub per application, made with its first socket."""
+    hub = getattr(app.state, "stream_hub", None)
+    if hub is None:
+        services = app.state.services
+        hub = app.state.stream_hub = StreamHub(services.bus, lambda: services.index)
+    return hub
 
 
 @router.websocket("/stream")
 async def stream(ws: WebSocket) -> None:
     services = ws.app.state.services
+    settings = services.settings
     header = ws.headers.get("authorization", "")
     token = header[7:] if header.lower().startswith("bearer ") else ws.query_params.get("token")
     try:
-        user = authenticate(services, token)
+        user = await run_in_threadpool(authenticate, services, token)
     except Exception:
         await ws.close(code=4401, reason="missing or invalid API token")
         return
@@ -41,46 +51,37 @@ async def stream(ws: WebSocket) -> None:
         return
     scope = Access(services, user).scope
     with_values = ws.query_params.get("values", "true").lower() not in ("false", "0", "no")
-    await ws.accept()
-    loop = asyncio.get_running_loop()
-    q: asyncio.Queue[bytes] = asyncio.Queue(QUEUE_SIZE)
-    def offer(msg: bytes) -> None:
-        with contextlib.suppress(asyncio.QueueFull):
-            q.put_nowait(msg)
-
-    def on_event(subject: str, event) -> None:  # runs on the writer thread
-        index = services.index
-        if isinstance(event, AlarmChanged):
-            sid = index.tag_to_id.get(event.alarm.get("sensor") or "")
-            dev = index.devices.get(event.alarm.get("device") or "")
-            org = int(index.org_id[sid]) if sid is not None else (dev[2] if dev else None)
-            if org is not None and scope.allows(org):
-                msg = orjson.dumps({"type": "alarm", "event": event.event, "alarm": event.alarm})
-                loop.call_soon_threadsafe(offer, msg)
-        elif isinstance(event, ReadingsStored):
-            b = event.batch
-            rows = b.newest_per_sensor()
-            rows = rows[scope.mask(index.org_id[b.sensor[rows]])]
-            if len(rows):
-                msg = orjson.dumps({"type": "values", "sensor": index.tags[b.sensor[rows]].tolist(),
-                                    "ts": (b.ts[rows] / US).tolist(), "value": b.value[rows].tolist()})
-                loop.call_soon_threadsafe(offer, msg)
-
-    unsubs = [services.bus.subscribe(ALARM_CHANGED, on_event)]
-    if with_values:
-        unsubs.append(services.bus.subscribe(READINGS_STORED, on_event))
-
-    async def pump() -> None:
-        while True:
-            await ws.send_text((await q.get()).decode())
-
-    sender = asyncio.create_task(pump())
+    hub = hub_of(ws.app)
+    who = f"user:{user.user_id}" if user.user_id is not None else f"device:{user.device_id}"
+    sub = hub.join(who, settings.stream_max_per_principal, scope, with_values)
+    if sub is None:
+        await ws.close(code=4429, reason=f"at most {settings.stream_max_per_principal} live streams at once")
+        return
     try:
-        while True:
-            await ws.receive_text()  # clients may ping; the stream is one-way
-    except WebSocketDisconnect:
-        pass
+        await ws.accept()
+
+        async def pump() -> None:
+            while True:
+                await ws.send_text((await sub.queue.get()).decode())
+
+        async def recheck() -> None:
+            """The credential as the database has it now: a revoked key, an expired token or a
+            disabled user ends the stream; so does a changed role or org (reconnect to rescope)."""
+            while True:
+                await asyncio.sleep(settings.stream_recheck_s)
+                now = await run_in_threadpool(services.auth.current, token)
+                if now is None or (now.role, now.org_id) != (user.role, user.org_id):
+                    await ws.close(code=4401, reason="the credential was revoked, expired or changed")
+                    return
+
+        tasks = [asyncio.create_task(pump()), asyncio.create_task(recheck())]
+        try:
+            while True:
+                await ws.receive_text()  # clients may ping; the stream is one-way
+        except WebSocketDisconnect:
+            pass
+        finally:
+            for t in tasks:
+                t.cancel()
     finally:
-        for u in unsubs:
-            u()
-        sender.cancel()
+        hub.leave(who, sub)
