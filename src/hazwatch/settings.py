@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     notify_timezone: str = Field("Asia/Shanghai", description="The time zone of users' notification hours")
     webhook_secret: SecretStr | None = Field(None, description="Key of the HMAC-SHA256 signature on webhook "
                                              "bodies (X-Hazwatch-Signature); unset = webhooks off")
+    forwarded_allow_ips: str | None = Field(None, description="Reverse proxies (comma-separated addresses) whose "
+                                            "X-Forwarded-For gives the client address; unset = the connection's own "
+                                            "address is the client's (log-in throttling and the audit log rely on it)")
     stream_max_per_principal: int = Field(20, ge=1, le=10_000, description="Live-stream WebSockets one user, "
                                           "key or device may hold open at once; one more is closed (4429)")
     stream_recheck_s: float = Field(2.0, gt=0, le=5, description="How often a live stream checks its credential "

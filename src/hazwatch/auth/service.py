@@ -25,6 +25,7 @@ from hazwatch.domain.errors import Invalid, NotFound, TooMany
 ADMIN = roles.ADMIN
 BOOTSTRAP = "admin (bootstrap)"
 CACHE_S = 5.0
+UNKNOWN_NAME = "(unknown user name)"
 _T = ApiToken.__table__
 
 
@@ -157,20 +158,22 @@ class AuthService:
     # -- OAuth2 grants -------------------------------------------------------------------------------
     def login(self, username: str, password: str, remote: str | None = None) -> TokenPair:
         mono = time.monotonic()
-        wait = self.throttle.wait(username, mono)
+        wait = self.throttle.wait(username, mono, remote)
         if wait > 0:
-            raise TooMany(f"too many failed logins for this user name; try again in {wait:.0f} s", wait)
+            raise TooMany(f"too many failed logins from this address; try again in {wait:.0f} s", wait)
         with self.engine.connect() as conn:
             user = conn.execute(select(User.__table__).where(User.name == username)).first()
         ok = verify_password(user.password_hash if user else None, password)
         if not ok or user is None or user.disabled:
-            lock = self.throttle.failed(username, mono)
+            lock = self.throttle.failed(username, mono, remote)
+            # what was typed as the name is kept only where it names a user: a password typed into
+            # the name field must not land in the audit log (and the ledger that seals it)
+            name = user.name if user is not None else UNKNOWN_NAME
             with self.engine.begin() as conn:
-                self.audit.record(conn, Actor(username[:100], "anonymous", remote), "auth.login_failed", "user",
-                                  username[:100], user.org_id if user else None,
-                                  after={"locked_s": lock} if lock else None)
+                self.audit.record(conn, Actor(name, "anonymous", remote), "auth.login_failed", "user", name,
+                                  user.org_id if user else None, after={"locked_s": lock} if lock else None)
             raise InvalidGrant("wrong user name or password")
-        self.throttle.succeeded(username)
+        self.throttle.succeeded(username, remote)
         with self.engine.begin() as conn:
             return self._issue_pair(conn, user.id)
 

@@ -72,9 +72,11 @@ class Revoked(BaseModel):
     "/auth/token", response_model=TokenOut, summary="Log in: OAuth2 password or refresh_token grant",
     description="Form fields as in RFC 6749: `grant_type=password` (the default) with `username` and "
                 "`password`, or `grant_type=refresh_token` with `refresh_token`. A refresh token is spent when "
-                "used. After repeated failures a user name is locked for a growing time (429 with Retry-After).",
+                "used. After repeated failures a user name is locked *from that client address* for a growing time, "
+                "and an address that fails with many names is locked as a whole (429 with Retry-After): "
+                "failures from elsewhere never lock a user out where they work.",
     responses={400: {"description": "invalid_grant: wrong name or password, or an unusable refresh token"},
-               429: {"description": "too many failed logins for this user name; see Retry-After"}},
+               429: {"description": "too many failed logins from this address; see Retry-After"}},
     openapi_extra=needs(PUBLIC),
 )
 def token(request: Request, services: ServicesDep,

@@ -54,7 +54,8 @@ async def stream(ws: WebSocket) -> None:
     hub = hub_of(ws.app)
     who = f"user:{user.user_id}" if user.user_id is not None else f"device:{user.device_id}"
     sub = hub.join(who, settings.stream_max_per_principal, scope, with_values)
-    if sub is None:
+    if sub is None:  # accepted first, so that a browser sees the code and the reason
+        await ws.accept()
         await ws.close(code=4429, reason=f"at most {settings.stream_max_per_principal} live streams at once")
         return
     try:
