@@ -110,10 +110,15 @@ def test_password_login_refresh_and_revocation(fresh):
     again = fresh.client.post(f"{API}/auth/token", headers={"Authorization": ""},
                               data={"grant_type": "refresh_token", "refresh_token": pair["refresh_token"]})
     assert again.status_code == 400 and "invalid_grant" in again.json()["detail"]
+    # a spent refresh token presented again was stolen or replayed: the sessions it led to end too
+    assert fresh.client.get(f"{API}/auth/me", headers=bearer(r2.json()["access_token"])).status_code == 401
+    assert fresh.client.post(f"{API}/auth/token", headers={"Authorization": ""}, data={
+        "grant_type": "refresh_token", "refresh_token": r2.json()["refresh_token"]}).status_code == 400
     # a refresh token is not an access token
-    assert fresh.client.get(f"{API}/auth/me", headers=bearer(r2.json()["refresh_token"])).status_code == 401
+    r3 = login(fresh, "op1", PASSWORD).json()
+    assert fresh.client.get(f"{API}/auth/me", headers=bearer(r3["refresh_token"])).status_code == 401
     # revoking the access token ends it at once
-    access = r2.json()["access_token"]
+    access = r3["access_token"]
     assert fresh.client.post(f"{API}/auth/revoke", json={"token": access}, headers=bearer(access)).json() == {
         "revoked": True}
     assert fresh.client.get(f"{API}/auth/me", headers=bearer(access)).status_code == 401
@@ -263,3 +268,61 @@ def test_a_new_admin_token_setting_retires_the_old_one(fresh):
     fresh.services.auth.ensure_admin("a-rotated-admin-token")  # the next start with a new setting
     assert fresh.client.get(f"{API}/auth/me").status_code == 401
     assert fresh.client.get(f"{API}/auth/me", headers=bearer("a-rotated-admin-token")).status_code == 200
+
+
+def test_a_lasting_key_needs_a_fresh_password(fresh):
+    """A stolen session or key cannot mint a key that outlives it (an API key is made with the
+    password, or within 5 minutes of a password log-in)."""
+    fresh.add_user("op-keys", "operator", "EA1")
+    access = login(fresh, "op-keys", PASSWORD).json()["access_token"]
+    made = fresh.client.post(f"{API}/auth/keys", json={"label": "k1"}, headers=bearer(access))
+    assert made.status_code == 201  # a log-in a moment ago is fresh
+    key = made.json()["key"]
+    refused = fresh.client.post(f"{API}/auth/keys", json={"label": "k2"}, headers=bearer(key))
+    assert refused.status_code == 422 and "password" in refused.json()["detail"]
+    with fresh.services.engine.begin() as conn:  # the log-in grows old
+        conn.execute(update(ApiToken).where(ApiToken.kind == "access").values(
+            created_at=time.time_ns() // 1000 - 301 * 1_000_000))
+    assert fresh.client.post(f"{API}/auth/keys", json={"label": "k3"}, headers=bearer(access)).status_code == 422
+    assert fresh.client.post(f"{API}/auth/keys", json={"label": "k4", "password": "wrong password!"},
+                             headers=bearer(key)).status_code == 422
+    assert fresh.client.post(f"{API}/auth/keys", json={"label": "k5", "password": PASSWORD},
+                             headers=bearer(key)).status_code == 201
+
+
+def test_a_password_change_ends_every_key_and_session_but_the_one_making_it(fresh):
+    fresh.add_user("op-change", "operator", "EA1")
+    other = login(fresh, "op-change", PASSWORD).json()
+    mine = login(fresh, "op-change", PASSWORD).json()["access_token"]
+    key = fresh.client.post(f"{API}/auth/keys", json={"label": "k"}, headers=bearer(mine)).json()["key"]
+    r = fresh.client.post(f"{API}/auth/password", json={"current": PASSWORD, "new": "a new password 7"},
+                          headers=bearer(mine))
+    assert r.status_code == 204
+    for token in (other["access_token"], key):
+        assert fresh.client.get(f"{API}/auth/me", headers=bearer(token)).status_code == 401
+    assert fresh.client.post(f"{API}/auth/token", headers={"Authorization": ""}, data={
+        "grant_type": "refresh_token", "refresh_token": other["refresh_token"]}).status_code == 400
+    assert fresh.client.get(f"{API}/auth/me", headers=bearer(mine)).status_code == 200
+
+
+def test_two_refreshes_with_one_token_give_one_pair(fresh):
+    from concurrent.futures import ThreadPoolExecutor
+
+    fresh.add_user("op-race", "operator", "EA1")
+    refresh = login(fresh, "op-race", PASSWORD).json()["refresh_token"]
+    auth = fresh.services.auth
+
+    def rotate(_):
+        try:
+            return auth.refresh(refresh)
+        except Exception as e:  # noqa: BLE001 - the loser's refusal is the point
+            return e
+
+    for _ in range(3):
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(rotate, range(4)))
+        pairs = [r for r in results if not isinstance(r, Exception)]
+        assert len(pairs) <= 1
+        if pairs:  # the replays revoked the family: the winner's pair is dead too
+            assert auth.current(pairs[0].access_token) is None
+        refresh = login(fresh, "op-race", PASSWORD).json()["refresh_token"]

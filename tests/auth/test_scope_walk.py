@@ -613,6 +613,12 @@ def _(w, user):
         assert r.status_code == 204
     for other in WALKERS:  # nobody else's session ended
         assert w.client.get(f"{API}/auth/me", headers=w.headers(other)).status_code == 200
+    # the user's own API key ended with the change; the walk goes on with a new one
+    _kid, old = w.key[user]
+    assert w.client.get(f"{API}/auth/me", headers={"Authorization": f"Bearer {old}"}).status_code == 401
+    made = w.client.post(f"{API}/auth/keys", json={"label": "walk", "password": PASSWORD}, headers=w.headers(user))
+    assert made.status_code == 201, made.text
+    w.key[user] = (made.json()["id"], made.json()["key"])
 
 
 @case("POST", "/auth/revoke")

@@ -18,6 +18,7 @@ import pytest
 
 from hazwatch.catalog.index import SensorIndex
 from hazwatch.catalog.io import load_file
+from hazwatch.catalog.schema import EndpointDoc
 from hazwatch.domain.batch import IngestResult
 from hazwatch.ingest.adapter import Adapter
 from hazwatch.ingest.mqtt import MqttAdapter
@@ -57,8 +58,14 @@ def _index(tmp_path, source: str | None = None) -> SensorIndex:
     services = build_services(make_settings(tmp_path), None)
     doc = load_file(DATA / "tenants.yaml")
     if source:
-        doc = doc.model_copy(update={"sensors": [s.model_copy(update={"source": f"{source}#ns=2;s={s.tag}"})
-                                                 for s in doc.sensors]})
+        # each enterprise reads through an endpoint registered for it (here two paths of one server)
+        points = {e: f"{source}{e}" for e in ("EA1", "EA2", "EB1")}
+        org_of = {d.code: d.org for d in doc.devices}
+        doc = doc.model_copy(update={
+            "endpoints": [*doc.endpoints, *(EndpointDoc(code=f"OPC-{e}", name="field server", org=e, address=a)
+                                            for e, a in points.items())],
+            "sensors": [s.model_copy(update={"source": f"{points[org_of[s.device]]}#ns=2;s={s.tag}"})
+                        for s in doc.sensors]})
     services.catalog.apply(doc, "test")
     services.pipeline.reload_catalog()
     return services.pipeline.index
@@ -97,7 +104,7 @@ def opcua_rig(tmp_path) -> Iterator[Rig]:
     sink = RecordingSink()
     adapter = OpcUaAdapter(sink, lambda: index)
     yield Rig(adapter, sink, lambda tag, ts, value: server.write(tag, value, ts),
-              lambda: adapter.health().counters.get("connected") == 1)
+              lambda: adapter.health().counters.get("connected") == 2)  # EA1's and EA2's endpoints
     server.stop()
 
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hazwatch.app import make_api
-from hazwatch.catalog.schema import CatalogDoc
+from hazwatch.catalog.schema import CatalogDoc, EndpointDoc
 from hazwatch.ingest.opcua import quality_of
 from tests.conftest import TOKEN, build_services, make_settings
 from tests.integration.test_mqtt_ingest import free_port, until
@@ -69,15 +69,16 @@ class FieldServer:
 
 def test_opcua_subscription_quality_and_reconnect(tmp_path):
     port = free_port()
-    server = FieldServer(port, ["T-EA1", "T-EA2"])
+    server = FieldServer(port, ["T-EA1", "T-EA1B"])
     services = build_services(make_settings(tmp_path), None)
     from hazwatch.catalog.io import load_file
     from tests.conftest import DATA
 
     doc = load_file(DATA / "tenants.yaml")
-    sensors = [s.model_copy(update={"source": f"{server.endpoint}#ns=2;s={s.tag}"}) if s.tag in ("T-EA1", "T-EA2")
+    sensors = [s.model_copy(update={"source": f"{server.endpoint}#ns=2;s={s.tag}"}) if s.tag in ("T-EA1", "T-EA1B")
                else s for s in doc.sensors]
-    services.catalog.apply(CatalogDoc(orgs=doc.orgs, devices=doc.devices, sensors=sensors), "test")
+    field = EndpointDoc(code="OPC-EA1", name="field server", org="EA1", address=server.endpoint)
+    services.catalog.apply(CatalogDoc(orgs=doc.orgs, devices=doc.devices, sensors=sensors, endpoints=[field]), "test")
     services.pipeline.reload_catalog()
     adapter = next(a for a in services.adapters if a.name == "opcua")
     try:
@@ -85,23 +86,23 @@ def test_opcua_subscription_quality_and_reconnect(tmp_path):
             assert until(lambda: adapter.health().counters.get("connected") == 1, 15), adapter.health()
             t0 = time.time() - 30
             server.write("T-EA1", 12.5, t0)
-            server.write("T-EA2", 7.0, t0 + 1, status=0x40000000)  # Uncertain
-            server.write("T-EA2", 7.5, t0 + 1.5, status=0x80000000)  # Bad: OPC UA sends it without its value
+            server.write("T-EA1B", 7.0, t0 + 1, status=0x40000000)  # Uncertain
+            server.write("T-EA1B", 7.5, t0 + 1.5, status=0x80000000)  # Bad: OPC UA sends it without its value
             server.write("T-EA1", 13.5, t0 + 2, status=0x40000000)  # Uncertain
 
             def series(tag):
                 return api.get(f"/api/v1/sensors/{tag}/series", params={"start": t0 - 1, "end": t0 + 10}).json()
 
-            assert until(lambda: len(series("T-EA1")["value"]) == 2 and len(series("T-EA2")["value"]) == 1)
+            assert until(lambda: len(series("T-EA1")["value"]) == 2 and len(series("T-EA1B")["value"]) == 1)
             s1 = series("T-EA1")
             assert s1["ts"] == [pytest.approx(t0, abs=1e-3), pytest.approx(t0 + 2, abs=1e-3)]  # the server's time
             assert s1["value"] == [12.5, 13.5] and s1["quality"] == ["good", "uncertain"]
-            assert series("T-EA2")["quality"] == ["uncertain"]
+            assert series("T-EA1B")["quality"] == ["uncertain"]
             assert until(lambda: adapter.health().counters.get("bad_status_without_value") == 1)
 
             server.stop()  # the plant's OPC UA server goes away ...
             assert until(lambda: adapter.health().state == "degraded", 15)
-            server = FieldServer(port, ["T-EA1", "T-EA2"])  # ... and comes back
+            server = FieldServer(port, ["T-EA1", "T-EA1B"])  # ... and comes back
             assert until(lambda: adapter.health().state == "running", 30), adapter.health()
             server.write("T-EA1", 14.5, t0 + 3)
             assert until(lambda: len(series("T-EA1")["value"]) == 3), adapter.health()

@@ -37,6 +37,9 @@ class ApiToken(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # the log-in a session token descends from (through refresh rotations): a spent refresh token
+    # presented again ends that log-in's tokens, and no other session of the user
+    family: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     mqtt_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     last_sequence: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # signed batches: replay guard
 

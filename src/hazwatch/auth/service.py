@@ -6,6 +6,7 @@ stops working within `CACHE_S` seconds on every process (at once on the one that
 from __future__ import annotations
 
 import hmac
+import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from hazwatch.domain.errors import Invalid, NotFound, TooMany
 ADMIN = roles.ADMIN
 BOOTSTRAP = "admin (bootstrap)"
 CACHE_S = 5.0
+FRESH_S = 300  # an access token this young from a password log-in may make an API key without the password
+PASSWORD_LOGIN = "login"  # the label of tokens issued by a password log-in ("refresh" for a rotation)
 UNKNOWN_NAME = "(unknown user name)"
 _T = ApiToken.__table__
 
@@ -175,30 +178,42 @@ class AuthService:
             raise InvalidGrant("wrong user name or password")
         self.throttle.succeeded(username, remote)
         with self.engine.begin() as conn:
-            return self._issue_pair(conn, user.id)
+            return self._issue_pair(conn, user.id, PASSWORD_LOGIN, secrets.token_hex(16))
 
     def refresh(self, refresh_token: str) -> TokenPair:
-        """Rotate: the refresh token is spent and a new pair issued. A spent token presented again
-        means it was stolen or replayed; it is refused."""
+        """Rotate: the refresh token is spent and a new pair issued, in one conditional update, so
+        of two refreshes with the same token only one wins. A spent token presented again means it
+        was stolen or replayed: every token descended from the same log-in ends (its family), and
+        whoever holds it logs in again; the user's other sessions and API keys stay."""
         d = digest(refresh_token)
         now = _now_us()
+        reused = False
         with self.engine.begin() as conn:
             tok = conn.execute(select(_T).where(_T.c.token_sha256 == d, _T.c.kind == REFRESH)).mappings().first()
-            if tok is None or tok["revoked_at"] is not None or (tok["expires_at"] or 0) <= now:
-                raise InvalidGrant("refresh token is unknown, spent, revoked or expired")
-            user = conn.execute(select(User.__table__).where(User.id == tok["user_id"])).first()
-            if user is None or user.disabled:
-                raise InvalidGrant("the user of this refresh token is disabled")
-            conn.execute(update(_T).where(_T.c.id == tok["id"]).values(revoked_at=now))
-            return self._issue_pair(conn, user.id)
+            if tok is not None and (tok["expires_at"] or 0) > now:
+                spent = conn.execute(update(_T).where(_T.c.id == tok["id"], _T.c.revoked_at.is_(None))
+                                     .values(revoked_at=now)).rowcount != 1
+                if not spent:
+                    user = conn.execute(select(User.__table__).where(User.id == tok["user_id"])).first()
+                    if user is None or user.disabled:
+                        raise InvalidGrant("the user of this refresh token is disabled")
+                    return self._issue_pair(conn, user.id, "refresh", tok["family"])
+                reused = True
+                conn.execute(update(_T).where(_T.c.user_id == tok["user_id"], _T.c.family == tok["family"],
+                                              _T.c.revoked_at.is_(None)).values(revoked_at=now))
+                self.audit.record(conn, Actor("(refresh token)", "anonymous", None), "auth.refresh_reused", "user",
+                                  tok["user_id"], None)
+        if reused:
+            self.forget()
+        raise InvalidGrant("refresh token is unknown, spent, revoked or expired")
 
-    def _issue_pair(self, conn, user_id: int) -> TokenPair:
+    def _issue_pair(self, conn, user_id: int, how: str, family: str | None) -> TokenPair:
         now = _now_us()
         access, refresh = new_token(ACCESS), new_token(REFRESH)
         conn.execute(insert(_T), [
-            {"user_id": user_id, "kind": ACCESS, "token_sha256": digest(access), "label": "login",
+            {"user_id": user_id, "kind": ACCESS, "token_sha256": digest(access), "label": how, "family": family,
              "created_at": now, "expires_at": now + self.access_ttl_s * 1_000_000},
-            {"user_id": user_id, "kind": REFRESH, "token_sha256": digest(refresh), "label": "login",
+            {"user_id": user_id, "kind": REFRESH, "token_sha256": digest(refresh), "label": how, "family": family,
              "created_at": now, "expires_at": now + self.refresh_ttl_s * 1_000_000},
         ])
         return TokenPair(access, self.access_ttl_s, refresh, self.refresh_ttl_s)
@@ -221,10 +236,23 @@ class AuthService:
 
     # -- API keys --------------------------------------------------------------------------------------
     def create_api_key(self, by: Principal, label: str, expires_days: float | None,
-                       remote: str | None = None) -> dict:
+                       remote: str | None = None, password: str | None = None) -> dict:
+        """A key outlives the session that makes it, so making one asks for the password again,
+        unless the caller logged in with it a moment ago (an access token from a password log-in
+        under FRESH_S old): a stolen session or key cannot mint a lasting one."""
         if by.user_id is None:
             raise Invalid("only users hold API keys")
         now = _now_us()
+        with self.engine.connect() as conn:
+            user = conn.execute(select(User.__table__).where(User.id == by.user_id)).first()
+            tok = conn.execute(select(_T.c.kind, _T.c.label, _T.c.created_at).where(_T.c.id == (by.token_id or -1))
+                               ).first()
+        fresh = tok is not None and tok.kind == ACCESS and tok.label == PASSWORD_LOGIN and \
+            now - tok.created_at <= FRESH_S * 1_000_000
+        if not fresh and not (password is not None and user is not None
+                              and verify_password(user.password_hash, password)):
+            raise Invalid("making an API key needs your password (`password`), or a log-in with it in the last "
+                          f"{FRESH_S // 60} minutes")
         key = new_token(API_KEY)
         expires = now + int(expires_days * 86400e6) if expires_days else None
         with self.engine.begin() as conn:

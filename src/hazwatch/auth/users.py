@@ -107,8 +107,8 @@ class UserDirectory:
     def set_password(self, by: Principal, user_id: int, new: str, current: str | None = None,
                      remote: str | None = None) -> None:
         """Change a password. With `current`, the user's own change (the current password must
-        match); without, an administrator's reset. Either way every login token of the user is
-        revoked except the one making the change, so a stolen session ends with it."""
+        match); without, an administrator's reset. Either way every session and API key of the
+        user is revoked except the token making the change, so a stolen session or key ends with it."""
         with self.engine.connect() as conn:
             row = conn.execute(select(_U).where(_U.c.id == user_id)).first()
         if row is None:
@@ -122,7 +122,7 @@ class UserDirectory:
         now = time.time_ns() // 1000
         with self.engine.begin() as conn:
             conn.execute(update(_U).where(_U.c.id == user_id).values(password_hash=digest))
-            conn.execute(update(_T).where(_T.c.user_id == user_id, _T.c.kind.in_(("access", "refresh")),
+            conn.execute(update(_T).where(_T.c.user_id == user_id, _T.c.kind.in_(("access", "refresh", "api_key")),
                                           _T.c.revoked_at.is_(None), _T.c.id != (by.token_id or -1))
                          .values(revoked_at=now))
             self.audit.record(conn, by.actor(remote), "user.password_change" if current is not None

@@ -34,6 +34,8 @@ class KeyIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     label: str = Field(min_length=1, max_length=100)
     expires_days: float | None = Field(None, gt=0, le=3650, description="omit for a key that lives until revoked")
+    password: str | None = Field(None, max_length=1000, description="your password: needed unless you logged in "
+                                 "with it in the last 5 minutes")
 
 
 class KeyOut(BaseModel):
@@ -118,7 +120,7 @@ def me(access: AccessDep) -> MeOut:
              summary="Create an API key for an integration; it acts as you", openapi_extra=needs(OWN_CREDENTIALS))
 def create_key(body: KeyIn, access: AccessDep) -> KeyCreated:
     return KeyCreated(**access.services.auth.create_api_key(access.principal, body.label, body.expires_days,
-                                                            access.remote))
+                                                            access.remote, body.password))
 
 
 @router.get("/auth/keys", response_model=KeyList, summary="Your API keys (without the secrets)",
