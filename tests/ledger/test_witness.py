@@ -91,3 +91,18 @@ def test_the_client_reports_refusals_with_their_status(witnesses):
         assert e.status == 409 and e.body.strip() == "10"
     else:
         raise AssertionError("a wrong old size must be refused")
+
+
+def test_the_witness_refuses_a_large_body_before_reading_it(witnesses):
+    """A declared length over 64 KiB is refused at once; a chunked body is cut off at the limit."""
+    client, _key, _w = witnesses(Signer.generate("log.example/big").verifier, "big")
+    url = f"{client.url}/add-checkpoint"
+    declared = httpx.post(url, content=b"x" * (64 * 1024 + 1))
+    assert declared.status_code == 413
+
+    def chunks():
+        for _ in range(1000):  # 64 MiB if it were all read
+            yield b"x" * 65536
+
+    chunked = httpx.post(url, content=chunks(), timeout=30)
+    assert chunked.status_code == 413

@@ -66,6 +66,16 @@ class Ready(BaseModel):
     detail: str
 
 
+def _principal_key(services: Services):
+    """Who a bearer credential is, from the credential cache only (no I/O on the event loop)."""
+    def key(token: str) -> str | None:
+        p = services.auth.cached(token) if token else None
+        if p is None:
+            return None
+        return f"user:{p.user_id}" if p.user_id is not None else f"device:{p.device_id}"
+    return key
+
+
 def create_api(services: Services | None = None, routers: tuple | None = None) -> FastAPI:
     settings = services.settings if services is not None else Settings()
     api = FastAPI(
@@ -144,7 +154,8 @@ def create_api(services: Services | None = None, routers: tuple | None = None) -
                            allow_headers=["Authorization", "Content-Type"])
     api.add_middleware(RateLimit, rate=settings.rate_limit_rps, burst=settings.rate_limit_burst,
                        strict_paths=(f"{PREFIX}/auth/token",), strict_rate=settings.login_rate_limit_rps,
-                       strict_burst=settings.login_rate_limit_burst)
+                       strict_burst=settings.login_rate_limit_burst,
+                       principal_of=_principal_key(services) if services is not None else None)
     api.add_middleware(BodyLimit, default=settings.max_request_bytes, large=settings.max_body_bytes,
                        large_paths=(f"{PREFIX}/telemetry", f"{PREFIX}/catalog"))
     api.add_middleware(SecurityHeaders)

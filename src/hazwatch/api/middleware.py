@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import orjson
 
@@ -92,14 +92,18 @@ class BodyLimit:
 
 
 class RateLimit:
-    """Token buckets: one per credential (the Authorization header), or per client address without
-    one; and a stricter one per client address for `strict_paths` (the login, whose password hash
-    costs ~50 ms of CPU by design). Cheap enough to sit in front of the ingest path: a dict lookup
-    and some arithmetic."""
+    """Token buckets: one per authenticated principal (a user or a device, whatever key or token it
+    uses), or per client address for anything else; and a stricter one per client address for
+    `strict_paths` (the login, whose password hash costs ~50 ms of CPU by design). A made-up bearer
+    value is no principal: it shares its address's bucket instead of getting a fresh one. Cheap
+    enough to sit in front of the ingest path: `principal_of` answers from the credential cache
+    (no I/O), then a dict lookup and some arithmetic."""
 
     def __init__(self, app, rate: float, burst: int, strict_paths: tuple[str, ...] = (), strict_rate: float = 5.0,
-                 strict_burst: int = 20, exempt: tuple[str, ...] = ("/healthz", "/readyz")) -> None:
+                 strict_burst: int = 20, exempt: tuple[str, ...] = ("/healthz", "/readyz"),
+                 principal_of: Callable[[str], str | None] | None = None) -> None:
         self.app, self.exempt, self.strict_paths = app, exempt, strict_paths
+        self.principal_of = principal_of
         self.limits = {False: (rate, float(burst)), True: (strict_rate, float(strict_burst))}
         self._buckets: dict[tuple[bool, bytes], tuple[float, float]] = {}
 
@@ -110,10 +114,15 @@ class RateLimit:
         rate, burst = self.limits[strict]
         if rate <= 0:
             return await self.app(scope, receive, send)
-        key = None if strict else next((v for k, v in scope.get("headers", ()) if k == b"authorization"), None)
+        key = None
+        if not strict and self.principal_of is not None:
+            header = next((v for k, v in scope.get("headers", ()) if k == b"authorization"), b"")
+            if header[:7].lower() == b"bearer ":
+                who = self.principal_of(header[7:].decode("latin-1").strip())
+                key = who.encode() if who else None
         if key is None:
             client = scope.get("client")
-            key = (client[0] if client else "?").encode()
+            key = b"@" + (client[0] if client else "?").encode()
         now = time.monotonic()
         tokens, last = self._buckets.get((strict, key), (burst, now))
         tokens = min(burst, tokens + (now - last) * rate)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse
 
+from hazwatch.api.middleware import BodyLimit
 from hazwatch.ledger.witness import Witness
 
 MAX_BODY = 64 * 1024
@@ -12,6 +13,8 @@ MAX_BODY = 64 * 1024
 
 def create_witness_api(witness: Witness) -> FastAPI:
     api = FastAPI(title="Hazwatch witness", openapi_url=None, docs_url=None, redoc_url=None)
+    # refused before it is read: a declared length above the limit, or a chunked body at the limit
+    api.add_middleware(BodyLimit, default=MAX_BODY, large=MAX_BODY, large_paths=())
 
     @api.post("/add-checkpoint")
     async def add_checkpoint(request: Request) -> PlainTextResponse:
