@@ -16,7 +16,7 @@ from sqlalchemy import select
 from hazwatch import packs
 from hazwatch.alarms import AlarmCommandError, public
 from hazwatch.alarms.manager import iso
-from hazwatch.auth import Actor, Principal, Scope
+from hazwatch.auth import Actor, Principal, Scope, roles
 from hazwatch.auth.audit import CommandAudit
 from hazwatch.catalog.errors import CatalogError
 from hazwatch.catalog.models import Device
@@ -201,7 +201,12 @@ class Access:
 
     def incident(self, incident_id: int) -> dict:
         self._incident_org(incident_id)
-        return self.services.incidents.detail(incident_id)
+        detail = self.services.incidents.detail(incident_id)
+        if not roles.allowed(self.principal.role, roles.USERS_MANAGE):
+            # who was told is shown, but a person's e-mail address only to those who manage users
+            detail["notifications"] = [n | {"address": None} if n.get("channel") == "email" else n
+                                       for n in detail.get("notifications", [])]
+        return detail
 
     async def open_incident(self, enterprise: str, title: str, hazard_type: str, priority: str,
                             location: str | None) -> dict:

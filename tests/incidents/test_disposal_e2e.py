@@ -164,6 +164,12 @@ def test_gas_leak_to_closed_incident(tmp_path, opcua_valve):
             assert any(b"escalated" in body or b"overdue" in body for _h, body in hook.requests[1:])
             hooks = [n for n in detail["notifications"] if n["channel"] == "webhook"]
             assert hooks and all(n["address"] == f"{hook.url.rsplit('/', 1)[0]}/…" for n in hooks)  # no path
+            # e-mail addresses are shown to those who manage users, not to an operator
+            mails = [n for n in detail["notifications"] if n["channel"] == "email"]
+            assert mails and all("@" in n["address"] for n in mails)
+            seen = client.get(f"{API}/incidents/{inc['id']}", headers=op).json()["notifications"]
+            shown = [n["address"] for n in seen if n["channel"] == "email"]
+            assert len(shown) >= len(mails) and set(shown) == {None}
             inbox = client.get(f"{API}/notifications", headers=sup).json()["items"]
             assert any("escalated" in n["subject"] for n in inbox)
 
