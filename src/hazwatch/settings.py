@@ -67,6 +67,8 @@ class Settings(BaseSettings):
                                             "address is the client's (log-in throttling and the audit log rely on it)")
     stream_max_per_principal: int = Field(20, ge=1, le=10_000, description="Live-stream WebSockets one user, "
                                           "key or device may hold open at once; one more is closed (4429)")
+    stream_values_interval_s: float = Field(0.5, gt=0, le=10, description="How often a live stream sends the "
+                                            "newest value of each sensor that changed (alarm changes go at once)")
     stream_recheck_s: float = Field(2.0, gt=0, le=5, description="How often a live stream checks its credential "
                                     "again: a revoked key or a disabled user is cut off within this (plus one "
                                     "lookup), at most 5 s")

@@ -1,26 +1,32 @@
 """The live stream's fan-out, off the writer thread. The writer's bus callback only drops the event
-into a bounded queue (constant time, however many consoles are open); one hub thread takes each
-event once, works out the part of it each socket's scope may see (the newest reading per sensor is
-found once per batch, not once per socket) and hands each socket its message on the event loop.
-A hub that falls behind drops value messages, never alarm changes."""
+into a queue (constant time, however many consoles are open). One hub thread takes each event once:
+an alarm change goes to every socket whose scope holds it at once; a stored batch only updates the
+newest value per sensor (numpy, per batch), and every `interval_s` one value message per scope
+carries what changed, shared by the sockets of that scope. A console shows a value a person can
+read, not every reading: at a million readings a second the sockets still get two messages a
+second, not a hundred. A hub that falls behind drops batches, never alarm changes."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import orjson
 
 from hazwatch.auth.scope import Scope
 from hazwatch.domain.batch import US
 from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged, ReadingsStored
 
+log = logging.getLogger(__name__)
 QUEUE_SIZE = 1000  # per socket, messages
-HUB_QUEUE = 256  # value events waiting for the hub
+HUB_QUEUE = 16  # value events waiting for the hub (each holds its batch: the bound is memory too)
 
 
 @dataclass(eq=False)
@@ -30,14 +36,18 @@ class Subscriber:
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue[bytes]
 
-    def offer(self, msg: bytes) -> None:  # on the event loop
+    def offer(self, msgs: list[bytes]) -> None:  # on the event loop
         with contextlib.suppress(asyncio.QueueFull):
-            self.queue.put_nowait(msg)
+            for msg in msgs:
+                self.queue.put_nowait(msg)
 
 
 class StreamHub:
-    def __init__(self, bus, index: Callable) -> None:
-        self.bus, self.index = bus, index
+    def __init__(self, bus, index: Callable, interval_s: float = 0.5) -> None:
+        self.bus, self.index, self.interval_s = bus, index, interval_s
+        self._ts = np.zeros(0, np.int64)  # the newest reading per sensor id since the last flush
+        self._value = np.zeros(0)
+        self._dirty = np.zeros(0, bool)
         self._subs: set[Subscriber] = set()
         self._per_principal: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -88,37 +98,85 @@ class StreamHub:
 
     # -- the hub thread -------------------------------------------------------------------------------
     def _run(self) -> None:
-        while True:
-            event = self._events.get()
-            if isinstance(event, ReadingsStored):
-                self._waiting_values -= 1
+        while True:  # nothing may end the hub: every console's stream hangs on it
             try:
-                self._fan_out(event)
-            except Exception:  # a bad event must not end every console's stream
-                continue
+                self._serve()
+            except Exception:
+                log.exception("live-stream hub: restarting after an error")
 
-    def _fan_out(self, event) -> None:
-        subs, index = self._subs, self.index()
-        if isinstance(event, AlarmChanged):
-            sid = index.tag_to_id.get(event.alarm.get("sensor") or "")
-            dev = index.devices.get(event.alarm.get("device") or "")
-            org = int(index.org_id[sid]) if sid is not None else (dev[2] if dev else None)
-            if org is None:
-                return
-            msg = orjson.dumps({"type": "alarm", "event": event.event, "alarm": event.alarm})
-            for sub in subs:
-                if sub.scope.allows(org):
-                    sub.loop.call_soon_threadsafe(sub.offer, msg)
-        elif isinstance(event, ReadingsStored):
-            watching = [s for s in subs if s.with_values]
-            if not watching:
-                return
-            b = event.batch
-            newest = b.newest_per_sensor()
-            orgs = index.org_id[b.sensor[newest]]
-            for sub in watching:
-                rows = newest[sub.scope.mask(orgs)]
-                if len(rows):
-                    msg = orjson.dumps({"type": "values", "sensor": index.tags[b.sensor[rows]].tolist(),
-                                        "ts": (b.ts[rows] / US).tolist(), "value": b.value[rows].tolist()})
-                    sub.loop.call_soon_threadsafe(sub.offer, msg)
+    def _serve(self) -> None:
+        next_flush = time.monotonic() + self.interval_s
+        while True:
+            events: list = []
+            try:
+                events.append(self._events.get(timeout=max(0.0, next_flush - time.monotonic())))
+                while len(events) < 1000:  # what waits is taken together: one hand-over per socket
+                    events.append(self._events.get_nowait())
+            except queue.Empty:
+                pass
+            out: dict[Subscriber, list[bytes]] = {}
+            for event in events:
+                try:
+                    if isinstance(event, ReadingsStored):
+                        self._waiting_values -= 1
+                        self._note(event.batch)
+                    elif isinstance(event, AlarmChanged):
+                        self._alarm(event, out)
+                except Exception:  # a bad event must not end every console's stream
+                    continue
+            if time.monotonic() >= next_flush:
+                next_flush = time.monotonic() + self.interval_s
+                with contextlib.suppress(Exception):
+                    self._flush(out)
+            for sub, msgs in out.items():
+                sub.loop.call_soon_threadsafe(sub.offer, msgs)
+
+    def _alarm(self, event: AlarmChanged, out: dict[Subscriber, list[bytes]]) -> None:
+        """An alarm change goes out at once, to every socket whose scope holds its org."""
+        index = self.index()
+        sid = index.tag_to_id.get(event.alarm.get("sensor") or "")
+        dev = index.devices.get(event.alarm.get("device") or "")
+        org = int(index.org_id[sid]) if sid is not None else (dev[2] if dev else None)
+        if org is None:
+            return
+        msg = orjson.dumps({"type": "alarm", "event": event.event, "alarm": event.alarm})
+        for sub in self._subs:
+            if sub.scope.allows(org):
+                out.setdefault(sub, []).append(msg)
+
+    def _note(self, batch) -> None:
+        """Keep the newest value of each sensor the batch touched: a few numpy operations per batch,
+        however many consoles are open."""
+        n = self.index().size
+        if len(self._dirty) < n:
+            grow = n - len(self._dirty)
+            self._ts = np.concatenate((self._ts, np.zeros(grow, np.int64)))
+            self._value = np.concatenate((self._value, np.zeros(grow)))
+            self._dirty = np.concatenate((self._dirty, np.zeros(grow, bool)))
+        rows = batch.newest_per_sensor()
+        ids = batch.sensor[rows]
+        ids, rows = ids[ids < n], rows[ids < n]
+        self._ts[ids], self._value[ids], self._dirty[ids] = batch.ts[rows], batch.value[rows], True
+
+    def _flush(self, out: dict[Subscriber, list[bytes]]) -> None:
+        """One value message per scope for everything that changed since the last flush; sockets of
+        one scope (a control room's screens) share it."""
+        ids = np.flatnonzero(self._dirty)
+        if not len(ids):
+            return
+        self._dirty[ids] = False
+        index = self.index()
+        ids = ids[ids < index.size]
+        orgs = index.org_id[ids]
+        groups: dict[frozenset[int] | None, list[Subscriber]] = {}
+        for sub in self._subs:
+            if sub.with_values:
+                groups.setdefault(sub.scope.org_ids, []).append(sub)
+        for members in groups.values():
+            sel = ids[members[0].scope.mask(orgs)]
+            if not len(sel):
+                continue
+            msg = orjson.dumps({"type": "values", "sensor": index.tags[sel].tolist(),
+                                "ts": (self._ts[sel] / US).tolist(), "value": self._value[sel].tolist()})
+            for sub in members:
+                out.setdefault(sub, []).append(msg)

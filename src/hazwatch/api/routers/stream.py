@@ -1,8 +1,9 @@
 """WebSocket /api/v1/stream: live alarm changes and sensor values.
 
-Messages: {"type": "alarm", "event": "raised", "alarm": {...}} and
+Messages: {"type": "alarm", "event": "raised", "alarm": {...}} (at once) and
 {"type": "values", "sensor": [...], "ts": [...], "value": [...]} (the newest reading of each sensor
-in a stored batch). The token comes in the Authorization header or as `?token=` for browsers.
+that changed, every `stream_values_interval_s`). The token comes in the Authorization header or
+as `?token=` for browsers.
 `?values=false` leaves the value messages out: an annunciator or a bridge that forwards alarms
 need not decode a message per stored batch.
 A client that cannot keep up loses value messages, never the connection of others. The fan-out
@@ -31,7 +32,8 @@ def hub_of(app) -> StreamHub:
     hub = getattr(app.state, "stream_hub", None)
     if hub is None:
         services = app.state.services
-        hub = app.state.stream_hub = StreamHub(services.bus, lambda: services.index)
+        hub = app.state.stream_hub = StreamHub(services.bus, lambda: services.index,
+                                               services.settings.stream_values_interval_s)
     return hub
 
 
