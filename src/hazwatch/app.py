@@ -349,7 +349,9 @@ def serve(services: Services, host: str, port: int,
     if (tls.tls_certfile is None) != (tls.tls_keyfile is None):
         raise ValueError("HAZWATCH_TLS_CERTFILE and HAZWATCH_TLS_KEYFILE go together")
     server = uvicorn.Server(uvicorn.Config(api, host=host, port=port, log_level="warning", access_log=False,
-                                           http="httptools", loop="uvloop", ws="websockets-sansio", ws_per_message_deflate=False,
+                                           http="httptools", loop="uvloop", ws="websockets-sansio",
+                                           # compressing each message per socket cost more CPU than it saved
+                                           ws_per_message_deflate=False,
                                            ssl_certfile=tls.tls_certfile, ssl_keyfile=tls.tls_keyfile,
                                            # a forwarded address is believed only from a proxy named for it
                                            proxy_headers=tls.forwarded_allow_ips is not None,
