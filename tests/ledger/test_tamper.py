@@ -38,6 +38,7 @@ class Plant:
     vkeys: list[Path]  # log, park, regulator
     journal_row: int  # the HH alarm's "raised" row
     size: int
+    alarm_index: int  # the leaf of that row's entry
 
     def verify(self, *args: str):
         keys = ["--log-vkey", str(self.vkeys[0]), "--witness-vkey", str(self.vkeys[1]),
@@ -79,8 +80,9 @@ def plant(tmp_path: Path, witnesses) -> Plant:
         (tmp_path / "alarm.tlog-proof").write_text(proof.text)
         assert c.get("/ledger/checkpoint").text == (settings.ledger_path / "checkpoint").read_text()
         size = ledger.size
+        alarm_index = ledger.record_index("alarm_journal", journal[0]["id"])
     # the server has stopped (the embedded telemetry file is free for the verifier)
-    return Plant(settings.data_dir, log, [park, reg], vkeys, journal[0]["id"], size)
+    return Plant(settings.data_dir, log, [park, reg], vkeys, journal[0]["id"], size, alarm_index)
 
 
 def test_an_untouched_plant_verifies_with_its_data(plant):
@@ -131,7 +133,7 @@ def test_deleting_an_entry_from_the_log_is_named(plant):
     d = plant.data / "ledger"
     rel = bundle_path(0, plant.size) if plant.size < 256 else bundle_path(0)
     entries = decode_bundle((d / rel).read_bytes())
-    victim = next(i for i, e in enumerate(entries) if orjson.loads(e).get("kind") == "alarm")
+    victim = plant.alarm_index  # the public entry is a commitment: which one seals the alarm, the log knows
     (d / rel).write_bytes(encode_bundle(entries[:victim] + entries[victim + 1:]))
     r = plant.verify("--tiles", str(d))
     assert r.exit_code == 1, r.output
@@ -143,7 +145,7 @@ def test_changing_an_entry_in_a_mirror_is_named(plant, tmp_path):
     shutil.copytree(plant.data / "ledger", mirror, ignore=shutil.ignore_patterns("*.key"))
     rel = bundle_path(0, plant.size) if plant.size < 256 else bundle_path(0)
     entries = decode_bundle((mirror / rel).read_bytes())
-    entries[3] = entries[3].replace(b'"v":1', b'"v":2')
+    entries[3] = entries[3].replace(b'"c":"', b'"c":"0')[:-10] + entries[3][-9:]  # one digit of the commitment
     (mirror / rel).write_bytes(encode_bundle(entries))
     r = plant.verify("--tiles", str(mirror))
     assert r.exit_code == 1 and "FAILED entry 3: does not hash to the leaf" in r.output
@@ -165,7 +167,7 @@ def test_the_witnesses_refuse_a_rewritten_history_and_a_fork(plant):
     entries = decode_bundle((d / rel).read_bytes())[:plant.size]
     honest = MemoryTiles(leaf_hashes(entries))
     forged = list(entries)
-    forged[2] = forged[2].replace(b'"v":1', b'"v":1 ')
+    forged[2] = forged[2].replace(b'"v":2', b'"v":2 ')
     forged += [b'{"kind":"test","subject":"x","v":1}'] * 3
     tree = MemoryTiles(leaf_hashes(forged))
 

@@ -166,7 +166,10 @@ def verify(log_vkey: Annotated[str, typer.Option("--log-vkey", help="the log's v
             from hazwatch.store import open_store
 
             store = open_store(settings.store_url, settings.duckdb_memory_limit)
-            source = Data(open_database(settings), store.window)
+            from hazwatch.ledger.commit import Committer, load_key
+
+            key = load_key(settings.ledger_path / "commit.key", create=False)
+            source = Data(open_database(settings), store.window, Committer(key) if key else None)
         olds = [p.read_text() for p in old_checkpoint or []]
         report = verify_log(tiles or settings.ledger_path, log_key, witnesses, need, olds, source)
         if report.checkpoint:

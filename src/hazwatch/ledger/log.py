@@ -32,6 +32,7 @@ from hazwatch.domain.batch import ReadingBatch
 from hazwatch.ledger import barrier
 from hazwatch.ledger.anchor import Anchor
 from hazwatch.ledger.canonical import canonical
+from hazwatch.ledger.commit import Committer, is_public_entry, load_key
 from hazwatch.ledger.entries import SEALED, record_entry, telemetry_entry, window_digests
 from hazwatch.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, leaf_hashes
 from hazwatch.ledger.models import (
@@ -74,7 +75,7 @@ class Ledger:
                  witnesses: list[WitnessClient] | None = None, quorum: int | None = None,
                  window: Callable[[int, int], ReadingBatch] | None = None, seal: SealPolicy | None = None,
                  anchors: list[Anchor] | None = None, batch_entries: int = 100_000, interval_s: float = 2.0,
-                 read_only: bool = False, wake_entries: int = 10_000) -> None:
+                 read_only: bool = False, wake_entries: int = 10_000, commit_key: bytes | None = None) -> None:
         self.engine, self.dir, self.signer, self.clock = engine, Path(directory), signer, clock
         self.origin = signer.name
         self.witnesses = witnesses or []
@@ -98,6 +99,8 @@ class Ledger:
         self.read_only = read_only
         if not read_only:
             self.dir.mkdir(parents=True, exist_ok=True)
+        key = commit_key or load_key(self.dir / "commit.key", create=not read_only)
+        self.committer = Committer(key) if key else None  # a reader without the key proves no record
         self._open()
 
     # -- state and tiles ---------------------------------------------------------------------------
@@ -105,7 +108,7 @@ class Ledger:
         row = conn.execute(select(_S).where(_S.c.id == 1)).mappings().first()
         if row is None:
             row = {"id": 1, "size": 0, "last_id": 0, "root": TileTree(self.dir).root_hash().hex(), "marks": {},
-                   "sealed_until": None}
+                   "sealed_until": None, "commit_from": 0}
             conn.execute(insert(_S).values(**row))
         return dict(row)
 
@@ -136,7 +139,7 @@ class Ledger:
                                     .order_by(_E.c.id).limit(self.batch_entries)).all()
             if not rows:
                 break
-            bodies = [r.body for r in rows]
+            bodies = self._public(rows, st["commit_from"])
             self.tiles.append(bodies, leaf_hashes(bodies))
             after = rows[-1].id
         if self.tiles.size != st["size"] or self.tiles.root_hash().hex() != st["root"]:
@@ -343,7 +346,7 @@ class Ledger:
         if not rows:
             return 0
         size0 = self.tiles.size
-        bodies = [bytes(r[1]) for r in rows]
+        bodies = self._public(rows, st["commit_from"])
         completed = self.tiles.append(bodies, leaf_hashes(bodies))
         root = self.tiles.root_hash()
         try:
@@ -358,6 +361,13 @@ class Ledger:
             raise
         self._completed += completed
         return len(rows)
+
+    def _public(self, rows, commit_from: int) -> list[bytes]:
+        """The leaf bodies of (id, entry) rows: commitments from `commit_from` on."""
+        if self.committer is None:
+            raise RuntimeError("the ledger's commitment key is missing: it cannot publish entries")
+        public = self.committer.public
+        return [public(bytes(r[1])) if r[0] >= commit_from else bytes(r[1]) for r in rows]
 
     def _prune(self, published: int) -> None:
         """Partial tiles whose full tile exists are no longer needed (tlog-tiles allows removing
@@ -512,12 +522,30 @@ class Ledger:
             entry = next(e for _, e in self.tiles.entries(index, index + 1))
             path = inclusion_proof(self.tiles.node, index, size)
         extra: dict = {"entry": entry.decode()}
-        e = orjson.loads(entry)
+        if with_record and is_public_entry(entry):
+            # the caller may see the record: the entry itself and its salt, to recompute the leaf
+            body = self._private(index)
+            if self.committer is None or body is None or self.committer.public(body) != entry:
+                raise LookupError(f"entry {index} cannot be opened here (no commitment key, or the entries "
+                                  "table does not hold it)")
+            extra = {"entry": body.decode(), "salt": self.committer.salt(body).hex()}
+        e = orjson.loads(extra["entry"])
         if with_record and "table" in e:
             rec = self.record(e["table"], e["row"])
             if rec is not None:
                 extra["record"] = rec
         return render_proof(index, path, note, canonical(extra))
+
+    def _private(self, index: int) -> bytes | None:
+        """The entry at leaf `index`, from the entries table (the inverse of index_of)."""
+        with self.engine.connect() as conn:
+            b = conn.execute(select(_B).where(_B.c.first_idx <= index).order_by(_B.c.first_idx.desc())
+                             .limit(1)).mappings().first()
+            if b is None or index >= b["first_idx"] + b["count"]:
+                return None
+            body = conn.scalar(select(_E.c.body).where(_E.c.id >= b["first_id"], _E.c.id <= b["last_id"])
+                               .order_by(_E.c.id).offset(index - b["first_idx"]).limit(1))
+        return None if body is None else bytes(body)
 
     # -- the thread --------------------------------------------------------------------------------
     def start(self) -> None:

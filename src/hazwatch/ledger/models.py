@@ -41,6 +41,9 @@ class LedgerState(Base):
     root: Mapped[str] = mapped_column(String(64))  # hex
     marks: Mapped[dict] = mapped_column(JSON)  # {table: last row id sealed}
     sealed_until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # telemetry windows before this
+    # entries from this id on are published as salted commitments (ledger/commit.py); a log begun
+    # before format 2 keeps its earlier leaves as they were
+    commit_from: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class LedgerHead(Base):

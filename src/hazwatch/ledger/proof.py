@@ -1,7 +1,7 @@
 """C2SP tlog-proof (c2sp.org/tlog-proof): one entry's self-contained, offline-verifiable proof.
 
     c2sp.org/tlog-proof@v1
-    extra <base64 of canonical JSON {"entry": the entry text, "record": the sealed row}>
+    extra <base64 of canonical JSON {"entry": the entry text, "salt": hex, "record": the sealed row}>
     index <N>
     <inclusion proof, one base64 hash per line>
 
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import orjson
 
 from hazwatch.ledger.canonical import canonical
+from hazwatch.ledger.commit import public_entry
 from hazwatch.ledger.entries import record_digest
 from hazwatch.ledger.merkle import leaf_hash, verify_inclusion
 from hazwatch.ledger.note import NoteError, Verifier, open_checkpoint
@@ -96,6 +97,12 @@ def verify_proof(text: str, log_key: Verifier, witnesses: list[Verifier], quorum
     body = entry_text.encode()
     if canonical(entry) != body:
         raise ProofFormatError("the entry is not in canonical (RFC 8785) form")
+    salt = extra.get("salt")
+    if salt is not None:  # format 2: the log holds a commitment to the entry (ledger/commit.py)
+        try:
+            body = public_entry(bytes.fromhex(salt), body)
+        except (ValueError, TypeError):
+            raise ProofFormatError("the salt is not hex") from None
     verify_inclusion(p.index, cp.size, leaf_hash(body), p.path, cp.root)
     record = extra.get("record")
     if record is not None and record_digest(record) != entry.get("sha256"):

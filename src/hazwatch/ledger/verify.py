@@ -22,6 +22,7 @@ from sqlalchemy import Engine, func, select
 
 from hazwatch.domain.batch import ReadingBatch
 from hazwatch.ledger.canonical import canonical
+from hazwatch.ledger.commit import Committer, is_public_entry
 from hazwatch.ledger.entries import SEALED, record_digest, window_digests
 from hazwatch.ledger.merkle import ProofError, consistency_proof, leaf_hashes, verify_consistency
 from hazwatch.ledger.note import Checkpoint, NoteError, Verifier, open_checkpoint
@@ -61,12 +62,44 @@ class Report:
 class Data:
     """What a data check reads: the sealed tables and the telemetry store of an installation."""
 
-    def __init__(self, engine: Engine, window: Callable[[int, int], ReadingBatch] | None) -> None:
+    def __init__(self, engine: Engine, window: Callable[[int, int], ReadingBatch] | None,
+                 committer: Committer | None = None) -> None:
         """The sealed tables as their modules declare them (the caller has loaded the models, as
-        opening the database does), so rows read back exactly as they were sealed."""
+        opening the database does), so rows read back exactly as they were sealed. `committer`
+        (the installation's commitment key) opens the entries the public log holds as commitments."""
         from hazwatch.db import Base
 
         self.engine, self.window, self.tables = engine, window, Base.metadata.tables
+        self.committer = committer
+
+    def open(self, entries: list[bytes], report: Report) -> list[bytes]:
+        """Each committed leaf replaced by the entry the entries table holds for it, once the entry
+        is shown to be the one committed to; a leaf that cannot be opened stays (and fails)."""
+        from hazwatch.ledger.models import LedgerBatch, LedgerEntry
+
+        b, e = LedgerBatch.__table__, LedgerEntry.__table__
+        out = list(entries)
+        with self.engine.connect() as conn:
+            for batch in conn.execute(select(b).order_by(b.c.first_idx)).mappings():
+                first = batch["first_idx"]
+                if first >= len(entries):
+                    break
+                bodies = conn.execute(select(e.c.body).where(e.c.id >= batch["first_id"], e.c.id <= batch["last_id"])
+                                      .order_by(e.c.id)).scalars().all()
+                for k, body in enumerate(bodies[:batch["count"]]):
+                    i = first + k
+                    if i >= len(entries) or not is_public_entry(entries[i]):
+                        continue
+                    body = bytes(body)
+                    if self.committer is None:
+                        report.fail(i, "is a commitment, and the commitment key (commit.key) is not here to open it")
+                        return out
+                    if self.committer.public(body) != entries[i]:
+                        report.fail(i, "the entries table holds an entry that is not the one the log committed to")
+                    else:
+                        out[i] = body
+        report.checked["committed entries opened"] = sum(1 for a, b_ in zip(out, entries, strict=True) if a != b_)
+        return out
 
     def rows(self, table: str, ids: list[int]) -> dict[int, dict]:
         t = self.tables[table]
@@ -165,7 +198,9 @@ def verify_log(directory: Path, log_key: Verifier, witnesses: list[Verifier], qu
         report.fail(-1, f"the tree recomputed from the {cp.size} entries has root {root.hex()}, the checkpoint "
                         f"signed {cp.root.hex()}: entries were changed, removed or reordered")
     report.checked["entries"] = cp.size
-    parsed = _check_entries(entries, leaves, report)
+    # a committed leaf shows nothing of its entry; with the installation's data it is opened first
+    opened = data.open(entries, report) if data is not None else entries
+    parsed = _check_entries(opened, leaves if opened is entries else leaf_hashes(opened), report)
     for text in old_checkpoints:
         try:
             old, _, _ = open_checkpoint(text, log_key, witnesses, 0)

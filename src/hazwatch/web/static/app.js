@@ -578,7 +578,12 @@ async function verifyProof(text, st) {
   const cosigners = [];
   for (const w of st.witnesses) for (const l of sigs) { const n = await verifyNoteSig(body, l, w.vkey, true); if (n) cosigners.push(n); }
   if (cosigners.length < st.quorum) throw new Error(`${cosigners.length} of ${st.quorum} witness cosignatures`);
-  let fn = index, sn = Number(size) - 1, r = await sha(cat(new Uint8Array([0]), enc.encode(extra.entry)));
+  let leaf = enc.encode(extra.entry);
+  if (extra.salt) {  // format 2: the log holds {"c": SHA-256(salt ‖ entry), "v": 2}, not the entry
+    const salt = new Uint8Array(extra.salt.match(/../g).map((h) => parseInt(h, 16)));
+    leaf = enc.encode(`{"c":"${hex(await sha(cat(salt, leaf)))}","v":2}`);
+  }
+  let fn = index, sn = Number(size) - 1, r = await sha(cat(new Uint8Array([0]), leaf));
   for (const p of path) {
     if (sn === 0) throw new Error("inclusion proof too long");
     if ((fn & 1) || fn === sn) { r = await sha(cat(new Uint8Array([1]), p, r)); while (!(fn & 1) && fn !== 0) { fn >>= 1; sn >>= 1; } }

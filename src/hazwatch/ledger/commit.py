@@ -1,0 +1,55 @@
+"""What the public log shows of an entry: a salted commitment, not the entry.
+
+The tiles under /ledger/ are public (witnesses and anyone mirror them), but an entry names its
+subject: an alarm, an incident, a catalog code, a user. So since format 2 the leaf the tree holds
+is `{"c":"<hex>","v":2}`, where c = SHA-256(salt ‖ entry) and the salt is HMAC-SHA256 of the entry
+under a key the server keeps beside its signing key, outside the database. The commitment binds the
+entry (a changed entry no longer matches), and without the salt it reveals nothing that could be
+guessed and checked, however small the set of candidate entries. A proof for someone allowed to see
+the record carries the entry and its salt, and the verifier recomputes the leaf from them; the
+salt of one entry tells nothing about any other."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from pathlib import Path
+
+COMMITTED = 2  # the entry format whose leaves are commitments
+
+
+def public_entry(salt: bytes, entry: bytes) -> bytes:
+    """The leaf body for `entry` (already canonical JSON): canonical {"c": ..., "v": 2}."""
+    return b'{"c":"' + hashlib.sha256(salt + entry).hexdigest().encode() + b'","v":2}'
+
+
+def is_public_entry(body: bytes) -> bool:
+    return body.startswith(b'{"c":"') and body.endswith(b'","v":2}') and len(body) == 78
+
+
+class Committer:
+    def __init__(self, key: bytes) -> None:
+        if len(key) < 32:
+            raise ValueError("the commitment key must be at least 32 bytes")
+        self.key = key
+
+    def salt(self, entry: bytes) -> bytes:
+        return hmac.new(self.key, entry, hashlib.sha256).digest()[:16]
+
+    def public(self, entry: bytes) -> bytes:
+        return public_entry(self.salt(entry), entry)
+
+
+def load_key(path: Path, create: bool) -> bytes | None:
+    """The commitment key (hex in a file readable by the server alone), made on first start."""
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    if not create:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = os.urandom(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key.hex() + "\n")
+    return key
