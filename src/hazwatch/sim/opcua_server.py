@@ -9,7 +9,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from hazwatch.catalog.schema import CatalogDoc
+from hazwatch.catalog.schema import CatalogDoc, EndpointDoc
 from hazwatch.domain.batch import US, Quality
 from hazwatch.sim.plant import ParkSimulator
 
@@ -17,9 +17,18 @@ NAMESPACE = "urn:hazwatch:sim"
 
 
 def with_sources(doc: CatalogDoc, endpoint: str, ns: int = 2) -> CatalogDoc:
-    """The catalog with each sensor's source pointing at this server (for `hazwatch catalog import`)."""
-    return doc.model_copy(update={"sensors": [s.model_copy(update={"source": f"{endpoint}#ns={ns};s={s.tag}"})
-                                              for s in doc.sensors]})
+    """The catalog with each sensor's source pointing at this server (for `hazwatch catalog import`),
+    and the server registered as a field endpoint of each enterprise. One simulated server stands
+    for every enterprise's own, so each enterprise reaches it under a path of its own (an endpoint
+    belongs to one enterprise; the server answers on any path)."""
+    org_of = {d.code: d.org for d in doc.devices}
+    at = {o.code: f"{endpoint.rstrip('/')}/{o.code}" for o in doc.orgs if o.code in set(org_of.values())}
+    points = [EndpointDoc(code=f"OPC-SIM-{org}", name="Simulated park OPC UA server", org=org, address=a)
+              for org, a in at.items()]
+    return doc.model_copy(update={
+        "endpoints": [*doc.endpoints, *points],
+        "sensors": [s.model_copy(update={"source": f"{at[org_of[s.device]]}#ns={ns};s={s.tag}"})
+                    for s in doc.sensors]})
 
 
 async def serve_park(doc: CatalogDoc, port: int, host: str = "127.0.0.1", period_s: float = 1.0,
