@@ -38,6 +38,7 @@ from hazwatch.ingest.modbus import ModbusAdapter, ModbusConfig
 from hazwatch.ingest.mqtt import MqttAdapter
 from hazwatch.ingest.opcua import OpcUaAdapter
 from hazwatch.ingest.writes import ProtocolWriter
+from hazwatch.keyfile import load_key
 from hazwatch.ledger import barrier
 from hazwatch.ledger.anchor import FileAnchor
 from hazwatch.ledger.entries import SEALED
@@ -77,10 +78,11 @@ def build(settings: Settings) -> Services:
     node = settings.node_id or f"{socket.gethostname()}-{os.getpid()}"
     pipeline, bus, worker = build_pipeline(settings, engine, store, catalog, clock, node)
     auth, users, devices = build_auth(engine, settings, lambda: pipeline.index.revision)
+    device_key = devices.server_key
     notifier, desk = build_disposal(engine, settings, pipeline, users.holders, store)
     services = Services(settings=settings, engine=engine, store=store, catalog=catalog, pipeline=pipeline,
                         auth=auth, alarm_queries=AlarmQueries(engine), bus=bus, audit=auth.audit, orgs=users.orgs,
-                        users=users, device_credentials=devices, signatures=BatchSignatures(engine),
+                        users=users, device_credentials=devices, signatures=BatchSignatures(engine, device_key),
                         incidents=desk, notifier=notifier,
                         risk_points=RiskPoints(engine, pipeline.clock, Bands(**settings.risk_bands)),
                         hidden_dangers=build_hidden_dangers(engine, pipeline, notifier, users.holders, desk),
@@ -249,7 +251,8 @@ def build_auth(engine, settings: Settings, revision: Callable[[], int]
     auth = AuthService(engine, audit, LoginThrottle(settings.login_free_failures, settings.login_lock_s),
                        access_ttl_s=settings.access_token_ttl_s, refresh_ttl_s=settings.refresh_token_ttl_s)
     orgs = OrgTrees(engine, revision)
-    return auth, UserDirectory(engine, audit, auth, orgs), DeviceCredentials(engine, audit, auth)
+    device_key = load_key(settings.device_key_file or settings.data_dir / "device-signing.key", create=True)
+    return auth, UserDirectory(engine, audit, auth, orgs), DeviceCredentials(engine, audit, auth, device_key)
 
 
 def make_api(services: Services, background: Callable[[Services], Awaitable[None]] | None = None) -> FastAPI:

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     notify_timezone: str = Field("Asia/Shanghai", description="The time zone of users' notification hours")
     webhook_secret: SecretStr | None = Field(None, description="Key of the HMAC-SHA256 signature on webhook "
                                              "bodies (X-Hazwatch-Signature); unset = webhooks off")
+    device_key_file: Path | None = Field(None, description="The key that wraps devices' batch-signing keys in the "
+                                         "database (default data_dir/device-signing.key, made on first start); "
+                                         "every node that checks signed batches needs the same file")
     forwarded_allow_ips: str | None = Field(None, description="Reverse proxies (comma-separated addresses) whose "
                                             "X-Forwarded-For gives the client address; unset = the connection's own "
                                             "address is the client's (log-in throttling and the audit log rely on it)")

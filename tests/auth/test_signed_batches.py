@@ -96,3 +96,27 @@ def test_unsigned_device_batches_are_refused_when_required(device):
     r = post(c, secret, body)
     assert r.status_code == 401 and "unsigned batch" in r.json()["detail"]
     assert post(c, secret, body, 1, sign(secret, 1, body)).status_code == 200
+
+
+def test_a_database_dump_signs_no_batch(tmp_path):
+    """What the database keeps of a device secret (its digest, its wrapped signing key) does not
+    sign a batch; the server's key file, kept outside the database, unwraps the key for MQTT."""
+    from sqlalchemy import select
+
+    from hazwatch.auth.models import ApiToken
+    from hazwatch.domain.signing import key_of, sign_with_key
+
+    services = build_services(make_settings(tmp_path), DATA / "tenants.yaml")
+    issued = services.device_credentials.issue(Principal(None, "t", "admin", None), Scope(None), "D-EA1", "gw")
+    secret = issued["secret"]
+    with services.engine.connect() as conn:
+        row = conn.execute(select(ApiToken.token_sha256, ApiToken.sign_key, ApiToken.device_id)
+                           .where(ApiToken.id == issued["id"])).one()
+    body = batch(7.0, time.time() - 30)
+    with TestClient(make_api(services)) as c:
+        for dumped in (row.token_sha256, row.sign_key):  # either, used as the key, is refused
+            r = post(c, secret, body, 1, sign_with_key(bytes.fromhex(dumped), 1, body))
+            assert r.status_code == 401 and "forged or altered" in r.json()["detail"]
+        assert post(c, secret, body, 1, sign(secret, 1, body)).status_code == 200
+    assert services.signatures.device_key(issued["id"], row.device_id) == key_of(secret)
+    assert (tmp_path / "data" / "device-signing.key").exists()

@@ -18,6 +18,7 @@ from hazwatch.auth.service import AuthService, Principal
 from hazwatch.auth.tokens import DEVICE, digest, new_token
 from hazwatch.catalog.models import Device, Org
 from hazwatch.domain.errors import NotFound
+from hazwatch.domain.signing import key_of, wrap
 
 _T = ApiToken.__table__
 MQTT_ITERATIONS = 1000  # the secret is 256 random bits; the KDF only has to satisfy Mosquitto's format
@@ -37,8 +38,9 @@ def topics(enterprise: str, device: str) -> tuple[str, str]:
 
 
 class DeviceCredentials:
-    def __init__(self, engine: Engine, audit: AuditLog, auth: AuthService) -> None:
+    def __init__(self, engine: Engine, audit: AuditLog, auth: AuthService, server_key: bytes | None = None) -> None:
         self.engine, self.audit, self.auth = engine, audit, auth
+        self.server_key = server_key  # wraps the signing keys the database keeps
 
     def _device(self, conn, scope: Scope, code: str):
         dev = conn.execute(select(Device.id, Device.code, Device.org_id).where(Device.code == code)).first()
@@ -53,7 +55,9 @@ class DeviceCredentials:
         now = time.time_ns() // 1000
         with self.engine.begin() as conn:
             dev = self._device(conn, scope, code)
-            cid = conn.execute(insert(_T).values(device_id=dev.id, kind=DEVICE, token_sha256=digest(secret),
+            d = digest(secret)
+            wrapped = wrap(self.server_key, d, key_of(secret)) if self.server_key else None
+            cid = conn.execute(insert(_T).values(device_id=dev.id, kind=DEVICE, token_sha256=d, sign_key=wrapped,
                                                  label=label, created_at=now, mqtt_hash=mosquitto_hash(secret))
                                ).inserted_primary_key[0]
             out = {"id": cid, "device": code, "label": label, "created_at": now}

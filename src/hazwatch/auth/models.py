@@ -40,6 +40,8 @@ class ApiToken(Base):
     # the log-in a session token descends from (through refresh rotations): a spent refresh token
     # presented again ends that log-in's tokens, and no other session of the user
     family: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    # a device secret's batch-signing key, wrapped under the server's key file (domain/signing.py)
+    sign_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
     mqtt_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
     last_sequence: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # signed batches: replay guard
 

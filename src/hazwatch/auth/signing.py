@@ -2,7 +2,8 @@
 
 A batch carries `X-Hazwatch-Sequence` (a number that grows with every batch the device sends) and
 `X-Hazwatch-Signature`, the hex HMAC-SHA256 of "<sequence>\\n" + body, keyed with the SHA-256 of
-the device's secret (which is what the platform keeps, so the secret itself is never stored). A
+the device's secret (domain/signing.py; the platform keeps it wrapped under a server-side key, so
+neither the secret nor the key is in the database). A
 signature that does not match means the batch was forged or altered on the way; a sequence not
 above the last one accepted from that credential means an old batch was replayed. Both are
 refused with the reason. A gateway that resends a batch it already delivered (its answer was lost)
@@ -14,7 +15,7 @@ from sqlalchemy import Engine, or_, select, update
 
 from hazwatch.auth.models import ApiToken
 from hazwatch.domain.errors import Conflict, ServiceError
-from hazwatch.domain.signing import SEQUENCE_HEADER, SIGNATURE_HEADER, key_of, matches, sign
+from hazwatch.domain.signing import SEQUENCE_HEADER, SIGNATURE_HEADER, key_of, matches, sign, unwrap
 
 __all__ = ["SEQUENCE_HEADER", "SIGNATURE_HEADER", "BatchSignatures", "Unsigned", "sign"]
 _T = ApiToken.__table__
@@ -25,8 +26,8 @@ class Unsigned(ServiceError):
 
 
 class BatchSignatures:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, engine: Engine, server_key: bytes | None = None) -> None:
+        self.engine, self.server_key = engine, server_key
 
     def check(self, secret: str, token_id: int, sequence: str | None, signature: str | None, body: bytes,
               required: bool) -> int | None:
@@ -57,9 +58,12 @@ class BatchSignatures:
         """The signing key of a live device credential of this device (batches that arrive over MQTT
         name their credential), None if there is no such credential."""
         with self.engine.connect() as conn:
-            digest = conn.scalar(select(_T.c.token_sha256).where(
-                _T.c.id == token_id, _T.c.device_id == device_id, _T.c.kind == "device", _T.c.revoked_at.is_(None)))
-        return bytes.fromhex(digest) if digest else None
+            row = conn.execute(select(_T.c.token_sha256, _T.c.sign_key).where(
+                _T.c.id == token_id, _T.c.device_id == device_id, _T.c.kind == "device", _T.c.revoked_at.is_(None))
+            ).first()
+        if row is None or row.sign_key is None or self.server_key is None:
+            return None  # a credential issued before keys were wrapped signs over HTTP only: issue a new one
+        return unwrap(self.server_key, row.token_sha256, row.sign_key)
 
     def accepted(self, token_id: int, seq: int) -> None:
         """Remember the sequence once the batch is stored (a later, higher one may have won a race)."""

@@ -166,7 +166,8 @@ def verify(log_vkey: Annotated[str, typer.Option("--log-vkey", help="the log's v
             from hazwatch.store import open_store
 
             store = open_store(settings.store_url, settings.duckdb_memory_limit)
-            from hazwatch.ledger.commit import Committer, load_key
+            from hazwatch.keyfile import load_key
+            from hazwatch.ledger.commit import Committer
 
             key = load_key(settings.ledger_path / "commit.key", create=False)
             source = Data(open_database(settings), store.window, Committer(key) if key else None)

@@ -1,6 +1,9 @@
-"""How a device signs a telemetry batch: HMAC-SHA256 over "<sequence>\\n" + body, keyed with the
-SHA-256 of the device secret (which is what the platform stores). Pure functions, shared by the
-gateway that signs and the platform that checks."""
+"""How a device signs a telemetry batch: HMAC-SHA256 over "<sequence>\\n" + body, keyed with a key
+derived from the device secret (HMAC-SHA256 of a fixed label under the secret). The platform
+stores the SHA-256 of the secret to recognise it, which is *not* this key, and keeps the key itself
+only wrapped under a server-side secret outside the database (auth/signing.py): a dump of the
+database signs nothing. Pure functions, shared by the gateway that signs and the platform that
+checks."""
 
 from __future__ import annotations
 
@@ -11,8 +14,22 @@ SEQUENCE_HEADER = "X-Hazwatch-Sequence"
 SIGNATURE_HEADER = "X-Hazwatch-Signature"
 
 
+KEY_LABEL = b"hazwatch batch signing v2"
+
+
 def key_of(secret: str) -> bytes:
-    return hashlib.sha256(secret.encode()).digest()
+    return hmac.new(secret.encode(), KEY_LABEL, hashlib.sha256).digest()
+
+
+def wrap(server_key: bytes, token_sha256: str, key: bytes) -> str:
+    """The signing key as the database keeps it: XOR with a pad only the server key makes (one pad
+    per credential, as its digest is unique). Unwrapping is the same operation."""
+    pad = hmac.new(server_key, b"device-signing-key/" + token_sha256.encode(), hashlib.sha256).digest()
+    return bytes(a ^ b for a, b in zip(key, pad, strict=True)).hex()
+
+
+def unwrap(server_key: bytes, token_sha256: str, wrapped: str) -> bytes:
+    return bytes.fromhex(wrap(server_key, token_sha256, bytes.fromhex(wrapped)))
 
 
 def sign_with_key(key: bytes, sequence: int, body: bytes) -> str:

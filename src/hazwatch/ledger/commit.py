@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-from pathlib import Path
 
 COMMITTED = 2  # the entry format whose leaves are commitments
 
@@ -39,17 +37,3 @@ class Committer:
 
     def public(self, entry: bytes) -> bytes:
         return public_entry(self.salt(entry), entry)
-
-
-def load_key(path: Path, create: bool) -> bytes | None:
-    """The commitment key (hex in a file readable by the server alone), made on first start."""
-    if path.exists():
-        return bytes.fromhex(path.read_text().strip())
-    if not create:
-        return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = os.urandom(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(key.hex() + "\n")
-    return key

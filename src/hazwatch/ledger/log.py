@@ -29,10 +29,11 @@ from sqlalchemy import Connection, Engine, and_, bindparam, delete, event, func,
 from hazwatch.db import Base
 from hazwatch.domain import Clock
 from hazwatch.domain.batch import ReadingBatch
+from hazwatch.keyfile import load_key
 from hazwatch.ledger import barrier
 from hazwatch.ledger.anchor import Anchor
 from hazwatch.ledger.canonical import canonical
-from hazwatch.ledger.commit import Committer, is_public_entry, load_key
+from hazwatch.ledger.commit import Committer, is_public_entry
 from hazwatch.ledger.entries import SEALED, record_entry, telemetry_entry, window_digests
 from hazwatch.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, leaf_hashes
 from hazwatch.ledger.models import (
