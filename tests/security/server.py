@@ -15,6 +15,8 @@ import uvicorn
 
 from hazwatch.app import make_api
 from hazwatch.catalog.io import parse_document
+from hazwatch.packs import apply as apply_pack
+from hazwatch.packs import find
 from hazwatch.services import Services
 from tests.auth.world import PASSWORD
 from tests.conftest import DATA, TOKEN, build_services, make_settings
@@ -65,7 +67,13 @@ def serve(tmp: Path, **settings) -> Server:
     for e in ENTERPRISES:
         for section, items in objects_of(e).items():
             extra.setdefault(section, []).extend(items)
+    extra["endpoints"].append({"code": "PLC-EA1", "name": "casting PLC", "org": "EA1",
+                               "address": "modbus://plc-ea1.example:502"})
     services.catalog.apply(parse_document(extra, "security world"), "security world")
+    # a pack with detectors on EA1, so that commands naming a pack's detectors have one to name
+    apply_pack(services.catalog, find("deep-well-casting"), "EA1", {"wells": [
+        {"well": "W1", "flow_ll": 150, "flow_l": 200, "pressure_l": 0.15, "temp_h": 45,
+         "gate": "modbus://plc-ea1.example:502/1/101"}]})
     services.pipeline.reload_catalog()
     port = free_port()
     uv = uvicorn.Server(uvicorn.Config(make_api(services), host="127.0.0.1", port=port, log_level="warning",
