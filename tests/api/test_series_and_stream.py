@@ -74,3 +74,22 @@ def test_stream_refuses_without_token(client):
             client.websocket_connect("/api/v1/stream", headers={"Authorization": ""}) as ws:
         ws.receive_text()
     assert e.value.code == 4401
+
+
+def test_a_batch_stream_gets_what_gathered_in_one_frame(client):
+    """`?batch=true` (what the console asks for): the alarm and the values of one stored batch come
+    as one frame of messages, each as a plain stream would send it."""
+    from tests.conftest import TOKEN
+
+    with client.websocket_connect(f"/api/v1/stream?token={TOKEN}&batch=true") as ws:
+        now = time.time()
+        client.post("/api/v1/telemetry", json={"sensor": ["TK1-LT", "TK1-LT"], "ts": [now - 1, now],
+                                               "value": [10.0, 17.5]})
+        seen = []
+        while {"alarm", "values"} - {m["type"] for m in seen}:
+            frame = orjson.loads(ws.receive_text())
+            assert frame["type"] == "batch" and frame["messages"]
+            seen += frame["messages"]
+    alarm = next(m for m in seen if m["type"] == "alarm")
+    assert alarm["alarm"]["sensor"] == "TK1-LT" and alarm["alarm"]["condition"] == "H"
+    assert next(m for m in seen if m["type"] == "values")["value"] == [17.5]

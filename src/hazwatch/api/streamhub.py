@@ -26,6 +26,7 @@ from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged,
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 1000  # per socket, messages
+HAND_OVER_S = 0.1  # alarm changes reach the sockets within this; a batch socket gets one frame each time
 HUB_QUEUE = 16  # value events waiting for the hub (each holds its batch: the bound is memory too)
 
 
@@ -35,8 +36,11 @@ class Subscriber:
     with_values: bool
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue[bytes]
+    batch: bool = False  # one frame {"type": "batch", "messages": [...]} per hand-over
 
     def offer(self, msgs: list[bytes]) -> None:  # on the event loop
+        if self.batch:
+            msgs = [b'{"type":"batch","messages":[' + b",".join(msgs) + b"]}"]
         with contextlib.suppress(asyncio.QueueFull):
             for msg in msgs:
                 self.queue.put_nowait(msg)
@@ -58,13 +62,14 @@ class StreamHub:
         self.dropped = 0
 
     # -- sockets (event loop) -------------------------------------------------------------------------
-    def join(self, principal: str, limit: int, scope: Scope, with_values: bool) -> Subscriber | None:
+    def join(self, principal: str, limit: int, scope: Scope, with_values: bool,
+             batch: bool = False) -> Subscriber | None:
         """A subscriber for one socket, or None when the principal holds `limit` already."""
         with self._lock:
             if self._per_principal.get(principal, 0) >= limit:
                 return None
             self._per_principal[principal] = self._per_principal.get(principal, 0) + 1
-            sub = Subscriber(scope, with_values, asyncio.get_running_loop(), asyncio.Queue(QUEUE_SIZE))
+            sub = Subscriber(scope, with_values, asyncio.get_running_loop(), asyncio.Queue(QUEUE_SIZE), batch)
             self._subs = self._subs | {sub}  # replaced, not changed: the hub thread iterates a snapshot
             if not self._unsubs:
                 self._unsubs = [self.bus.subscribe(ALARM_CHANGED, self._on_event),
@@ -106,15 +111,16 @@ class StreamHub:
 
     def _serve(self) -> None:
         next_flush = time.monotonic() + self.interval_s
+        next_hand = time.monotonic() + HAND_OVER_S
+        out: dict[Subscriber, list[bytes]] = {}
         while True:
             events: list = []
             try:
-                events.append(self._events.get(timeout=max(0.0, next_flush - time.monotonic())))
+                events.append(self._events.get(timeout=max(0.0, min(next_flush, next_hand) - time.monotonic())))
                 while len(events) < 1000:  # what waits is taken together: one hand-over per socket
                     events.append(self._events.get_nowait())
             except queue.Empty:
                 pass
-            out: dict[Subscriber, list[bytes]] = {}
             for event in events:
                 try:
                     if isinstance(event, ReadingsStored):
@@ -128,8 +134,11 @@ class StreamHub:
                 next_flush = time.monotonic() + self.interval_s
                 with contextlib.suppress(Exception):
                     self._flush(out)
-            for sub, msgs in out.items():
-                sub.loop.call_soon_threadsafe(sub.offer, msgs)
+            if time.monotonic() >= next_hand:  # what gathered in the last tenth of a second goes together
+                next_hand = time.monotonic() + HAND_OVER_S
+                for sub, msgs in out.items():
+                    sub.loop.call_soon_threadsafe(sub.offer, msgs)
+                out = {}
 
     def _alarm(self, event: AlarmChanged, out: dict[Subscriber, list[bytes]]) -> None:
         """An alarm change goes out at once, to every socket whose scope holds its org."""

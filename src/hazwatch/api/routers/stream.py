@@ -1,11 +1,13 @@
 """WebSocket /api/v1/stream: live alarm changes and sensor values.
 
-Messages: {"type": "alarm", "event": "raised", "alarm": {...}} (at once) and
+Messages: {"type": "alarm", "event": "raised", "alarm": {...}} (within a tenth of a second) and
 {"type": "values", "sensor": [...], "ts": [...], "value": [...]} (the newest reading of each sensor
 that changed, every `stream_values_interval_s`). The token comes in the Authorization header or
 as `?token=` for browsers.
 `?values=false` leaves the value messages out: an annunciator or a bridge that forwards alarms
-need not decode a message per stored batch.
+need not decode a message per stored batch. `?batch=true` sends what gathered in each tenth of a
+second as one frame, `{"type": "batch", "messages": [...]}` (the console does): under an alarm flood
+a socket gets ten frames a second, not hundreds.
 A client that cannot keep up loses value messages, never the connection of others. The fan-out
 runs on its own thread (api/streamhub.py), never the writer's; the credential is checked again
 every `stream_recheck_s` (a revoked or disabled one closes the socket with 4401), and one principal
@@ -53,9 +55,10 @@ async def stream(ws: WebSocket) -> None:
         return
     scope = Access(services, user).scope
     with_values = ws.query_params.get("values", "true").lower() not in ("false", "0", "no")
+    batch = ws.query_params.get("batch", "false").lower() in ("true", "1", "yes")
     hub = hub_of(ws.app)
     who = f"user:{user.user_id}" if user.user_id is not None else f"device:{user.device_id}"
-    sub = hub.join(who, settings.stream_max_per_principal, scope, with_values)
+    sub = hub.join(who, settings.stream_max_per_principal, scope, with_values, batch)
     if sub is None:  # accepted first, so that a browser sees the code and the reason
         await ws.accept()
         await ws.close(code=4429, reason=f"at most {settings.stream_max_per_principal} live streams at once")

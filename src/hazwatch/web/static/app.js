@@ -102,17 +102,21 @@ async function start() {
 // -- live updates --------------------------------------------------------------------------------
 function connect() {
   const proto = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${proto}://${location.host}${API}/stream?token=${encodeURIComponent(sessionStorage.getItem("hz.token"))}`);
+  const ws = new WebSocket(`${proto}://${location.host}${API}/stream?batch=true&token=${encodeURIComponent(sessionStorage.getItem("hz.token"))}`);
   S.ws = ws;
   ws.onopen = async () => {
     document.body.dataset.live = "1";
     if (S.wasLive) await reloadAlarms();  // after a reconnect: what changed while the stream was down
     S.wasLive = true;
   };
-  ws.onmessage = (m) => {
-    const msg = JSON.parse(m.data);
+  const one = (msg) => {
     if (msg.type === "alarm") onAlarm(msg.event, msg.alarm);
     else if (msg.type === "values") onValues(msg);
+  };
+  ws.onmessage = (m) => {  // batch=true: what came in the last tenth of a second, in one frame
+    const msg = JSON.parse(m.data);
+    if (msg.type === "batch") msg.messages.forEach(one);
+    else one(msg);
   };
   ws.onclose = () => {
     document.body.dataset.live = "0";
