@@ -180,7 +180,7 @@ class Settings(BaseSettings):
     uplink_aggregate_s: float = Field(300.0, ge=1, description="Each sensor's min, avg, max, last and count "
                                       "over windows of this length go up (not the readings)")
     tier_nats_url: str | None = Field(None, description="A regulator's NATS server: the tier events the parks "
-                                      "send (stream HZ_TIER, linked with `hazwatch tier link`) are received "
+                                      "send (streams HZ_TIER_<park>, linked with `hazwatch tier link`) are received "
                                       "into this deployment")
 
     @property

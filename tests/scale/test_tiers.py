@@ -39,8 +39,8 @@ def test_park_alarms_reach_the_regulator_across_a_cut_link(tiers, tmp_path):
     park = build_services(make_settings(tmp_path / "park", uplink_nats_url=tiers.park.url, uplink_name="P-T",
                                         uplink_aggregate_s=2))
     regulator = build_services(make_settings(tmp_path / "regulator", tier_nats_url=tiers.regulator.url))
-    assert asyncio.run(tier.link(tiers.regulator.url, "park")) == ["park"]
-    assert asyncio.run(tier.link(tiers.regulator.url, "park")) == ["park"]  # linking again changes nothing
+    assert asyncio.run(tier.link(tiers.regulator.url, "park", "P-T")) == ["P-T"]
+    assert asyncio.run(tier.link(tiers.regulator.url, "park", "P-T")) == ["P-T"]  # linking again changes nothing
     with TestClient(make_api(park), headers=AUTH) as park_api, TestClient(make_api(regulator), headers=AUTH) as reg:
         _raise(park_api, "TK1-LT", 19.5)  # above HH (18.5) and H (17)
         got = eventually(lambda: [e for e in _received(reg) if e["body"]["event"] == "raised"
@@ -75,3 +75,16 @@ def test_park_alarms_reach_the_regulator_across_a_cut_link(tiers, tmp_path):
             return (sum(g[0] for g in got), min(g[1] for g in got), max(g[2] for g in got)) if got else None
         # both readings, each counted once, in one window or two (the cut may fall inside a window)
         assert eventually(lambda: tk1() == (2, 10.0, 19.5), 15), tk1()
+
+
+def test_a_park_is_who_its_link_says_not_what_its_messages_say(tiers, tmp_path):
+    """A park whose uplink names itself as another park still has its alarms filed under the park
+    the regulator linked it as: no park can write into another's record at the regulator."""
+    park = build_services(make_settings(tmp_path / "park", uplink_nats_url=tiers.park.url, uplink_name="P-OTHER"))
+    regulator = build_services(make_settings(tmp_path / "regulator", tier_nats_url=tiers.regulator.url))
+    assert asyncio.run(tier.link(tiers.regulator.url, "park", "P-T")) == ["P-T"]
+    with TestClient(make_api(park), headers=AUTH) as park_api, TestClient(make_api(regulator), headers=AUTH) as reg:
+        _raise(park_api, "TK1-LT", 19.5)
+        got = eventually(lambda: _received(reg), 30)
+        assert got and {e["park"] for e in got} == {"P-T"}
+        assert reg.get("/api/v1/tiers/events", params={"park": "P-OTHER"}).json()["items"] == []

@@ -16,17 +16,22 @@ err = Console(stderr=True, soft_wrap=True)
 @tier_app.command("link")
 def link(domain: Annotated[str, typer.Option(help="the park's JetStream domain (its leaf server's "
                                                   "jetstream { domain: ... })")],
+         park: Annotated[str | None, typer.Option(help="the park's org code at this regulator: what arrives "
+                                                      "through this link is filed under it (default: the "
+                                                      "domain)")] = None,
          nats_url: Annotated[str, typer.Option(envvar="HAZWATCH_TIER_NATS_URL",
                                                help="the regulator's NATS server")] = "nats://127.0.0.1:4222") -> None:
-    """Source a park's HZ_UP stream into this regulator's HZ_TIER (idempotent; run once per park)."""
+    """Source a park's HZ_UP stream into a stream of its own at this regulator, HZ_TIER_<park>
+    (idempotent; run once per park). The park is who the link says, never what its messages say."""
     from hazwatch.scale import tiers
 
-    if not domain.replace("-", "").replace("_", "").isalnum():
-        err.print(f"[red]domain {domain!r}: letters, digits, - and _ only[/]")
-        raise typer.Exit(2)
+    for what, value in (("domain", domain), ("park", park or domain)):
+        if not value.replace("-", "").replace("_", "").isalnum():
+            err.print(f"[red]{what} {value!r}: letters, digits, - and _ only[/]")
+            raise typer.Exit(2)
     try:
-        linked = asyncio.run(tiers.link(nats_url, domain))
+        linked = asyncio.run(tiers.link(nats_url, domain, park))
     except Exception as e:  # noqa: BLE001 - a connection or JetStream error, told as it is
         err.print(f"[red]cannot link at {nats_url}:[/] {e}")
         raise typer.Exit(1) from None
-    console.print(f"{tiers.TIER_STREAM} at {nats_url} sources the parks: {', '.join(linked)}")
+    console.print(f"the parks linked at {nats_url}, each through its own link: {', '.join(linked)}")

@@ -7,10 +7,13 @@ node of the regulator's: when the link is cut the park keeps working and the str
 growing; nothing waits for the regulator. Progress is the stream itself (the last message of each
 subject), and every message has a Nats-Msg-Id, so a restart neither skips nor repeats a row.
 
-Regulator side: `link` adds the park's `HZ_UP` (reached through the leaf connection by its
-JetStream domain) as a source of the stream `HZ_TIER`; JetStream copies it across and, after a cut,
-resumes where it stopped. `TierReceiver` consumes `HZ_TIER` into `tier_events`, once per
-(park, kind, key), acknowledging only what is committed.
+Regulator side: `link` gives each park a stream of its own, `HZ_TIER_<park>`, whose one source is
+that park's `HZ_UP` (reached through the leaf connection by its JetStream domain); JetStream copies
+it across and, after a cut, resumes where it stopped. `TierReceiver` consumes every `HZ_TIER_*`
+stream into `tier_events`, once per (park, kind, key), acknowledging only what is committed.
+
+A park's identity is the link it came through, which the regulator named, never what a message
+says: a park that writes another park's name into its messages still files them under its own.
 """
 
 from __future__ import annotations
@@ -51,6 +54,7 @@ from hazwatch.scale.models import TierEvent
 
 log = logging.getLogger(__name__)
 UP_STREAM, TIER_STREAM, CONSUMER = "HZ_UP", "HZ_TIER", "hazwatch-tier"
+TIER_PREFIX = TIER_STREAM + "_"  # one stream per linked park: HZ_TIER_<park code>
 FORMAT = "hazwatch-uplink/1"
 KINDS = ("alarm", "summary", "checkpoint", "aggregate")
 _J, _A, _C, _E = AlarmJournal.__table__, Alarm.__table__, LedgerCheckpoint.__table__, TierEvent.__table__
@@ -188,33 +192,47 @@ class TierReceiver(NatsLoop):
     def __init__(self, engine: Engine, clock: Clock, url: str, interval_s: float = 1.0) -> None:
         super().__init__("hazwatch-tier")
         self.engine, self.clock, self.url, self.interval_s = engine, clock, url, interval_s
-        self._sub = None
+        self._js = None
+        self._subs: dict[str, object] = {}  # park -> pull subscription on its stream
 
     async def _open(self, js) -> None:
-        await ensure_tier_stream(js)
-        with contextlib.suppress(nats.js.errors.BadRequestError):
-            await js.add_consumer(TIER_STREAM, ConsumerConfig(durable_name=CONSUMER, ack_policy=AckPolicy.EXPLICIT,
-                                                              deliver_policy=DeliverPolicy.ALL, ack_wait=30))
-        self._sub = await js.pull_subscribe_bind(CONSUMER, stream=TIER_STREAM)
+        self._js, self._subs = js, {}
+
+    async def _bind(self) -> None:
+        """A subscription for every linked park (a park linked since the last step joins now)."""
+        async for name in _tier_streams(self._js):
+            park = name[len(TIER_PREFIX):]
+            if park in self._subs:
+                continue
+            with contextlib.suppress(nats.js.errors.BadRequestError):
+                await self._js.add_consumer(name, ConsumerConfig(
+                    durable_name=CONSUMER, ack_policy=AckPolicy.EXPLICIT, deliver_policy=DeliverPolicy.ALL,
+                    ack_wait=30))
+            self._subs[park] = await self._js.pull_subscribe_bind(CONSUMER, stream=name)
 
     async def _step(self) -> None:
-        while True:
-            try:
-                msgs = await self._sub.fetch(BATCH, timeout=0.5)
-            except (TimeoutError, nats.errors.TimeoutError):
-                return
-            rows = []
-            for m in msgs:
+        await self._bind()
+        for park, sub in self._subs.items():
+            while True:
                 try:
-                    doc = orjson.loads(m.data)
-                    rows.append({"park": str(doc["park"]), "kind": str(doc["kind"]), "key": str(doc["key"]),
-                                 "ts": int(doc["ts"]), "body": doc["body"]})
-                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                    log.warning("tier message %s is not %s; dropped", m.subject, FORMAT)
-            if rows:
-                await asyncio.to_thread(self._store, rows)
-            for m in msgs:
-                await m.ack()
+                    msgs = await sub.fetch(BATCH, timeout=0.2)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    break
+                rows = []
+                for m in msgs:
+                    try:
+                        doc = orjson.loads(m.data)
+                        if str(doc["park"]) != park:
+                            log.warning("a message through park %s's link says it is %r: filed under %s",
+                                        park, doc["park"], park)
+                        rows.append({"park": park, "kind": str(doc["kind"]), "key": str(doc["key"]),
+                                     "ts": int(doc["ts"]), "body": doc["body"]})
+                    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                        log.warning("tier message %s is not %s; dropped", m.subject, FORMAT)
+                if rows:
+                    await asyncio.to_thread(self._store, rows)
+                for m in msgs:
+                    await m.ack()
 
     def _store(self, rows: list[dict]) -> None:
         now = self.clock.now_us()
@@ -223,28 +241,33 @@ class TierReceiver(NatsLoop):
             conn.execute(dialect.insert(_E).on_conflict_do_nothing(), [r | {"received_at": now} for r in rows])
 
 
-async def ensure_tier_stream(js) -> StreamConfig:
-    try:
-        return (await js.stream_info(TIER_STREAM)).config
-    except nats.js.errors.NotFoundError:
-        config = StreamConfig(name=TIER_STREAM, subjects=[], storage=StorageType.FILE, max_age=90 * 86400)
-        return (await js.add_stream(config)).config
+async def _tier_streams(js):
+    for info in await js.streams_info():
+        if info.config.name.startswith(TIER_PREFIX):
+            yield info.config.name
 
 
-async def link(url: str, domain: str) -> list[str]:
-    """Source the park's HZ_UP, reached through its JetStream domain, into this server's HZ_TIER;
-    returns the domains linked now."""
+async def link(url: str, domain: str, park: str | None = None) -> list[str]:
+    """Give park `park` (default: the domain's name) the stream HZ_TIER_<park>, sourcing HZ_UP
+    through JetStream domain `domain`; returns the parks linked now. Linking a park again to
+    another domain moves it there."""
+    park = park or domain
+    if not park.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"park {park!r}: letters, digits, - and _ only")
     nc = await stream.connect(url, "hazwatch-tier-link")
     try:
         js = nc.jetstream(timeout=5)
-        config = await ensure_tier_stream(js)
-        api = f"$JS.{domain}.API"
-        sources = list(config.sources or [])
-        if not any(s.external and s.external.api == api for s in sources):
-            sources.append(StreamSource(name=UP_STREAM, external=ExternalStream(api=api)))
-            config.sources = sources
-            await js.update_stream(config)
-        return [s.external.api.split(".")[1] for s in sources if s.external]
+        name, api = TIER_PREFIX + park, f"$JS.{domain}.API"
+        source = StreamSource(name=UP_STREAM, external=ExternalStream(api=api))
+        try:
+            config = (await js.stream_info(name)).config
+            if [s.external.api for s in config.sources or [] if s.external] != [api]:
+                config.sources = [source]
+                await js.update_stream(config)
+        except nats.js.errors.NotFoundError:
+            await js.add_stream(StreamConfig(name=name, subjects=[], storage=StorageType.FILE, max_age=90 * 86400,
+                                             sources=[source]))
+        return sorted([n[len(TIER_PREFIX):] async for n in _tier_streams(js)])
     finally:
         await nc.close()
 
