@@ -95,6 +95,15 @@ class EndpointBook:
         return cls({a: o for a, o in session.execute(select(Endpoint.address, Endpoint.org_id))})
 
 
+def not_an_enterprise(where: str, org: str, org_kind: dict[str, str], what: str) -> str | None:
+    """The problem with naming `org` as the owner of something only an enterprise owns, if any."""
+    if org not in org_kind:
+        return f"{where}: unknown org {org!r}"
+    if org_kind[org] != "enterprise":
+        return f"{where}: {org!r} is a {org_kind[org]}, {what} belong to an enterprise"
+    return None
+
+
 def check(session: Session, doc: CatalogDoc, source: str, org_kind: dict[str, str],
           parent: dict[str, str | None]) -> list[str]:
     """Endpoints are well formed, of an enterprise and registered once; sensor sources and interlock
@@ -105,11 +114,8 @@ def check(session: Session, doc: CatalogDoc, source: str, org_kind: dict[str, st
     stored = {c: (org_code.get(o), a) for c, o, a in session.execute(select(Endpoint.code, Endpoint.org_id,
                                                                            Endpoint.address))}
     for i, e in enumerate(doc.endpoints):
-        if e.org not in org_kind:
-            problems.append(f"{source}: endpoints[{i}].org: unknown org {e.org!r}")
-        elif org_kind[e.org] != "enterprise":
-            problems.append(f"{source}: endpoints[{i}].org: {e.org!r} is a {org_kind[e.org]}, field endpoints "
-                            "belong to an enterprise")
+        if (p := not_an_enterprise(f"{source}: endpoints[{i}].org", e.org, org_kind, "field endpoints")) is not None:
+            problems.append(p)
         try:
             stored[e.code] = (e.org, normal_address(e.address))
         except ValueError as err:

@@ -420,11 +420,8 @@ class CatalogRepository:
         problems: list[str] = []
         hazards = set(self._codes(session, HazardSource)) | {x.code for x in doc.hazard_sources}
         for i, item in enumerate(doc.units):
-            if item.org not in org_kind:
-                problems.append(f"{source}: units[{i}].org: unknown org {item.org!r}")
-            elif org_kind[item.org] != "enterprise":
-                problems.append(f"{source}: units[{i}].org: {item.org!r} is a {org_kind[item.org]}, units belong to "
-                                "an enterprise")
+            if (p := endpoints.not_an_enterprise(f"{source}: units[{i}].org", item.org, org_kind, "units")) is not None:
+                problems.append(p)
             if item.hazard_source is not None and item.hazard_source not in hazards:
                 problems.append(f"{source}: units[{i}].hazard_source: unknown hazard source {item.hazard_source!r}")
             cols = item.model["columns"]
