@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from hazwatch.catalog import endpoints
 from hazwatch.catalog.endpoints import normal_address
@@ -84,37 +83,26 @@ class CatalogRepository:
             orgs = self._codes(session, Org)
             ordered = _parents_first(doc.orgs)
 
-            def parents(objs: dict) -> None:
-                """A parent the document creates has its id only now: one executemany for all, the
-                objects told the stored value (an update per org through the ORM costs seconds)."""
-                rows = []
-                for item in ordered:
-                    obj = objs[item.code]
-                    pid = objs[item.parent].id if item.parent in objs else orgs.get(item.parent) if item.parent \
-                        else None
-                    if obj.parent_id != pid:
-                        rows.append({"id": obj.id, "parent_id": pid})
-                        set_committed_value(obj, "parent_id", pid)
-                if rows:
-                    session.execute(update(Org), rows)
+            def parents(ids: dict[str, int]) -> dict[str, dict]:  # a parent the document creates has its id now
+                return {o.code: {"parent_id": ids[o.parent] if o.parent in ids else orgs.get(o.parent)
+                                 if o.parent else None} for o in ordered}
 
-            made = upsert_all(session, Org, "code", [(o.code, {
+            orgs |= upsert_all(session, Org, "code", [(o.code, {
                 "name": o.name, "kind": o.kind, "parent_id": orgs.get(o.parent) if o.parent else None})
                 for o in ordered], summary, "orgs", then=parents)
-            orgs |= {c: o.id for c, o in made.items()}
             sites = self._codes(session, Site)
-            sites |= {c: o.id for c, o in upsert_all(session, Site, "code", [(x.code, {
+            sites |= upsert_all(session, Site, "code", [(x.code, {
                 "name": x.name, "org_id": orgs[x.org], "longitude": x.longitude, "latitude": x.latitude})
-                for x in doc.sites], summary, "sites").items()}
+                for x in doc.sites], summary, "sites")
             hazards = self._codes(session, HazardSource)
-            hazards |= {c: o.id for c, o in upsert_all(session, HazardSource, "code", [(x.code, {
+            hazards |= upsert_all(session, HazardSource, "code", [(x.code, {
                 "name": x.name, "org_id": orgs[x.org], "site_id": sites.get(x.site), "kind": x.kind,
                 "substances": [s.model_dump(exclude_none=True) for s in x.substances],
-                "exposed_people": x.exposed_people}) for x in doc.hazard_sources], summary, "hazard_sources").items()}
+                "exposed_people": x.exposed_people}) for x in doc.hazard_sources], summary, "hazard_sources")
             devices = self._codes(session, Device)
-            devices |= {c: o.id for c, o in upsert_all(session, Device, "code", [(x.code, {
+            devices |= upsert_all(session, Device, "code", [(x.code, {
                 "name": x.name, "kind": x.kind, "org_id": orgs[x.org], "site_id": sites.get(x.site),
-                "hazard_source_id": hazards.get(x.hazard_source)}) for x in doc.devices], summary, "devices").items()}
+                "hazard_source_id": hazards.get(x.hazard_source)}) for x in doc.devices], summary, "devices")
             upsert_all(session, Endpoint, "code", [(x.code, {
                 "name": x.name, "org_id": orgs[x.org], "address": normal_address(x.address)})
                 for x in doc.endpoints], summary, "endpoints")
@@ -134,6 +122,7 @@ class CatalogRepository:
             upsert_all(session, IncidentTrigger, "code", [(t.code, {
                 "name": t.name, "org_id": orgs[t.org], "doc": t.model_dump(mode="json")})
                 for t in doc.incident_triggers], summary, "incident_triggers")
+            session.expire_all()  # objects the checks loaded are older than the rows written since
             if also is not None:
                 also(session)
             meta = session.get(CatalogMeta, 1)
