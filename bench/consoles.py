@@ -128,7 +128,11 @@ def main() -> None:
             "bytes of their frames, so that on 2 cores the readers take about as little as a browser on another "
             "machine would. The fan-out runs on its own thread, one value message per scope every 0.5 s and one "
             "frame per socket every 0.1 s, never on the writer; the bench's data raise an alarm flood (1 % of "
-            "the sensors ride across H), so the alarm changes are most of what the sockets carry."))
+            "the sensors ride across H), so the alarm changes are most of what the sockets carry. Where the rest "
+            "goes (py-spy on the server in a round with consoles): the hub thread is mostly idle; the cost is "
+            "the event loop writing frames and the interpreter lock changing hands between the writer, the "
+            "ledger, the event loop and the hub, whose busiest part is the ledger's per-batch note on the "
+            "writer thread (issue 21 moves it off)."))
 
 
 if __name__ == "__main__":
