@@ -342,3 +342,21 @@ def test_the_desk_on_postgresql(pg_database, tmp_path):
     finally:
         services.store.close()
         services.engine.dispose()
+
+
+def test_a_target_whose_endpoint_moved_to_another_enterprise_is_never_written(park):
+    """The endpoint is checked again when the write happens: one that an administrator has since
+    given to another enterprise is refused, and nothing reaches the plant."""
+    services, _ = park(_doc())
+    writer = services.incidents.writer
+    sup = add_user(services, "sup-moved", "supervisor", "E-TANK")
+    iid = _open(services)
+    moved = EndpointDoc(code="PLC-TANK-A", name="now the fine-chemicals PLC", org="E-FINE",
+                        address="modbus://127.0.0.1:5020")
+    services.catalog.apply(CatalogDoc(endpoints=[moved]), "admin")
+    with TestClient(make_api(services), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        lock = client.get(f"{API}/incidents/{iid}").json()["interlocks"][0]
+        r = client.post(f"{API}/incidents/{iid}/interlocks/{lock['id']}/confirm", headers=sup)
+        done = r.json()["interlocks"][0]
+        assert done["state"] == "failed" and "not at a field endpoint" in done["error"]
+        assert writer.writes == []
