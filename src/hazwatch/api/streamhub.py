@@ -56,7 +56,8 @@ class StreamHub:
         self._per_principal: dict[str, int] = {}
         self._lock = threading.Lock()
         self._events: queue.SimpleQueue = queue.SimpleQueue()
-        self._waiting_values = 0  # value events queued (an approximate count is enough to bound them)
+        self._waiting_values = 0  # value events queued; two threads change it, under _count_lock
+        self._count_lock = threading.Lock()
         self._unsubs: list[Callable[[], None]] = []
         self._thread: threading.Thread | None = None
         self.dropped = 0
@@ -95,10 +96,11 @@ class StreamHub:
     # -- the writer's side: constant time -------------------------------------------------------------
     def _on_event(self, _subject: str, event) -> None:
         if isinstance(event, ReadingsStored):
-            if self._waiting_values >= HUB_QUEUE:  # the hub is behind: values go, alarm changes never do
-                self.dropped += 1
-                return
-            self._waiting_values += 1
+            with self._count_lock:
+                if self._waiting_values >= HUB_QUEUE:  # the hub is behind: values go, alarm changes never do
+                    self.dropped += 1
+                    return
+                self._waiting_values += 1
         self._events.put_nowait(event)  # unbounded: never blocks the writer
 
     # -- the hub thread -------------------------------------------------------------------------------
@@ -124,7 +126,8 @@ class StreamHub:
             for event in events:
                 try:
                     if isinstance(event, ReadingsStored):
-                        self._waiting_values -= 1
+                        with self._count_lock:
+                            self._waiting_values -= 1
                         self._note(event.batch)
                     elif isinstance(event, AlarmChanged):
                         self._alarm(event, out)
