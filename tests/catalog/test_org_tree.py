@@ -58,3 +58,19 @@ def test_moving_the_devices_out_lets_the_enterprise_become_a_park(catalog):
     out = catalog.export()
     assert {o.code: o.kind for o in out.orgs}["E1"] == "park"
     assert [d.org for d in out.devices] == ["E2"]
+
+
+def test_a_rule_of_an_org_far_above_its_sensors_is_accepted(tmp_path):
+    """An org is within another however deep the tree (the walk is bounded by the tree's size, not
+    by a depth the catalog may well pass)."""
+    repo = build_services(make_settings(tmp_path), catalog=None).catalog
+    chain = [{"code": "R0", "name": "r", "kind": "region"}] + [
+        {"code": f"R{i}", "name": "r", "kind": "region", "parent": f"R{i - 1}"} for i in range(1, 100)]
+    repo.apply(parse_document({
+        "orgs": chain + [{"code": "P", "name": "p", "kind": "park", "parent": "R99"},
+                         {"code": "E", "name": "e", "kind": "enterprise", "parent": "P"}],
+        "devices": [{"code": "D", "name": "d", "org": "E"}],
+        "sensors": [{"tag": "T", "name": "t", "kind": "level", "unit": "m", "device": "D", "range_low": 0,
+                     "range_high": 10}],
+        "rules": [{"code": "RULE-TOP", "name": "n", "org": "R0", "when": "T > 5"}]}, SOURCE), SOURCE)
+    assert [r.code for r in repo.export().rules] == ["RULE-TOP"]

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hazwatch.catalog.models import Device, Endpoint, Org, Sensor
+from hazwatch.catalog.orgtree import not_an_enterprise, within
 from hazwatch.catalog.schema import CatalogDoc
 
 _DEFAULT_PORT = {"opc.tcp": 4840, "modbus": 502}
@@ -95,15 +96,6 @@ class EndpointBook:
         return cls({a: o for a, o in session.execute(select(Endpoint.address, Endpoint.org_id))})
 
 
-def not_an_enterprise(where: str, org: str, org_kind: dict[str, str], what: str) -> str | None:
-    """The problem with naming `org` as the owner of something only an enterprise owns, if any."""
-    if org not in org_kind:
-        return f"{where}: unknown org {org!r}"
-    if org_kind[org] != "enterprise":
-        return f"{where}: {org!r} is a {org_kind[org]}, {what} belong to an enterprise"
-    return None
-
-
 def check(session: Session, doc: CatalogDoc, source: str, org_kind: dict[str, str],
           parent: dict[str, str | None]) -> list[str]:
     """Endpoints are well formed, of an enterprise and registered once; sensor sources and interlock
@@ -149,18 +141,12 @@ def check(session: Session, doc: CatalogDoc, source: str, org_kind: dict[str, st
                 problems.append(f"{source}: sensors[{i}].source: that node feeds sensor {feeds[key]!r} already")
             feeds[key] = x.tag
 
-    def at_or_below(org: object, top: str) -> bool:
-        for _ in range(len(parent) + 1):  # bounded: a cycle is reported elsewhere
-            if org is None:
-                return False
-            if org == top:
-                return True
-            org = parent.get(str(org))
-        return False
-
     for i, plan in enumerate(doc.plans):
         for j, step in enumerate(plan.steps):
-            if step.interlock is not None and not at_or_below(book.owner(step.interlock.target), plan.org):
+            if step.interlock is None:
+                continue
+            owner = book.owner(step.interlock.target)  # an org code: the book is keyed by codes here
+            if not within(parent, None if owner is None else str(owner), plan.org):
                 problems.append(f"{source}: plans[{i}].steps[{j}].interlock.target: {step.interlock.target!r} is not "
                                 f"at a field endpoint registered for an enterprise of {plan.org!r}")
     return problems

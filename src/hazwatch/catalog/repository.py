@@ -23,6 +23,7 @@ from hazwatch.catalog.models import (
     Site,
     Unit,
 )
+from hazwatch.catalog.orgtree import not_an_enterprise, within
 from hazwatch.catalog.schema import (
     CatalogDoc,
     DeviceDoc,
@@ -380,15 +381,6 @@ class CatalogRepository:
         parent = {c: org_code.get(p) for c, p in session.execute(select(Org.code, Org.parent_id))}
         parent |= {o.code: o.parent for o in doc.orgs}
 
-        def within(org: str | None, top: str) -> bool:
-            for _ in range(64):  # the tree is shallow; the bound guards against a cycle reported elsewhere
-                if org is None:
-                    return False
-                if org == top:
-                    return True
-                org = parent.get(org)
-            return False
-
         for i, item in enumerate(doc.rules):
             if item.org not in org_kind:
                 problems.append(f"{source}: rules[{i}].org: unknown org {item.org!r}")
@@ -396,7 +388,7 @@ class CatalogRepository:
             for tag in parse_rule(item.when).tags():
                 if tag not in tag_org:
                     problems.append(f"{source}: rules[{i}].when: unknown sensor {tag!r}")
-                elif not within(tag_org[tag], item.org):
+                elif not within(parent, tag_org[tag], item.org):
                     problems.append(f"{source}: rules[{i}].when: sensor {tag!r} belongs to {tag_org[tag]!r}, "
                                     f"outside the rule's org {item.org!r}")
         return problems
@@ -409,7 +401,7 @@ class CatalogRepository:
         problems: list[str] = []
         hazards = set(self._codes(session, HazardSource)) | {x.code for x in doc.hazard_sources}
         for i, item in enumerate(doc.units):
-            if (p := endpoints.not_an_enterprise(f"{source}: units[{i}].org", item.org, org_kind, "units")) is not None:
+            if (p := not_an_enterprise(f"{source}: units[{i}].org", item.org, org_kind, "units")) is not None:
                 problems.append(p)
             if item.hazard_source is not None and item.hazard_source not in hazards:
                 problems.append(f"{source}: units[{i}].hazard_source: unknown hazard source {item.hazard_source!r}")

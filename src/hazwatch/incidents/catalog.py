@@ -50,13 +50,17 @@ class DisposalCatalog:
                 endpoints=EndpointBook.load(s),
             )
 
+    def up(self, org_id: int) -> list[int]:
+        """The org, then each org above it, nearest first."""
+        out, cur = [], org_id
+        while cur is not None and cur in self.orgs and cur not in out:
+            out.append(cur)
+            cur = self.orgs[cur][2]
+        return out
+
     def above(self, org_id: int) -> frozenset[int]:
         """The org and every org above it."""
-        out, cur = set(), org_id
-        while cur is not None and cur in self.orgs and cur not in out:
-            out.add(cur)
-            cur = self.orgs[cur][2]
-        return frozenset(out)
+        return frozenset(self.up(org_id))
 
     def location_in(self, location: str, org_id: int) -> tuple[int | None, frozenset[str]] | None:
         """The hazard source (id) or device (code) named `location`, only where it lies in `org_id` or

@@ -186,7 +186,7 @@ class IncidentDesk:
             # an alarm of a hazard source joins that source's incident, whatever alarm it is; one with no
             # hazard source (a compound rule's) joins its org's newest incident if it would open one
             hs = where.hazard_source_id
-            incident_id = (next((by_hs[hs, o] for o in _up(cat, where.org_id) if (hs, o) in by_hs), None)
+            incident_id = (next((by_hs[hs, o] for o in cat.up(where.org_id) if (hs, o) in by_hs), None)
                            if hs is not None else by_org.get(where.org_id))
             if incident_id is None and hs is not None and trigger is not None and where.org_id in unplaced:
                 # a compound rule opened its org's incident first; the first hazard source that triggers
@@ -765,15 +765,6 @@ class IncidentDesk:
                 ts, values = self.series(sid, start, end)
                 out[tag] = (ts, values, idx.info[sid])
         return out
-
-
-def _up(cat: DisposalCatalog, org_id: int) -> list[int]:
-    """The org, then each org above it, nearest first."""
-    out, cur = [], org_id
-    while cur is not None and cur in cat.orgs and cur not in out:
-        out.append(cur)
-        cur = cat.orgs[cur][2]
-    return out
 
 
 def _us(text: str) -> int:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 
-COMMITTED = 2  # the entry format whose leaves are commitments
-
 
 def public_entry(salt: bytes, entry: bytes) -> bytes:
     """The leaf body for `entry` (already canonical JSON): canonical {"c": ..., "v": 2}."""

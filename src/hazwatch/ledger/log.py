@@ -33,7 +33,7 @@ from hazwatch.keyfile import load_key
 from hazwatch.ledger import barrier
 from hazwatch.ledger.anchor import Anchor
 from hazwatch.ledger.canonical import canonical
-from hazwatch.ledger.commit import Committer, is_public_entry
+from hazwatch.ledger.commit import Committer, is_public_entry, public_entry
 from hazwatch.ledger.entries import SEALED, record_entry, telemetry_entry, window_digests
 from hazwatch.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, leaf_hashes
 from hazwatch.ledger.models import (
@@ -526,10 +526,11 @@ class Ledger:
         if with_record and is_public_entry(entry):
             # the caller may see the record: the entry itself and its salt, to recompute the leaf
             body = self._private(index)
-            if self.committer is None or body is None or self.committer.public(body) != entry:
+            salt = self.committer.salt(body) if self.committer is not None and body is not None else None
+            if salt is None or public_entry(salt, body) != entry:
                 raise LookupError(f"entry {index} cannot be opened here (no commitment key, or the entries "
                                   "table does not hold it)")
-            extra = {"entry": body.decode(), "salt": self.committer.salt(body).hex()}
+            extra = {"entry": body.decode(), "salt": salt.hex()}
         e = orjson.loads(extra["entry"])
         if with_record and "table" in e:
             rec = self.record(e["table"], e["row"])
