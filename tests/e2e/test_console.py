@@ -27,7 +27,10 @@ def _quiet_sensor(admin: httpx.Client, enterprise: str, skip: tuple[str, ...] = 
 
 def _raise_hh(admin: httpx.Client, s: dict) -> dict:
     value = (s["limits"]["HH"] + s["range_high"]) / 2
-    r = admin.post("/telemetry", json={"sensor": [s["tag"]], "ts": [time.time()], "value": [value]})
+    # a second ahead of the simulator, which feeds the same sensor every second: a reading it sends in
+    # the moment between this clock read and the post would otherwise be newer, and ours would be
+    # stored without moving the live alarm state
+    r = admin.post("/telemetry", json={"sensor": [s["tag"]], "ts": [time.time() + 1], "value": [value]})
     assert r.json()["accepted"] == 1
     alarm = eventually(lambda: next((a for a in admin.get("/alarms", params={"state": "all"}).json()["items"]
                                      if a["sensor"] == s["tag"] and a["condition"] == "HH"), None), 60)

@@ -354,6 +354,7 @@ def test_a_target_whose_endpoint_moved_to_another_enterprise_is_never_written(pa
     moved = EndpointDoc(code="PLC-TANK-A", name="now the fine-chemicals PLC", org="E-FINE",
                         address="modbus://127.0.0.1:5020")
     services.catalog.apply(CatalogDoc(endpoints=[moved]), "admin")
+    services.pipeline.reload_catalog()  # as a running server does on its next catalog check
     with TestClient(make_api(services), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         lock = client.get(f"{API}/incidents/{iid}").json()["interlocks"][0]
         r = client.post(f"{API}/incidents/{iid}/interlocks/{lock['id']}/confirm", headers=sup)
