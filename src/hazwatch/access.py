@@ -82,19 +82,8 @@ class Access:
     # -- alarms -----------------------------------------------------------------------------------------
     def _alarm_org(self, p) -> int | None:
         """The org an alarm belongs to (through its sensor, device, unit or rule), None if gone."""
-        idx = self.services.index
-        if p.unit_id is not None:
-            unit = (idx.units or {}).get(p.unit_id)
-            return unit["org_id"] if unit is not None else None
-        if p.rule_id is not None:
-            rule = (idx.rules or {}).get(p.rule_id)
-            return rule["org_id"] if rule is not None else None
-        if p.device_id is not None:
-            code = idx.device_codes.get(p.device_id)
-            return idx.devices[code][2] if code is not None else None
-        if p.sensor_id < idx.size and idx.exists[p.sensor_id]:
-            return int(idx.org_id[p.sensor_id])
-        return None
+        owner = self.services.index.owner_of(p)
+        return owner.org_id if owner is not None else None
 
     def alarms(self, state: str) -> list[dict]:
         idx = self.services.index

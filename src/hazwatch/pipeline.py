@@ -170,19 +170,15 @@ class Pipeline:
 
     def _locate(self, p) -> tuple[int | None, object | None]:
         """An alarm's area (the enterprise whose console shows it) and first-out group (its hazard
-        source, else its device)."""
-        idx = self.index
-        if p.sensor_id is not None:
-            if p.sensor_id >= idx.size or not idx.exists[p.sensor_id]:
-                return None, None
-            hs = idx.info[p.sensor_id].get("hazard_source_id")
-            group = ("hazard_source", hs) if hs is not None else ("device", int(idx.device_id[p.sensor_id]))
-            return int(idx.org_id[p.sensor_id]), group
-        if p.device_id is not None:
-            dev = idx.devices.get(idx.device_codes.get(p.device_id, ""))
-            return (dev[2] if dev else None), ("device", p.device_id)
-        owner = (idx.units or {}).get(p.unit_id) if p.unit_id is not None else (idx.rules or {}).get(p.rule_id)
-        return (owner["org_id"] if owner else None), None
+        source, else its device; a unit's or rule's alarm has none)."""
+        owner = self.index.owner_of(p)
+        if owner is None:
+            return None, None
+        if owner.kind in ("unit", "rule"):
+            return owner.org_id, None
+        if owner.hazard_source_id is not None:
+            return owner.org_id, ("hazard_source", owner.hazard_source_id)
+        return owner.org_id, ("device", self.index.devices[next(iter(owner.devices))].id)
 
     # -- public, thread-safe -----------------------------------------------------------------------
     def start(self) -> None:
@@ -363,7 +359,9 @@ class Pipeline:
     def _publish(self, changes: list[Change]) -> None:
         for c in changes:
             metrics.ALARMS.labels(c.event).inc()
-            self.bus.publish(ALARM_CHANGED, AlarmChanged(public(c.point, self.index), c.event))
+            owner = self.index.owner_of(c.point)
+            self.bus.publish(ALARM_CHANGED, AlarmChanged(public(c.point, self.index), c.event,
+                                                         owner.org_id if owner is not None else None))
 
     def _faults(self, conn: Connection, faults: list[Fault], now: int) -> list[Change]:
         changes: list[Change] = []
@@ -385,14 +383,16 @@ class Pipeline:
             if e.kind == "suppress":
                 changes += self.alarms.state_suppress(conn, e.rule_id, e.active, e.comment, e.ts, now)
                 continue
-            prio = int(Priority.parse((self.index.rules or {}).get(e.rule_id, {}).get("priority", "high")))
+            rule = (self.index.rules or {}).get(e.rule_id)
+            prio = int(Priority.parse(rule.priority if rule is not None else "high"))
             changes += self.alarms.set_rule_condition(conn, e.rule_id, RULE, e.active, e.ts, now, prio, e.comment)
         return changes
 
     def _anomalies(self, conn: Connection, events: list[UnitEvent], now: int) -> list[Change]:
         changes: list[Change] = []
         for e in events:
-            prio = int(Priority.parse((self.index.units or {}).get(e.unit_id, {}).get("priority", "medium")))
+            unit = (self.index.units or {}).get(e.unit_id)
+            prio = int(Priority.parse(unit.priority if unit is not None else "medium"))
             changes += self.alarms.set_unit_condition(conn, e.unit_id, ANOM, e.active, e.ts, now, prio, e.score,
                                                       e.comment)
         return changes
@@ -440,7 +440,7 @@ class Pipeline:
             with self.engine.begin() as conn:
                 self._fence(conn)
                 changes = self.alarms.set_device_condition(
-                    conn, dev[0], COMM, not online, at_us, self.clock.now_us(),
+                    conn, dev.id, COMM, not online, at_us, self.clock.now_us(),
                     comment=None if online else "device reported offline (last will or status message)")
             self._publish(changes)
 

@@ -18,7 +18,8 @@ API = "/api/v1"
 
 @pytest.fixture
 def park(tmp_path):
-    services = build_services(make_settings(tmp_path, incident_tick_s=3600), None)
+    # timers off: the park's sensors are silent here, and STALE faults would colour its enterprises
+    services = build_services(make_settings(tmp_path, incident_tick_s=3600, tick_interval_s=3600), None)
     services.catalog.apply(park_catalog(), "park")
     services.pipeline.reload_catalog()
     clock = ShiftedClock()

@@ -113,7 +113,7 @@ def test_a_killed_worker_loses_nothing_and_repeats_nothing(nats_cluster, pg_data
                     "ORDER BY 1, 3, 2").fetchall()
             eventually(lambda: len(journal()) >= len(expected), 30)
             got = sorted(journal())
-            assert got == expected, _diff(got, expected)
+            assert got == expected, _diff(got, expected) + _story(workers)
             dupes = con.execute("SELECT alarm_id, event, ts, count(*) FROM alarm_journal "
                                 "GROUP BY 1, 2, 3 HAVING count(*) > 1").fetchall()
             assert dupes == []
@@ -138,6 +138,15 @@ def _owned(url: str, node: str) -> list[int]:
 def _leases(url: str) -> list[tuple]:
     with psycopg.connect(url) as con:
         return con.execute("SELECT partition, owner, token FROM partition_leases ORDER BY 1").fetchall()
+
+
+def _story(workers) -> str:
+    """The workers' lease and fence lines: what to read when a transition went missing."""
+    lines = []
+    for w in workers:
+        lines += [f"{w.name}: {x}" for x in w.log.read_text(errors="replace").splitlines()
+                  if any(k in x for k in ("partitions now", "lapsed", "fenced", "lost", "failed", "re-evaluating"))]
+    return "\n" + "\n".join(lines[-60:])
 
 
 def _diff(got: list, expected: list) -> str:

@@ -18,8 +18,8 @@ def test_scoped_index_hides_other_partitions(tmp_path):
     scoped = partitions.scoped(index, {mine}, 2)
     for tag, sid in index.tag_to_id.items():
         assert scoped.exists[sid] == (int(parts[sid]) == mine), tag
-    assert all(d[2] % 2 == mine for d in scoped.devices.values())
-    assert {d[2] % 2 for d in index.devices.values()} == {0, 1}  # the other device is really left out
+    assert all(d.org_id % 2 == mine for d in scoped.devices.values())
+    assert {d.org_id % 2 for d in index.devices.values()} == {0, 1}  # the other device is really left out
     assert not partitions.scoped(index, set(), 2).exists.any()
     assert scoped.size == index.size  # ids keep their slots
 

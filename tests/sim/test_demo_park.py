@@ -32,7 +32,7 @@ def test_faults_raise_and_clear_alarms_through_the_pipeline(tmp_path):
             if k in (20, 59, 149):
                 active = services.alarm_queries.list("active")
                 raised_by[k] = {(a.sensor_id, a.condition) for a in active if a.sensor_id is not None}
-                rules[k] = {services.index.rules[a.rule_id]["code"] for a in active if a.rule_id is not None}
+                rules[k] = {services.index.rules[a.rule_id].code for a in active if a.rule_id is not None}
     finally:
         pipeline.stop()
     tag = {i: t for t, i in services.index.tag_to_id.items()}

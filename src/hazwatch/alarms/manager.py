@@ -75,20 +75,14 @@ def iso(us: int | None) -> str | None:
 
 
 def public(p: AlarmPoint, index: SensorIndex) -> dict:
-    unit = rule = None
-    if p.rule_id is not None:
-        r = (index.rules or {}).get(p.rule_id, {})
-        rule = r.get("code")
-        info = {"enterprise": r.get("org")}
-    elif p.unit_id is not None:
-        u = (index.units or {}).get(p.unit_id, {})
-        unit = u.get("code")
-        info = {"enterprise": u.get("enterprise")}
-    elif p.device_id is not None:
-        code = index.device_codes.get(p.device_id)
-        info = {"device": code, "enterprise": index.devices[code][1] if code in index.devices else None}
-    else:
-        info = index.info.get(p.sensor_id, {})
+    owner = index.owner_of(p)
+    unit = owner.code if owner is not None and owner.kind == "unit" else None
+    rule = owner.code if owner is not None and owner.kind == "rule" else None
+    info: dict = index.info.get(p.sensor_id, {}) if p.sensor_id is not None else {}
+    if owner is not None and owner.kind == "device":
+        info = {"device": owner.code}
+    if owner is not None:
+        info = info | {"enterprise": owner.enterprise}
     return {
         "id": p.id, "sensor": info.get("tag"), "sensor_name": info.get("name"), "device": info.get("device"),
         "enterprise": info.get("enterprise"), "condition": p.condition,

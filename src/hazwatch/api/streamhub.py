@@ -145,10 +145,7 @@ class StreamHub:
 
     def _alarm(self, event: AlarmChanged, out: dict[Subscriber, list[bytes]]) -> None:
         """An alarm change goes out at once, to every socket whose scope holds its org."""
-        index = self.index()
-        sid = index.tag_to_id.get(event.alarm.get("sensor") or "")
-        dev = index.devices.get(event.alarm.get("device") or "")
-        org = int(index.org_id[sid]) if sid is not None else (dev[2] if dev else None)
+        org = event.org_id  # a unit's or a rule's alarm as well as a sensor's or a device's
         if org is None:
             return
         msg = orjson.dumps({"type": "alarm", "event": event.event, "alarm": event.alarm})

@@ -10,8 +10,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from hazwatch.catalog.models import CatalogMeta, Device, Endpoint, Org, Rule, Sensor, Unit
+from hazwatch.catalog.owners import DeviceInfo, Owner, RuleInfo, UnitInfo, owner, owner_of
 from hazwatch.domain.batch import US
 from hazwatch.domain.limits import CONDITIONS, Priority
+from hazwatch.domain.rulelang import parse as parse_rule
 
 
 @dataclass(frozen=True)
@@ -40,16 +42,25 @@ class SensorIndex:
     org_id: np.ndarray  # int32, the enterprise of the sensor's device (scope checks)
     device_id: np.ndarray  # int32, the sensor's device (device credentials write only their own)
     info: dict[int, dict]  # per-sensor descriptive fields for the API (not the hot path)
-    devices: dict[str, tuple[int, str, int]]  # device code -> (device id, enterprise code, enterprise org id)
+    devices: dict[str, DeviceInfo]  # device code -> the device and its enterprise
     device_codes: dict[int, str]  # device id -> code
-    units: dict[int, dict] = None  # type: ignore[assignment]  # unit id -> code, name, enterprise, org_id, model ...
-    rules: dict[int, dict] = None  # type: ignore[assignment]  # rule id -> code, name, org, org_id, when, priority
+    units: dict[int, UnitInfo] = None  # type: ignore[assignment]  # unit id -> the unit and its enterprise
+    rules: dict[int, RuleInfo] = None  # type: ignore[assignment]  # rule id -> the rule and its org
     suppress_when: dict[int, str] = None  # type: ignore[assignment]  # sensor id -> its state-suppression condition
     endpoints: dict[str, int] = None  # type: ignore[assignment]  # registered field endpoint address -> org id
 
     @property
     def size(self) -> int:
         return len(self.exists)
+
+    def owner(self, *, sensor: int | None = None, device: int | None = None, unit: int | None = None,
+              rule: int | None = None) -> Owner | None:
+        """Whose is this alarm key: enterprise, hazard source, devices (catalog/owners.py)."""
+        return owner(self, sensor=sensor, device=device, unit=unit, rule=rule)
+
+    def owner_of(self, keys) -> Owner | None:
+        """`owner` for an alarm point or alarm row (sensor_id, device_id, unit_id, rule_id)."""
+        return owner_of(self, keys)
 
     def lookup(self, tags: list[str]) -> np.ndarray:
         """Sensor id per tag, -1 where unknown."""
@@ -86,13 +97,14 @@ class SensorIndex:
                 org_id=np.full(n, -1, np.int32),
                 device_id=np.full(n, -1, np.int32),
                 info={},
-                devices={d.code: (d.id, orgs[d.org_id].code, d.org_id) for d in devices.values()},
+                devices={d.code: DeviceInfo(d.id, d.code, orgs[d.org_id].code, d.org_id, d.hazard_source_id)
+                         for d in devices.values()},
                 device_codes={d.id: d.code for d in devices.values()},
-                units={u.id: {"code": u.code, "name": u.name, "enterprise": orgs[u.org_id].code, "org_id": u.org_id,
-                              "priority": u.priority, "clear_rows": u.clear_rows, "model": u.model}
+                units={u.id: UnitInfo(u.id, u.code, u.name, orgs[u.org_id].code, u.org_id, u.hazard_source_id,
+                                      u.priority, u.clear_rows, u.model)
                        for u in s.scalars(select(Unit).order_by(Unit.id))},
-                rules={r.id: {"code": r.code, "name": r.name, "org": orgs[r.org_id].code, "org_id": r.org_id,
-                              "when": r.when, "priority": r.priority}
+                rules={r.id: RuleInfo(r.id, r.code, r.name, orgs[r.org_id].code, r.org_id, r.when, r.priority,
+                                      _tags(r.when))
                        for r in s.scalars(select(Rule).order_by(Rule.id))},
                 suppress_when={r.id: r.suppress_when for r in rows if r.suppress_when},
                 endpoints={a: o for a, o in s.execute(select(Endpoint.address, Endpoint.org_id))},
@@ -135,3 +147,12 @@ class SensorIndex:
                     "hazard_source_id": r.hazard_source_id,
                 }
             return idx
+
+
+def _tags(when: str) -> tuple[str, ...]:
+    """The tags a stored rule reads (a stored rule was parsed when accepted; one that no longer
+    parses reads nothing, and so is placed nowhere in particular)."""
+    try:
+        return tuple(parse_rule(when).tags())
+    except ValueError:
+        return ()

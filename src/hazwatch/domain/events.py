@@ -21,6 +21,7 @@ class ReadingsStored:
 class AlarmChanged:
     alarm: dict[str, Any]  # the alarm's public form after the change
     event: str  # raised, cleared, acknowledged, shelved, ...
+    org_id: int | None = None  # whose alarm it is (the enterprise, or the org of a park-wide rule)
 
 
 @dataclass(frozen=True, slots=True)

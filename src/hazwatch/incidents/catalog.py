@@ -9,7 +9,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from hazwatch.catalog.endpoints import EndpointBook
-from hazwatch.catalog.models import CatalogMeta, Device, HazardSource, IncidentTrigger, Org, Plan, Rule, Unit
+from hazwatch.catalog.models import CatalogMeta, Device, HazardSource, IncidentTrigger, Org, Plan
 from hazwatch.catalog.schema import PlanDoc, TriggerDoc
 
 
@@ -20,10 +20,6 @@ class DisposalCatalog:
     hazards: dict[int, tuple[str, str]]  # id -> (code, name)
     hazard_orgs: dict[int, int]  # hazard source id -> its enterprise
     device_orgs: dict[str, int]  # device code -> its enterprise
-    devices: dict[int, tuple[str, int | None]]  # id -> (code, hazard source id)
-    device_hazard: dict[str, int | None]  # code -> hazard source id
-    rules: dict[int, str]  # id -> code
-    units: dict[int, tuple[str, int, int | None]]  # id -> (code, org id, hazard source id)
     plans: list[tuple[int, PlanDoc]]  # (org id, plan)
     triggers: list[tuple[int, TriggerDoc]]  # (org id, trigger)
     endpoints: EndpointBook  # registered field endpoints -> org id: where interlocks may write
@@ -40,10 +36,6 @@ class DisposalCatalog:
                 hazards={h.id: (h.code, h.name) for h in hazards},
                 hazard_orgs={h.id: h.org_id for h in hazards},
                 device_orgs={d.code: d.org_id for d in devices},
-                devices={d.id: (d.code, d.hazard_source_id) for d in devices},
-                device_hazard={d.code: d.hazard_source_id for d in devices},
-                rules={r.id: r.code for r in s.scalars(select(Rule))},
-                units={u.id: (u.code, u.org_id, u.hazard_source_id) for u in s.scalars(select(Unit))},
                 plans=[(p.org_id, PlanDoc.model_validate(p.doc)) for p in s.scalars(select(Plan).order_by(Plan.id))],
                 triggers=[(t.org_id, TriggerDoc.model_validate(t.doc))
                           for t in s.scalars(select(IncidentTrigger).order_by(IncidentTrigger.id))],

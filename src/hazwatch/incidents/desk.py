@@ -33,7 +33,6 @@ from hazwatch.domain.batch import US
 from hazwatch.domain.errors import Conflict, Invalid, NotFound
 from hazwatch.domain.events import INCIDENT_CHANGED, IncidentChanged
 from hazwatch.domain.limits import Priority
-from hazwatch.domain.rulelang import parse as parse_rule
 from hazwatch.incidents import plans as P
 from hazwatch.incidents.catalog import DisposalCatalog
 from hazwatch.incidents.interlock import InterlockWriter, readback_matches
@@ -90,6 +89,8 @@ class Located:
     kind: str | None  # the sensor's kind, for the default hazard type
     label: str  # how the timeline names the alarm
     sensor_id: int | None
+    source: str  # what the alarm is keyed by: sensor, device, unit, rule
+    code: str  # the tag, device, unit or rule code
 
 
 class IncidentDesk:
@@ -211,61 +212,17 @@ class IncidentDesk:
                     unplaced[where.org_id] = incident_id
 
     def _locate(self, a, cat: DisposalCatalog) -> Located | None:
-        idx = self.index()
-        cond = a["condition"]
-        if a["sensor_id"] is not None:
-            sid = a["sensor_id"]
-            if sid >= idx.size or not idx.exists[sid]:
-                return None
-            info = idx.info[sid]
-            hs = info.get("hazard_source_id")
-            hs = hs if hs is not None else cat.device_hazard.get(info["device"])
-            loc = cat.hazards[hs][0] if hs in cat.hazards else info["device"]
-            return Located(int(idx.org_id[sid]), hs, loc, frozenset({info["device"]}), info["kind"],
-                           f"{info['tag']} {cond}", sid)
-        if a["unit_id"] is not None and a["unit_id"] in cat.units:
-            code, org, hs = cat.units[a["unit_id"]]
-            return Located(org, hs, cat.hazards[hs][0] if hs in cat.hazards else None, frozenset(), None,
-                           f"unit {code} {cond}", None)
-        if a["rule_id"] is not None and a["rule_id"] in cat.rules:
-            rule = (idx.rules or {}).get(a["rule_id"], {})
-            if "org_id" not in rule:
-                return None
-            label = f"rule {cat.rules[a['rule_id']]}"
-            hs, location, devices = self._rule_place(rule, idx, cat)
-            return Located(rule["org_id"], hs, location, devices, None, label, None)
-        if a["device_id"] is not None and a["device_id"] in cat.devices:
-            code, hs = cat.devices[a["device_id"]]
-            org = idx.devices.get(code, (None, None, None))[2]
-            if org is None:
-                return None
-            return Located(org, hs, cat.hazards[hs][0] if hs in cat.hazards else code, frozenset({code}), None,
-                           f"device {code} {cond}", None)
-        return None
-
-    @staticmethod
-    def _rule_place(rule: dict, idx: SensorIndex, cat: DisposalCatalog) -> tuple[int | None, str | None,
-                                                                                 frozenset[str]]:
-        """Where a rule's alarm is: the hazard source all its sensors sit on, else the one device
-        they all belong to (as a sensor's alarm is placed), else nowhere in particular."""
-        try:
-            tags = parse_rule(rule["when"]).tags()
-        except ValueError:
-            return None, None, frozenset()
-        sources, devices = set(), set()
-        for tag in tags:
-            sid = idx.tag_to_id.get(tag)
-            if sid is None:
-                return None, None, frozenset()
-            info = idx.info[sid]
-            hs = info.get("hazard_source_id")
-            sources.add(hs if hs is not None else cat.device_hazard.get(info["device"]))
-            devices.add(info["device"])
-        if len(sources) == 1 and (hs := next(iter(sources))) in cat.hazards:
-            return hs, cat.hazards[hs][0], frozenset(devices)
-        if sources == {None} and len(devices) == 1:
-            return None, next(iter(devices)), frozenset(devices)
-        return None, None, frozenset()
+        """Where an alarm is, from the index's one answer to whose it is (catalog/owners.py): at its
+        hazard source, else at its one device, else (a rule across devices) nowhere in particular."""
+        o = self.index().owner_of(a)
+        if o is None:
+            return None
+        device = next(iter(o.devices)) if len(o.devices) == 1 else None
+        hs = o.hazard_source_id
+        location = cat.hazards[hs][0] if hs in cat.hazards else device
+        devices = o.devices if location is not None else frozenset()
+        label = o.label if o.kind == "rule" else f"{o.label} {a['condition']}"
+        return Located(o.org_id, hs, location, devices, o.sensor_kind, label, o.sensor_id, o.kind, o.code)
 
     @staticmethod
     def _matches(t: TriggerDoc, org: int, a, where: Located, cat: DisposalCatalog, now: int) -> bool:
@@ -277,9 +234,9 @@ class IncidentDesk:
             return False
         if t.sensor_kinds and where.kind not in t.sensor_kinds:
             return False
-        if t.rule is not None and cat.rules.get(a["rule_id"]) != t.rule:
+        if t.rule is not None and (where.source, where.code) != ("rule", t.rule):
             return False
-        if t.unit is not None and (a["unit_id"] not in cat.units or cat.units[a["unit_id"]][0] != t.unit):
+        if t.unit is not None and (where.source, where.code) != ("unit", t.unit):
             return False
         if t.locations and not ({where.location} | where.devices).intersection(t.locations):
             return False

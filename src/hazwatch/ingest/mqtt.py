@@ -107,7 +107,7 @@ def _route(raw_topic: bytes, index: SensorIndex) -> tuple[str, str, str, int] | 
         return None
     _, _, enterprise, device, kind = bits
     known = index.devices.get(device)
-    return kind, device, topic, (known[0] if known and known[1] == enterprise else -1)
+    return kind, device, topic, (known.id if known and known.enterprise == enterprise else -1)
 
 
 def split(record: bytes) -> tuple[str, bytes]:

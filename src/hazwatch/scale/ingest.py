@@ -155,6 +155,6 @@ class IngestNode:
         if dev is None:
             log.warning("status for unknown device %r ignored", code)
             return
-        p = int(partitions.of_orgs(dev[2], self.count))
+        p = int(partitions.of_orgs(dev.org_id, self.count))
         await self._js.publish(partitions.subject(p), wire.encode_status(code, online, at_us),
                                headers={wire.KIND: wire.STATUS})

@@ -35,7 +35,7 @@ def scoped(index: SensorIndex, owned: Iterable[int], count: int) -> SensorIndex:
     keep = lambda org: org is not None and int(org) % count in owned  # noqa: E731
     return dataclasses.replace(
         index, exists=index.exists & mine,
-        devices={c: d for c, d in index.devices.items() if keep(d[2])},
-        units={u: v for u, v in (index.units or {}).items() if keep(v.get("org_id"))},
-        rules={r: v for r, v in (index.rules or {}).items() if keep(v.get("org_id"))},
+        devices={c: d for c, d in index.devices.items() if keep(d.org_id)},
+        units={u: v for u, v in (index.units or {}).items() if keep(v.org_id)},
+        rules={r: v for r, v in (index.rules or {}).items() if keep(v.org_id)},
         suppress_when={s: c for s, c in (index.suppress_when or {}).items() if mine[s]})

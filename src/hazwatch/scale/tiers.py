@@ -67,20 +67,19 @@ def up_subject(name: str, kind: str) -> str:
 
 def _describe(a, index: SensorIndex) -> dict:
     """What the regulator needs to read an alarm of a catalog it does not have."""
-    out = {"condition": a.condition, "priority": Priority(a.priority).label, "sensor": None, "enterprise": None}
+    owner = index.owner_of(a)
+    out = {"condition": a.condition, "priority": Priority(a.priority).label, "sensor": None,
+           "enterprise": owner.enterprise if owner is not None else None}
     if a.sensor_id is not None:
         info = index.info.get(a.sensor_id, {})
-        out |= {"sensor": info.get("tag"), "sensor_name": info.get("name"), "enterprise": info.get("enterprise"),
-                "unit": info.get("unit"), "limit": (info.get("limits") or {}).get(a.condition)}
+        out |= {"sensor": info.get("tag"), "sensor_name": info.get("name"), "unit": info.get("unit"),
+                "limit": (info.get("limits") or {}).get(a.condition), "enterprise": info.get("enterprise")}
     elif a.device_id is not None:
-        code = index.device_codes.get(a.device_id)
-        out |= {"device": code, "enterprise": index.devices[code][1] if code in index.devices else None}
+        out["device"] = index.device_codes.get(a.device_id)
     elif a.unit_id is not None:
-        u = (index.units or {}).get(a.unit_id, {})
-        out |= {"process_unit": u.get("code"), "enterprise": u.get("enterprise")}
+        out["process_unit"] = owner.code if owner is not None else None
     elif a.rule_id is not None:
-        r = (index.rules or {}).get(a.rule_id, {})
-        out |= {"rule": r.get("code"), "enterprise": r.get("org")}
+        out["rule"] = owner.code if owner is not None else None
     return out
 
 

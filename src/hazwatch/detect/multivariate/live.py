@@ -112,20 +112,20 @@ class UnitMonitor:
     def load(self, index: SensorIndex, active: set[int]) -> None:
         watches: dict[int, UnitWatch] = {}
         for uid, u in (index.units or {}).items():
-            if uid in self.watches and self._models.get(uid) == u["model"]:
+            if uid in self.watches and self._models.get(uid) == u.model:
                 watches[uid] = self.watches[uid]
                 continue
             try:
-                model = Model.from_dict(u["model"])
+                model = Model.from_dict(u.model)
             except FitError as e:
-                log.error("unit %s: %s; it is not watched", u["code"], e)
+                log.error("unit %s: %s; it is not watched", u.code, e)
                 continue
             ids = [index.tag_to_id.get(t) for t in model.columns]
             if any(i is None for i in ids):
-                log.error("unit %s: its model names sensors the catalog lacks; it is not watched", u["code"])
+                log.error("unit %s: its model names sensors the catalog lacks; it is not watched", u.code)
                 continue
-            watches[uid] = UnitWatch(uid, model, np.asarray(ids, np.int64), u["clear_rows"], uid in active)
-            self._models[uid] = u["model"]
+            watches[uid] = UnitWatch(uid, model, np.asarray(ids, np.int64), u.clear_rows, uid in active)
+            self._models[uid] = u.model
         self.watches = watches
 
     def observe(self, batch: ReadingBatch, index: SensorIndex) -> list[UnitEvent]:

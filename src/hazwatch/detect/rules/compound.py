@@ -118,7 +118,7 @@ class RuleEngine:
             self.value = np.concatenate([self.value, np.full(n, np.nan)])
             self.last_ts = np.concatenate([self.last_ts, np.full(n, NEVER, np.int64)])
         rules: dict[tuple[str, int], _Compiled] = {}
-        wanted = [("rule", rid, r["code"], r["when"], rid in active) for rid, r in (index.rules or {}).items()]
+        wanted = [("rule", rid, r.code, r.when, rid in active) for rid, r in (index.rules or {}).items()]
         wanted += [("suppress", sid, index.info[sid]["tag"], text, sid in suppressing)
                    for sid, text in (index.suppress_when or {}).items()]
         for kind, key, code, text, on in wanted:
