@@ -93,3 +93,27 @@ def test_a_batch_stream_gets_what_gathered_in_one_frame(client):
     alarm = next(m for m in seen if m["type"] == "alarm")
     assert alarm["alarm"]["sensor"] == "TK1-LT" and alarm["alarm"]["condition"] == "H"
     assert next(m for m in seen if m["type"] == "values")["value"] == [17.5]
+
+
+def test_a_compound_rule_alarm_reaches_the_consoles_of_its_enterprise_only(services, client):
+    """A rule's alarm has no sensor of its own: it is placed by the rule's org (SensorIndex.owner),
+    so E-T's console sees it and E-OTHER's does not."""
+    from tests.incidents.helpers import add_user
+
+    r = client.post("/api/v1/catalog", json={"rules": [
+        {"code": "R-BOTH", "name": "level and gas together", "org": "E-T", "when": "TK1-LT > 15 and GT1 > 20"}]})
+    assert r.status_code == 200, r.text
+    services.pipeline.reload_catalog()
+    op = {org: add_user(services, f"op-{org}", "operator", org) for org in ("E-T", "E-OTHER")}
+    with client.websocket_connect("/api/v1/stream?values=false", headers=op["E-T"]) as mine, \
+            client.websocket_connect("/api/v1/stream?values=false", headers=op["E-OTHER"]) as theirs:
+        now = time.time()
+        # both conditions true, no limit of either sensor crossed: the rule's alarm is the only one
+        client.post("/api/v1/telemetry", json={"sensor": ["TK1-LT", "GT1", "OTHER-PT"], "ts": [now] * 3,
+                                               "value": [16.0, 22.0, 1.0]})
+        first = orjson.loads(mine.receive_text())
+        assert (first["event"], first["alarm"]["rule"], first["alarm"]["enterprise"]) == ("raised", "R-BOTH", "E-T")
+        # the other enterprise's first frame is its own sensor's alarm, raised after the rule's
+        client.post("/api/v1/telemetry", json={"sensor": ["OTHER-PT"], "ts": [now + 1], "value": [3.0]})
+        other = orjson.loads(theirs.receive_text())
+        assert (other["alarm"]["sensor"], other["alarm"]["enterprise"]) == ("OTHER-PT", "E-OTHER"), other
