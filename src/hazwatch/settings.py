@@ -72,9 +72,9 @@ class Settings(BaseSettings):
                                           "key or device may hold open at once; one more is closed (4429)")
     stream_values_interval_s: float = Field(0.5, gt=0, le=10, description="How often a live stream sends the "
                                             "newest value of each sensor that changed (alarm changes go at once)")
-    stream_recheck_s: float = Field(2.0, gt=0, le=5, description="How often a live stream checks its credential "
-                                    "again: a revoked key or a disabled user is cut off within this (plus one "
-                                    "lookup), at most 5 s")
+    stream_recheck_s: float = Field(2.0, gt=0, le=3, description="How often a live stream checks its credential "
+                                    "again (one read per token, shared by its sockets): a revoked key or a "
+                                    "disabled user is cut off within 1.5 times this, at most 4.5 s")
     outbound_allow: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Address blocks (CIDR, comma-separated) that webhooks may call although "
         "they are loopback, private or link-local: an intranet receiver admitted on purpose. Everything else "

@@ -35,6 +35,7 @@ from hazwatch.ledger.anchor import Anchor
 from hazwatch.ledger.canonical import canonical
 from hazwatch.ledger.commit import Committer, is_public_entry, public_entry
 from hazwatch.ledger.entries import SEALED, record_entry, telemetry_entry, window_digests
+from hazwatch.ledger.leaves import entry_bodies
 from hazwatch.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, leaf_hashes
 from hazwatch.ledger.models import (
     LedgerBatch,
@@ -541,13 +542,7 @@ class Ledger:
     def _private(self, index: int) -> bytes | None:
         """The entry at leaf `index`, from the entries table (the inverse of index_of)."""
         with self.engine.connect() as conn:
-            b = conn.execute(select(_B).where(_B.c.first_idx <= index).order_by(_B.c.first_idx.desc())
-                             .limit(1)).mappings().first()
-            if b is None or index >= b["first_idx"] + b["count"]:
-                return None
-            body = conn.scalar(select(_E.c.body).where(_E.c.id >= b["first_id"], _E.c.id <= b["last_id"])
-                               .order_by(_E.c.id).offset(index - b["first_idx"]).limit(1))
-        return None if body is None else bytes(body)
+            return next((body for _, body in entry_bodies(conn, index, index + 1)), None)
 
     # -- the thread --------------------------------------------------------------------------------
     def start(self) -> None:

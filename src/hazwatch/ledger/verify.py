@@ -75,29 +75,20 @@ class Data:
     def open(self, entries: list[bytes], report: Report) -> list[bytes]:
         """Each committed leaf replaced by the entry the entries table holds for it, once the entry
         is shown to be the one committed to; a leaf that cannot be opened stays (and fails)."""
-        from hazwatch.ledger.models import LedgerBatch, LedgerEntry
+        from hazwatch.ledger.leaves import entry_bodies
 
-        b, e = LedgerBatch.__table__, LedgerEntry.__table__
         out = list(entries)
         with self.engine.connect() as conn:
-            for batch in conn.execute(select(b).order_by(b.c.first_idx)).mappings():
-                first = batch["first_idx"]
-                if first >= len(entries):
-                    break
-                bodies = conn.execute(select(e.c.body).where(e.c.id >= batch["first_id"], e.c.id <= batch["last_id"])
-                                      .order_by(e.c.id)).scalars().all()
-                for k, body in enumerate(bodies[:batch["count"]]):
-                    i = first + k
-                    if i >= len(entries) or not is_public_entry(entries[i]):
-                        continue
-                    body = bytes(body)
-                    if self.committer is None:
-                        report.fail(i, "is a commitment, and the commitment key (commit.key) is not here to open it")
-                        return out
-                    if self.committer.public(body) != entries[i]:
-                        report.fail(i, "the entries table holds an entry that is not the one the log committed to")
-                    else:
-                        out[i] = body
+            for i, body in entry_bodies(conn, 0, len(entries)):
+                if not is_public_entry(entries[i]):
+                    continue
+                if self.committer is None:
+                    report.fail(i, "is a commitment, and the commitment key (commit.key) is not here to open it")
+                    return out
+                if self.committer.public(body) != entries[i]:
+                    report.fail(i, "the entries table holds an entry that is not the one the log committed to")
+                else:
+                    out[i] = body
         report.checked["committed entries opened"] = sum(1 for a, b_ in zip(out, entries, strict=True) if a != b_)
         return out
 

@@ -10,12 +10,15 @@ second as one frame, `{"type": "batch", "messages": [...]}` (the console does): 
 a socket gets ten frames a second, not hundreds.
 A client that cannot keep up loses value messages, never the connection of others. The fan-out
 runs on its own thread (api/streamhub.py), never the writer's; the credential is checked again
-every `stream_recheck_s` (a revoked or disabled one closes the socket with 4401), and one principal
+every `stream_recheck_s`, read once per token for all its sockets (a revoked or disabled one closes
+the socket with 4401 within one and a half periods), and one principal
 holds at most `stream_max_per_principal` sockets (one more closes with 4429)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
@@ -27,6 +30,7 @@ from hazwatch.auth.roles import READ, allowed
 from hazwatch.domain.text import a
 
 router = APIRouter(tags=["stream"])
+log = logging.getLogger(__name__)
 
 
 def hub_of(app) -> StreamHub:
@@ -37,6 +41,35 @@ def hub_of(app) -> StreamHub:
         hub = app.state.stream_hub = StreamHub(services.bus, lambda: services.index,
                                                services.settings.stream_values_interval_s)
     return hub
+
+
+class Rechecks:
+    """One credential check per token and half period, shared by every socket that holds the token:
+    a control room's twenty screens of one user cost two database reads per period, not twenty. An
+    answer is at most half a period old when a socket acts on it, so a revoked credential's sockets
+    close within one and a half periods (3 s by default)."""
+
+    def __init__(self, services, period_s: float) -> None:
+        self.services, self.period_s = services, period_s / 2
+        self._last: dict[str, tuple[float, asyncio.Future]] = {}
+
+    async def current(self, token: str):
+        now = time.monotonic()
+        hit = self._last.get(token)
+        if hit is None or now - hit[0] >= self.period_s:
+            fut = asyncio.ensure_future(run_in_threadpool(self.services.auth.current, token))
+            self._last[token] = hit = (now, fut)
+            if len(self._last) > 10_000:  # tokens of closed sockets: keep the table small
+                self._last = {k: v for k, v in self._last.items() if now - v[0] < self.period_s}
+        return await asyncio.shield(hit[1])
+
+
+def rechecks_of(app) -> Rechecks:
+    r = getattr(app.state, "stream_rechecks", None)
+    if r is None:
+        services = app.state.services
+        r = app.state.stream_rechecks = Rechecks(services, services.settings.stream_recheck_s)
+    return r
 
 
 @router.websocket("/stream")
@@ -70,12 +103,19 @@ async def stream(ws: WebSocket) -> None:
             while True:
                 await ws.send_text((await sub.queue.get()).decode())
 
+        rechecks = rechecks_of(ws.app)
+
         async def recheck() -> None:
-            """The credential as the database has it now: a revoked key, an expired token or a
-            disabled user ends the stream; so does a changed role or org (reconnect to rescope)."""
+            """The credential as the database has it now (read at most `stream_recheck_s` ago): a
+            revoked key, an expired token or a disabled user ends the stream; so does a changed role
+            or org (reconnect to rescope)."""
             while True:
                 await asyncio.sleep(settings.stream_recheck_s)
-                now = await run_in_threadpool(services.auth.current, token)
+                try:
+                    now = await rechecks.current(token)
+                except Exception:  # noqa: BLE001 - the database away: the next period asks again
+                    log.warning("live stream: the credential check failed; trying again", exc_info=True)
+                    continue
                 if now is None or (now.role, now.org_id) != (user.role, user.org_id):
                     await ws.close(code=4401, reason="the credential was revoked, expired or changed")
                     return
