@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-detect reliability openapi screenshots clean
+.PHONY: demo test lint bench bench-quick bench-detect reliability openapi screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,12 +32,18 @@ bench: $(STAMP)
 	bash scripts/services.sh
 	$(BIN)/python bench/limits.py --write-docs
 	$(BIN)/python bench/ingest.py --write-docs
+	$(BIN)/python bench/ingest_demo.py --seconds 30 --write-docs
 	$(BIN)/python bench/mqtt_ingest.py --rounds 3 --write-docs
 	$(BIN)/python bench/nodered.py --write-docs
 	$(BIN)/python bench/ledger.py --write-docs
 	$(BIN)/python bench/console.py --write-docs
 	$(BIN)/python bench/scale.py --write-docs
 	$(BIN)/python bench/soak.py --minutes 3 --write-docs
+
+# Under a minute, after a change to the hot path: columnar batches into the running `hazwatch demo`
+# (its park, ledger, incidents and reports on), beside the raw append of the same run.
+bench-quick: $(STAMP)
+	$(BIN)/python bench/ingest_demo.py --seconds 20
 
 # Detection on TEP (simulated with tep-studio, the bench extra) and SKAB (../shared/data/skab).
 bench-detect: $(STAMP)

@@ -14,11 +14,12 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from hazwatch.access import Access
 from hazwatch.alarms.manager import iso
 from hazwatch.auth import Principal
+from hazwatch.auth.models import User
 from hazwatch.domain.batch import US
 from hazwatch.domain.errors import Invalid, NotFound
 from hazwatch.risk import report as render
@@ -80,6 +81,7 @@ class Reports:
         self.dir = services.settings.data_dir / "reports" / "periodic"
         self.tz = services.settings.report_timezone
         self._done: set[tuple[int, str, str]] = set()
+        self._installed: int | None = None
 
     def gather(self, org_id: int, period: Period) -> dict:
         """The report's content as the org's own scope sees it."""
@@ -146,19 +148,25 @@ class Reports:
 
     # -- the schedule ----------------------------------------------------------------------------------------
     def tick(self) -> int:
-        """Write the reports of every finished period the schedule names that are not written yet."""
+        """Write the report of one finished period the schedule names that is not written yet (one
+        per tick: a restarted server catches up spread over its first seconds, not in one burst).
+        Periods that ended before the installation existed are owed nothing."""
         s = self.services.settings
         if not s.report_schedule:
             return 0
         now = self.services.pipeline.clock.now_us()
+        installed = self._installed_at(now)
         kinds = set(s.report_scope_kinds)
         orgs = [n for n in self.services.orgs.current().nodes.values() if n.kind in kinds]
-        written = 0
         for kind in s.report_schedule:
             period = last_finished(kind, now, self.tz)
+            owed = period.end.timestamp() * US > installed
             for org in orgs:
                 key = (org.id, period.name, s.report_language)
                 if key in self._done:
+                    continue
+                self._done.add(key)
+                if not owed:
                     continue
                 with self.services.engine.connect() as conn:
                     exists = conn.scalar(select(_R.c.id).where(_R.c.org_id == org.id, _R.c.period == period.name,
@@ -166,8 +174,14 @@ class Reports:
                 if exists is None:
                     try:
                         self.generate(org.id, period.name, s.report_language, "schedule")
-                        written += 1
+                        return 1
                     except Exception:  # tried once per run: a missing font must not fill the log every second
                         log.exception("scheduled report %s %s failed", org.code, period.name)
-                self._done.add(key)
-        return written
+        return 0
+
+    def _installed_at(self, now: int) -> int:
+        """When this installation began: its first user (the admin made at first start)."""
+        if self._installed is None:
+            with self.services.engine.connect() as conn:
+                self._installed = conn.scalar(select(func.min(User.created_at)))
+        return now if self._installed is None else self._installed

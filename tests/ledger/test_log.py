@@ -161,6 +161,27 @@ def test_telemetry_windows_are_sealed_once_closed_and_again_for_late_readings(en
         assert conn.execute(text("SELECT count(*) FROM ledger_seals")).scalar() == 2
 
 
+def test_a_backlog_of_late_readings_marks_each_sensor_and_window_once(engine, tmp_path, monkeypatch):
+    """The writer only notes keys; the ledger thread folds them to (sensor, window start) pairs,
+    and a backlog longer than the fold limit stays bounded on the writer without losing a pair."""
+    import hazwatch.ledger.log as log_module
+
+    W = 60_000_000
+    t0 = 1_800_000_000 * 1_000_000 // W * W
+    ledger = Ledger(engine, tmp_path / "log", LOG, Clock(t0), window=lambda a, b: ReadingBatch.of([], [], []),
+                    seal=SealPolicy(60, 10))
+    ledger._until_cache = t0 + 3 * W  # three windows sealed
+    monkeypatch.setattr(log_module, "LATE_COMPACT", 50)
+    sensors = np.tile(np.array([3, 70_000, 5], np.int32), 40)
+    ts = t0 + np.arange(120, dtype=np.int64) * (3 * W // 120) + 7  # all three windows, many readings each
+    ledger.readings_stored(ReadingBatch.of(sensors, ts, np.ones(120)))
+    ledger.readings_stored(ReadingBatch.of([5], [t0 + 3 * W + 1], [1.0]))  # not sealed yet: not late
+    assert ledger._late_rows <= 120 and len(ledger._late) == 1  # folded on the writer past the limit
+    expected = {(int(s), int(t) // W * W) for s, t in zip(sensors, ts, strict=True)}
+    assert len(expected) == 9 and ledger._late_pairs() == expected
+    assert ledger._late_pairs() == set()  # taken once
+
+
 def test_a_stopped_log_catches_up_window_by_window(engine, tmp_path):
     W = 60_000_000
     t0 = 1_800_000_000 * 1_000_000 // W * W

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from pypdf import PdfReader
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from hazwatch.app import make_api
@@ -138,14 +139,27 @@ def test_chinese_reports_embed_a_cjk_font(park, tmp_path):
     _not_blank(pdf, tmp_path)
 
 
-def test_the_schedule_writes_each_finished_period_once(tmp_path):
+def _scheduled(tmp_path, installed_days_ago: float):
     settings = make_settings(tmp_path, report_schedule=["daily", "monthly"], report_scope_kinds=["park"],
                              report_language="en")
     services = build_services(settings, None)
     services.catalog.apply(park_catalog(), "park")
     services.pipeline.reload_catalog()
-    assert services.reports.tick() == 2
-    assert services.reports.tick() == 0
+    with services.engine.begin() as conn:  # when the installation began: its first user's creation
+        conn.execute(text("UPDATE users SET created_at = :t"),
+                     {"t": int((time.time() - installed_days_ago * 86400) * US)})
+    return services
+
+
+def test_a_new_installation_owes_no_reports_for_periods_before_it(tmp_path):
+    services = _scheduled(tmp_path, installed_days_ago=0)
+    assert services.reports.tick() == 0 and services.reports.list(None) == []
+
+
+def test_the_schedule_writes_each_finished_period_once(tmp_path):
+    services = _scheduled(tmp_path, installed_days_ago=62)  # yesterday and last month were owed
+    # one report a tick: a server that owes many catches up over its first seconds, not in one burst
+    assert [services.reports.tick() for _ in range(3)] == [1, 1, 0]
     made = {(r["scope"], r["kind"], r["created_by"]) for r in services.reports.list(None)}
     assert made == {("P-CHEM", "daily", "schedule"), ("P-CHEM", "monthly", "schedule")}
     assert all(services.reports.path(r, "pdf").exists() for r in services.reports.list(None))

@@ -53,6 +53,7 @@ from hazwatch.ledger.tiles import WIDTH, TileError, TileTree, bundle_path, tile_
 from hazwatch.ledger.witness import WitnessClient, WitnessRefused
 
 log = logging.getLogger(__name__)
+LATE_COMPACT = 1 << 20  # late-reading keys kept before the writer folds them (8 MiB)
 _E, _B, _S = LedgerEntry.__table__, LedgerBatch.__table__, LedgerState.__table__
 _H, _R, _W = LedgerHead.__table__, LedgerRecord.__table__, LedgerSeal.__table__
 _C, _WS = LedgerCheckpoint.__table__, LedgerWitness.__table__
@@ -93,7 +94,9 @@ class Ledger:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._late: set[tuple[int, int]] = set()  # (sensor, window start) that got readings after sealing
+        # (sensor << 32 | window number) of readings stored after their window was sealed
+        self._late: list[np.ndarray] = []
+        self._late_rows = 0
         self._late_lock = threading.Lock()
         self._until_cache: int | None = None  # telemetry before this is sealed (read on the writer thread)
         self._warned = -1e9
@@ -189,18 +192,31 @@ class Ledger:
         return canonical({"v": 1, "kind": kind, "subject": subject, **fields})
 
     def readings_stored(self, batch: ReadingBatch) -> None:
-        """Bus listener: readings for windows already sealed get those windows sealed again."""
+        """Bus listener on the writer thread: readings for windows already sealed get those windows
+        sealed again. The writer only notes keys; the ledger thread folds them (`_late_pairs`)."""
         until = self._until_cache
         if until is None or not len(batch):
             return
         late = batch.ts < until
         if not late.any():
             return
-        w = self.seal.window_s * US
-        # a gateway's backlog can be a whole batch of late readings: one pair per sensor and window
-        pairs = np.unique(np.column_stack((batch.sensor[late].astype(np.int64), batch.ts[late] // w * w)), axis=0)
+        keys = (batch.sensor[late].astype(np.int64) << 32) | (batch.ts[late] // (self.seal.window_s * US))
         with self._late_lock:
-            self._late.update(map(tuple, pairs.tolist()))
+            self._late.append(keys)
+            self._late_rows += len(keys)
+            if self._late_rows > LATE_COMPACT:  # a long backlog between two ledger cycles: bounded memory
+                self._late = [np.unique(np.concatenate(self._late))]
+                self._late_rows = len(self._late[0])
+
+    def _late_pairs(self) -> set[tuple[int, int]]:
+        """(sensor, window start) of every late reading noted since the last call."""
+        with self._late_lock:
+            late, self._late, self._late_rows = self._late, [], 0
+        if not late:
+            return set()
+        keys = np.unique(np.concatenate(late))
+        w = self.seal.window_s * US
+        return set(zip((keys >> 32).tolist(), ((keys & 0xFFFFFFFF) * w).tolist(), strict=True))
 
     # -- sealing the tables and the telemetry ------------------------------------------------------
     def _heads(self, conn: Connection, subjects: set[str]) -> dict[str, str]:
@@ -311,8 +327,7 @@ class Ledger:
         # readings stored from here on into these windows count as late: none slips between the read
         # below and the new mark
         self._until_cache = until
-        with self._late_lock:
-            late, self._late = self._late, set()
+        late = self._late_pairs()
         for start in sorted({k[1] for k in late}):
             batch = self.window(start, start + w)
             sensors = {k[0] for k in late if k[1] == start}
@@ -560,6 +575,8 @@ class Ledger:
             self.integrate()
         except Exception:
             log.exception("final ledger integration failed")
+        for w in self.witnesses:
+            w.close()
 
     def _run(self) -> None:
         again = False  # a pass that follows a wake by producers

@@ -139,6 +139,17 @@ class WitnessClient:
         self.url = url.rstrip("/")
         self.verifier = verifier
         self.timeout_s = timeout_s
+        self._http: httpx.Client | None = None  # one client (one SSL context, kept connections) for all requests
+
+    def _client(self) -> httpx.Client:
+        if self._http is None:
+            self._http = httpx.Client(timeout=self.timeout_s)
+        return self._http
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
+            self._http = None
 
     @property
     def name(self) -> str:
@@ -147,7 +158,7 @@ class WitnessClient:
     def add_checkpoint(self, old: int, proof: list[bytes], signed_note: str) -> str:
         """The witness's cosignature line for the note; WitnessRefused with its status otherwise."""
         body = f"old {old}\n" + "".join(base64.b64encode(p).decode() + "\n" for p in proof) + "\n" + signed_note
-        r = httpx.post(f"{self.url}/add-checkpoint", content=body.encode(), timeout=self.timeout_s)
+        r = self._client().post(f"{self.url}/add-checkpoint", content=body.encode())
         if r.status_code != 200:
             raise WitnessRefused(r.status_code, r.text)
         note = parse_note(signed_note)
