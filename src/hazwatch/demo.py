@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,6 +168,23 @@ def prepare(settings: Settings) -> tuple[Services, CatalogDoc, list[DemoWitness]
     return services, services.catalog.export(), witnesses
 
 
+def off_writer(handler: Callable[[str, object], None]) -> Callable[[str, object], None]:
+    """The handler, run on a printing thread of its own: the bus calls it on the writer thread,
+    which must not wait for a terminal (the demo's alarm lines are for a person, not the hot path)."""
+    events: queue.SimpleQueue = queue.SimpleQueue()
+
+    def run() -> None:
+        while True:
+            subject, event = events.get()
+            try:
+                handler(subject, event)
+            except Exception:  # noqa: BLE001 - a line that cannot print must not end the others
+                continue
+
+    threading.Thread(target=run, name="demo-console", daemon=True).start()
+    return lambda subject, event: events.put((subject, event))
+
+
 def run_demo(settings: Settings, duration: float, console: Console) -> None:
     services, doc, witnesses = prepare(settings)
     token = _demo_token(settings)
@@ -194,8 +213,8 @@ def run_demo(settings: Settings, duration: float, console: Console) -> None:
                 "escalated": f"nobody acknowledged: now calling the {i['tier']}"}.get(event.event, i["title"])
         console.print(f"[bold magenta]incident #{i['id']} {event.event}[/]: {what}", highlight=False)
 
-    services.bus.subscribe(ALARM_CHANGED, show)
-    services.bus.subscribe(INCIDENT_CHANGED, show_incident)
+    services.bus.subscribe(ALARM_CHANGED, off_writer(show))
+    services.bus.subscribe(INCIDENT_CHANGED, off_writer(show_incident))
     base = f"http://{settings.host}:{settings.port}"
     console.print(f"[bold]Hazwatch demo[/]: {len(doc.sensors)} sensors in a simulated chemical park, 1 reading/s "
                   f"each; faults raise alarms within the first minute. Stops after {duration:g} s.")

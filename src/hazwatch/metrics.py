@@ -10,6 +10,9 @@ READINGS = Counter("hazwatch_readings", "Readings offered to the pipeline, by re
 BATCHES = Counter("hazwatch_ingest_batches", "Group commits of the writer thread (one or more requests each)")
 EVALUATION = Histogram("hazwatch_evaluation_seconds", "Validate, store and evaluate one group commit",
                        buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+STAGE = Histogram("hazwatch_stage_seconds", "Writer time per group commit, by step: validate, store, each detection "
+                  "stage, limits, alarms (their transaction), publish", ["stage"],
+                  buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5))
 ALARMS = Counter("hazwatch_alarm_transitions", "Alarm transitions published, by event", ["event"])
 
 QUEUE = Gauge("hazwatch_writer_queue", "Jobs waiting for the writer thread (ingest lag)")

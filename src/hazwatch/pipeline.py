@@ -28,26 +28,20 @@ from hazwatch.alarms import AlarmManager, Change, public
 from hazwatch.alarms.hygiene import HygienePolicy
 from hazwatch.catalog import CatalogRepository, SensorIndex
 from hazwatch.detect import checkpoint
-from hazwatch.detect.multivariate.live import ANOM, UnitEvent, UnitMonitor
+from hazwatch.detect.multivariate.live import UnitMonitor
 from hazwatch.detect.rules import LimitEvaluator, Transitions
-from hazwatch.detect.rules.compound import RULE, RuleEngine, RuleEvent
-from hazwatch.detect.rules.quality import FAULTS, FLAT, RANGE, STALE, Fault, QualityMonitor
-from hazwatch.detect.rules.trend import ROC, TREND, WARNINGS, EarlyWarning, TrendMonitor
+from hazwatch.detect.stages import STAGES, Stage, StageFactory, UnitStage
 from hazwatch.domain import Clock, Rejection
 from hazwatch.domain.batch import IngestResult
 from hazwatch.domain.clock import ReadingClock
 from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged, ReadingsStored
-from hazwatch.domain.limits import COMM, Priority
+from hazwatch.domain.limits import COMM
 from hazwatch.normalize import Normalizer, RawBatch
-from hazwatch.normalize.validate import EARLIEST_US, NO_TS
+from hazwatch.normalize.validate import EARLIEST_US
 from hazwatch.store import TelemetryStore
 
 log = logging.getLogger(__name__)
 MAX_GROUP_READINGS = 200_000
-# A dead gas detector matters as much as a high reading; a stuck value slightly less.
-FAULT_PRIORITY = {STALE: int(Priority.HIGH), RANGE: int(Priority.HIGH), FLAT: int(Priority.MEDIUM)}
-# A fast change is often the first sign of a leak or a runaway; a predicted crossing is advice.
-WARNING_PRIORITY = {ROC: int(Priority.MEDIUM), TREND: int(Priority.LOW)}
 
 
 class Fenced(RuntimeError):
@@ -66,6 +60,21 @@ class Ownership(Protocol):
         """Raise Fenced when another node holds one of these partitions now."""
 
 
+class Laps:
+    """Writer time per step of a group commit, into /metrics (`hazwatch_stage_seconds`): where a
+    batch's time goes, measured where it is spent (`bench/ingest_demo.py --profile` reads it)."""
+
+    __slots__ = ("t",)
+
+    def __init__(self) -> None:
+        self.t = time.perf_counter()
+
+    def __call__(self, step: str) -> None:
+        now = time.perf_counter()
+        metrics.STAGE.labels(step).observe(now - self.t)
+        self.t = now
+
+
 @dataclass
 class _Job:
     kind: str  # "ingest" | "call" | "stop"
@@ -78,7 +87,7 @@ class Pipeline:
     def __init__(self, engine: Engine, store: TelemetryStore, catalog: CatalogRepository, bus, clock: Clock,
                  future_tolerance_s: float = 300.0, tick_interval_s: float = 1.0,
                  checkpoint_interval_s: float = 2.0, hygiene: HygienePolicy | None = None,
-                 ownership: Ownership | None = None) -> None:
+                 ownership: Ownership | None = None, stages: list[StageFactory] | None = None) -> None:
         self.hygiene = hygiene
         self.ownership = ownership
         self._stale = False  # alarm state must be rebuilt before the next batch (a recovery failed, a batch fenced)
@@ -90,10 +99,8 @@ class Pipeline:
         self.evaluator = LimitEvaluator(self.index.size)
         # reading time for the timers that wait on data (STALE, rule holds): one clock, fed once per batch
         self.reading_clock = ReadingClock()
-        self.quality = QualityMonitor(self.index.size, clock.now_us(), self.reading_clock)
-        self.units = UnitMonitor()
-        self.trend = TrendMonitor(self.index.size)
-        self.rules = RuleEngine(self.reading_clock)
+        self.stage_factories = list(STAGES if stages is None else stages)  # after the limits, in order
+        self.stages: list[Stage] = []
         self.alarms: AlarmManager
         self._queue: queue.Queue[_Job] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -108,24 +115,13 @@ class Pipeline:
         self.evaluator.state.grow(self.index.size)
         self.alarms = AlarmManager(self.engine, self.hygiene, locate=self._locate,
                                    owned=None if self.ownership is None else self._owned)
-        stored = np.flatnonzero(self.normalizer.last_ts != NO_TS)
-        self.quality = QualityMonitor(self.index.size, self.clock.now_us(), self.reading_clock)
-        self.quality.restore((stored, self.normalizer.last_ts[stored]),
-                             [(p.sensor_id, p.condition) for p in self.alarms.points.values()
-                              if p.active and p.condition in FAULTS])
-        self.units = UnitMonitor()
-        self.units.load(self.index, self._active_units())
-        self.trend = TrendMonitor(self.index.size)
-        self.trend.restore([(p.sensor_id, p.condition) for p in self.alarms.points.values()
-                            if p.active and p.condition in WARNINGS])
-        self.rules = RuleEngine(self.reading_clock)
-        self.rules.load(self.index, self._active_rules(), self._suppressing())
+        self.stages = [make(self) for make in self.stage_factories]
         sensors = np.flatnonzero(self.index.exists).astype(np.int32)
         after = np.maximum(self.evaluator.state.last_ts[sensors], EARLIEST_US - 1)
         replay = self.store.readings_after(sensors, after)
         if len(replay):
             log.info("re-evaluating %d readings stored after the last checkpoint", len(replay))
-            self._evaluate(replay, self.clock.now_us())
+            self._evaluate(replay, self.clock.now_us(), live=False)
         self._checkpoint(force=True)
         self._stale = False
 
@@ -136,6 +132,23 @@ class Pipeline:
     def _owned(self, p) -> bool:
         """An alarm point of this worker's partitions (its area is a scoped-in enterprise)."""
         return self._locate(p)[0] is not None
+
+    def register(self, make: StageFactory) -> None:
+        """One more detection stage after those of STAGES: built now (on the writer thread when it
+        runs) and again whenever alarm state is rebuilt."""
+        def add() -> None:
+            self.stage_factories.append(make)
+            self.stages.append(make(self))
+
+        if self._thread is None:
+            add()
+        else:
+            self.call(add).result()
+
+    @property
+    def units(self) -> UnitMonitor:
+        """The process-unit models watched now (their stage's monitor)."""
+        return next(s.monitor for s in self.stages if isinstance(s, UnitStage))
 
     def rescope(self) -> None:
         """The owned partitions changed (writer thread only): state is rebuilt from the database,
@@ -149,19 +162,17 @@ class Pipeline:
         keeps the partitions its state was built for: taking new ones is a rebuild (`rescope`)."""
         self.index = self._load_index(again=True)
         self.evaluator.state.grow(self.index.size)
-        self.quality.grow(self.index.size)
-        self.trend.grow(self.index.size)
-        self.units.load(self.index, self._active_units())
-        self.rules.load(self.index, self._active_rules(), self._suppressing())
+        for stage in self.stages:
+            stage.reload(self.index)
         log.info("catalog revision %d loaded (%d sensors)", self.index.revision, len(self.index.tag_to_id))
 
-    def _active_units(self) -> set[int]:
+    def active_units(self) -> set[int]:
         return {uid for (uid, _), p in self.alarms.unit_points.items() if p.active}
 
-    def _active_rules(self) -> set[int]:
+    def active_rules(self) -> set[int]:
         return {rid for (rid, _), p in self.alarms.rule_points.items() if p.active}
 
-    def _suppressing(self) -> set[int]:
+    def suppressing(self) -> set[int]:
         """Sensors under state-based suppression (from the alarm rows, which survive a restart)."""
         held = {p.sensor_id for p in self.alarms.points.values() if p.suppressed and p.suppression == "state"}
         for sid in held:
@@ -279,6 +290,7 @@ class Pipeline:
     def _ingest(self, jobs: list[_Job]) -> None:
         raws = [j.raw for j in jobs]
         started = time.perf_counter()
+        lap = Laps()
         try:
             merged = RawBatch.concat(raws)
             if self._stale:  # a recovery that failed (the database was away) is done before anything new
@@ -287,18 +299,20 @@ class Pipeline:
             if self.ownership is not None and self.catalog.revision() != self.index.revision:
                 self.reload_catalog()  # an ingest node may know a sensor added a moment ago
             batch, reasons = self.normalizer.validate(merged, self.index, now)
+            lap("validate")
             self.store.append(batch)
             self.normalizer.stored(batch)
+            lap("store")
         except Exception as e:
             log.exception("ingest failed; %d requests refused", len(jobs))
             for j in jobs:
                 j.future.set_exception(e)
             return
         try:
-            faults = self.quality.observe(batch, self.index, self.normalizer.out_of_range)
-            self._evaluate(batch, now, faults)
+            self._evaluate(batch, now, lap=lap)
             if len(batch) and self.bus.has_subscribers(READINGS_STORED):
                 self.bus.publish(READINGS_STORED, ReadingsStored(batch))
+            lap("publish")
         except Fenced as e:
             # Stored but not evaluated here. The batch may hold readings of partitions still ours
             # beside the lost one's, and the evaluator's state has moved past all of them: it is
@@ -330,20 +344,22 @@ class Pipeline:
             j.future.set_result(IngestResult(n - len(rejected), rejected))
             offset += n
 
-    def _evaluate(self, batch, now: int, faults: list[Fault] | None = None) -> None:
-        """Every detection stage over a stored batch, and one transaction for all their alarm changes."""
-        faults = faults or []
+    def _evaluate(self, batch, now: int, live: bool = True, lap: Laps | None = None) -> None:
+        """Every detection stage over a stored batch, and one transaction for all their alarm changes.
+        A replay after a restart (`live` False) skips the stages that judge only live batches."""
+        lap = lap or Laps()
         if len(batch):  # live or replayed after a crash alike
             self.reading_clock.saw(int(batch.ts.max()), now)
-        anomalies = self.units.observe(batch, self.index)
-        warnings = self.trend.observe(batch, self.index)
-        fired = self.rules.observe(batch, self.index)
-        extra = None
-        if faults or anomalies or warnings or fired:
-            def extra(conn: Connection) -> list[Change]:
-                return (self._faults(conn, faults, now) + self._anomalies(conn, anomalies, now)
-                        + self._warnings(conn, warnings, now) + self._rules(conn, fired, now))
-        self._commit_alarms(self.evaluator.evaluate(batch, self.index), now, extra=extra)
+        found = []
+        for stage in self.stages:
+            if live or stage.replays:
+                found += stage.observe(batch, self.index)
+                lap(type(stage).__name__)
+        tr = self.evaluator.evaluate(batch, self.index)
+        lap("limits")
+        self._commit_alarms(tr, now, extra=(lambda conn: self.alarms.apply_findings(conn, found, now)) if found
+                            else None)
+        lap("alarms")
 
     def _commit_alarms(self, tr: Transitions, now: int, extra: Callable | None = None) -> None:
         if not len(tr) and extra is None:
@@ -363,40 +379,6 @@ class Pipeline:
             self.bus.publish(ALARM_CHANGED, AlarmChanged(public(c.point, self.index), c.event,
                                                          owner.org_id if owner is not None else None))
 
-    def _faults(self, conn: Connection, faults: list[Fault], now: int) -> list[Change]:
-        changes: list[Change] = []
-        for f in faults:
-            changes += self.alarms.set_sensor_condition(conn, f.sensor, f.condition, f.active, f.ts, now,
-                                                        FAULT_PRIORITY[f.condition], f.value)
-        return changes
-
-    def _warnings(self, conn: Connection, warnings: list[EarlyWarning], now: int) -> list[Change]:
-        changes: list[Change] = []
-        for w in warnings:
-            changes += self.alarms.set_sensor_condition(conn, w.sensor, w.condition, w.active, w.ts, now,
-                                                        WARNING_PRIORITY[w.condition], w.value, w.comment)
-        return changes
-
-    def _rules(self, conn: Connection, events: list[RuleEvent], now: int) -> list[Change]:
-        changes: list[Change] = []
-        for e in events:
-            if e.kind == "suppress":
-                changes += self.alarms.state_suppress(conn, e.rule_id, e.active, e.comment, e.ts, now)
-                continue
-            rule = (self.index.rules or {}).get(e.rule_id)
-            prio = int(Priority.parse(rule.priority if rule is not None else "high"))
-            changes += self.alarms.set_rule_condition(conn, e.rule_id, RULE, e.active, e.ts, now, prio, e.comment)
-        return changes
-
-    def _anomalies(self, conn: Connection, events: list[UnitEvent], now: int) -> list[Change]:
-        changes: list[Change] = []
-        for e in events:
-            unit = (self.index.units or {}).get(e.unit_id)
-            prio = int(Priority.parse(unit.priority if unit is not None else "medium"))
-            changes += self.alarms.set_unit_condition(conn, e.unit_id, ANOM, e.active, e.ts, now, prio, e.score,
-                                                      e.comment)
-        return changes
-
     def _tick(self) -> None:
         if self._stale:  # timers must not fire from a state about to be rebuilt: rebuild it first
             self._recover()
@@ -405,14 +387,12 @@ class Pipeline:
         if self.catalog.revision() != self.index.revision:
             self.reload_catalog()
         tr = self.evaluator.tick(now, self.index)
-        faults = self.quality.tick(now, self.index)
-        fired = self.rules.tick(now, self.index)
+        found = [f for stage in self.stages for f in stage.tick(now, self.index)]
         due = any(p.shelved_until is not None and p.shelved_until <= now for p in self.alarms.by_id.values())
         due = due or self.alarms.hygiene_due(now)
-        if len(tr) or due or faults or fired:
+        if len(tr) or due or found:
             self._commit_alarms(tr, now, extra=lambda conn: self.alarms.expire_shelving(conn, now)
-                                + self.alarms.hygiene_tick(conn, now)
-                                + self._faults(conn, faults, now) + self._rules(conn, fired, now))
+                                + self.alarms.hygiene_tick(conn, now) + self.alarms.apply_findings(conn, found, now))
 
     def _checkpoint(self, force: bool = False) -> None:
         if self._stale and not force:  # the state is to be rebuilt: it must not be saved as it is

@@ -69,6 +69,18 @@ def test_last_ts_existing_and_readings_after(store):
     assert list(zip(r.sensor.tolist(), r.ts.tolist(), strict=True)) == [(1, T0 + 5 * US), (5, T0 + 86_400 * US)]
 
 
+def test_existing_is_exact_whether_the_span_holds_few_stored_rows_or_many(store):
+    """A probe of 3 readings whose time span holds 20,000 stored rows (the DuckDB store matches
+    those by a join) and one whose span holds a few (matched in memory): the same exact answer."""
+    n = 20_000
+    store.append(batch(np.arange(n) % 50, T0 + (np.arange(n) // 50) * US, np.ones(n)))
+    probe_s = np.array([3, 3, 77], np.int32)
+    wide = np.array([T0, T0 + 399 * US, T0 + 5 * US], np.int64)  # the span covers every stored row
+    assert store.existing(probe_s, wide).tolist() == [True, True, False]
+    narrow = np.array([T0 + 10 * US, T0 + 10 * US + 1, T0 + 10 * US], np.int64)  # 50 stored rows in the span
+    assert store.existing(probe_s, narrow).tolist() == [True, False, False]
+
+
 def test_window_returns_every_sensor_in_order(store):
     store.append(batch([2, 1, 2, 1, 3], [T0 + US, T0 + 2 * US, T0, T0, T0 + 60 * US], [4.0, 2.0, 3.0, 1.0, 9.0],
                        [0, 0, 2, 0, 0]))

@@ -18,6 +18,7 @@ from hazwatch.alarms.models import Alarm, AlarmFlood, AlarmJournal
 from hazwatch.catalog.index import SensorIndex
 from hazwatch.detect.rules.limits import Transitions
 from hazwatch.domain.batch import US
+from hazwatch.domain.findings import RULE_POINT, SENSOR, SUPPRESS, UNIT, Finding
 from hazwatch.domain.limits import CONDITIONS, Priority
 
 _A = Alarm.__table__
@@ -221,6 +222,25 @@ class AlarmManager:
         """Raise or clear a compound rule's alarm; the comment says which inputs made it true."""
         return self._set(conn, self.rule_points, "rule_id", rule_id, condition, active, ts, now, priority, comment,
                          None)
+
+    def apply_findings(self, conn: Connection, findings: list[Finding], now: int) -> list[Change]:
+        """The detection stages' findings, in their order, as alarm changes in the caller's transaction."""
+        changes: list[Change] = []
+        for f in findings:
+            if f.target == SENSOR:
+                changes += self.set_sensor_condition(conn, f.key, f.condition, f.active, f.ts, now, f.priority,
+                                                     f.value, f.comment)
+            elif f.target == UNIT:
+                changes += self.set_unit_condition(conn, f.key, f.condition, f.active, f.ts, now, f.priority,
+                                                   f.value, f.comment)
+            elif f.target == RULE_POINT:
+                changes += self.set_rule_condition(conn, f.key, f.condition, f.active, f.ts, now, f.priority,
+                                                   f.comment)
+            elif f.target == SUPPRESS:
+                changes += self.state_suppress(conn, f.key, f.active, f.comment or "", f.ts, now)
+            else:
+                raise ValueError(f"a finding for an unknown kind of alarm point: {f.target!r}")
+        return changes
 
     def set_sensor_condition(self, conn: Connection, sensor_id: int, condition: str, active: bool, ts: int,
                              now: int, priority: int, value: float | None = None,

@@ -77,13 +77,22 @@ class DuckDBStore:
         return np.asarray(cols[keys[0]], SENSOR_DTYPE), np.asarray(cols[keys[1]], TS_DTYPE)
 
     def existing(self, sensor: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """Which (sensor, ts) are stored. The rows in the probe's time span are read first (few, for
+        a gateway's backlog or a replay: DuckDB skips row groups by their ts range) and matched in
+        numpy; only a span that holds many stored rows is matched by a join in the database."""
         if not len(sensor):
             return np.zeros(0, bool)
-        probe = {"i": np.arange(len(sensor), dtype=np.int64), "sensor": sensor, "ts": ts}  # noqa: F841
         cur = self._cur()
+        span = [int(ts.min()), int(ts.max())]
+        cap = 4 * len(sensor) + 1000
+        rows = cur.execute("SELECT sensor, ts FROM readings WHERE ts BETWEEN ? AND ? LIMIT ?", [*span, cap + 1]
+                           ).fetchnumpy()
+        if len(rows["ts"]) <= cap:
+            return _member(sensor, ts, np.asarray(rows["sensor"]), np.asarray(rows["ts"]))
+        probe = {"i": np.arange(len(sensor), dtype=np.int64), "sensor": sensor, "ts": ts}  # noqa: F841
         found = cur.execute(
             "SELECT DISTINCT p.i FROM probe p JOIN readings r ON r.sensor = p.sensor AND r.ts = p.ts "
-            "WHERE r.ts BETWEEN ? AND ?", [int(ts.min()), int(ts.max())]).fetchnumpy()
+            "WHERE r.ts BETWEEN ? AND ?", span).fetchnumpy()
         out = np.zeros(len(sensor), bool)
         out[np.asarray(found["i"], np.int64)] = True
         return out
@@ -120,3 +129,12 @@ def _aggregate_frame(cols: dict) -> SeriesFrame:
         "last": np.asarray(cols[names[4]], VALUE_DTYPE),
         "count": np.asarray(cols[names[5]], np.int64),
     })
+
+
+def _member(sensor: np.ndarray, ts: np.ndarray, have_sensor: np.ndarray, have_ts: np.ndarray) -> np.ndarray:
+    """Whether each (sensor, ts) is among the (have_sensor, have_ts) pairs (vectorized)."""
+    if not len(have_ts):
+        return np.zeros(len(sensor), bool)
+    want = np.rec.fromarrays([sensor.astype(np.int64), ts.astype(np.int64)], names="s,t")
+    have = np.rec.fromarrays([have_sensor.astype(np.int64), have_ts.astype(np.int64)], names="s,t")
+    return np.isin(want, have)
