@@ -81,6 +81,14 @@ def test_existing_is_exact_whether_the_span_holds_few_stored_rows_or_many(store)
     assert store.existing(probe_s, narrow).tolist() == [True, False, False]
 
 
+def test_first_after_is_the_top_of_the_gap(store):
+    store.append(batch([1, 1, 1, 2], [T0, T0 + 10 * US, T0 + 20 * US, T0 + 5 * US], [1, 2, 3, 4]))
+    got = store.first_after(np.array([1, 1, 1, 2, 9], np.int32),
+                            np.array([T0, T0 + 10 * US, T0 + 20 * US, T0, T0], np.int64))
+    top = np.iinfo(np.int64).max
+    assert got.tolist() == [T0 + 10 * US, T0 + 20 * US, top, T0 + 5 * US, top]
+
+
 def test_window_returns_every_sensor_in_order(store):
     store.append(batch([2, 1, 2, 1, 3], [T0 + US, T0 + 2 * US, T0, T0, T0 + 60 * US], [4.0, 2.0, 3.0, 1.0, 9.0],
                        [0, 0, 2, 0, 0]))

@@ -53,12 +53,17 @@ def _iso(ts_us: int) -> str:
 
 class Normalizer:
     """Holds the newest stored ts of every sensor, so duplicates are found without a store
-    query except for readings that arrive out of order."""
+    query except for readings that arrive out of order; and, per sensor, a gap known to hold no
+    stored reading (gap_lo, gap_hi), so a gateway's backlog filling the time it was away is asked
+    of the store once, not batch after batch. The writer is the only one that stores: what it
+    stores into a gap moves the gap's floor up, and the gap stays exact."""
 
     def __init__(self, store: TelemetryStore, future_tolerance_s: float) -> None:
         self.store = store
         self.future_us = int(future_tolerance_s * US)
         self.last_ts = np.full(0, NO_TS, TS_DTYPE)
+        self.gap_lo = np.full(0, NO_TS, TS_DTYPE)  # exclusive bounds; lo >= hi: no gap known
+        self.gap_hi = np.full(0, NO_TS, TS_DTYPE)
         self.out_of_range: tuple[np.ndarray, np.ndarray] = (np.zeros(0, SENSOR_DTYPE), np.zeros(0, TS_DTYPE))
         sensors, ts = store.last_ts()
         self._grow(int(sensors.max()) + 1 if len(sensors) else 0)
@@ -66,9 +71,11 @@ class Normalizer:
 
     def _grow(self, size: int) -> None:
         if size > len(self.last_ts):
-            grown = np.full(size, NO_TS, TS_DTYPE)
-            grown[: len(self.last_ts)] = self.last_ts
-            self.last_ts = grown
+            n = len(self.last_ts)
+            for name in ("last_ts", "gap_lo", "gap_hi"):
+                grown = np.full(size, NO_TS, TS_DTYPE)
+                grown[:n] = getattr(self, name)
+                setattr(self, name, grown)
 
     def validate(self, raw: RawBatch, index: SensorIndex, now_us: int) -> tuple[ReadingBatch, dict[int, str]]:
         """Return the accepted readings sorted by (sensor, ts) and a reason per refused position."""
@@ -118,22 +125,36 @@ class Normalizer:
         for i in refuse_pos.tolist():
             reasons[i] = "duplicate (sensor, ts) in this batch"
         keep = ~dup
-        maybe_stored = keep & (t <= self.last_ts[s])
+        # older than the sensor's newest: stored already, unless it lies in the sensor's known gap
+        maybe_stored = keep & (t <= self.last_ts[s]) & ~((t > self.gap_lo[s]) & (t < self.gap_hi[s]))
         if maybe_stored.any():
             idx = np.flatnonzero(maybe_stored)
             stored = self.store.existing(s[idx], t[idx])
             for i in order[idx[stored]].tolist():
                 reasons[i] = "duplicate (sensor, ts): already stored"
             keep[idx[stored]] = False
+            if not stored.all():
+                self._learn_gaps(s[idx[~stored]], t[idx[~stored]])
         accepted = order[keep]
         batch = ReadingBatch(sensor[accepted], raw.ts[accepted], raw.value[accepted], raw.quality[accepted])
         assert len(accepted) + len(reasons) == n
         return batch, reasons
 
+    def _learn_gaps(self, sensor: np.ndarray, ts: np.ndarray) -> None:
+        """New readings older than their sensor's newest (sorted by sensor, ts): above the newest of
+        them, up to the next stored reading, nothing is stored. One store query per backlog start."""
+        last = np.flatnonzero(np.r_[sensor[1:] != sensor[:-1], True])
+        s, t = sensor[last], ts[last]
+        self.gap_lo[s] = t
+        self.gap_hi[s] = self.store.first_after(s, t)
+
     def stored(self, batch: ReadingBatch) -> None:
         """Advance the watermarks once a batch is durable (batch sorted by sensor, ts)."""
         if not len(batch):
             return
+        inside = (batch.ts > self.gap_lo[batch.sensor]) & (batch.ts < self.gap_hi[batch.sensor])
+        if inside.any():  # the backlog filled its gap up to here: the gap's floor rises
+            np.maximum.at(self.gap_lo, batch.sensor[inside], batch.ts[inside])
         last = batch.newest_per_sensor()
         s, t = batch.sensor[last], batch.ts[last]
         self.last_ts[s] = np.maximum(self.last_ts[s], t)

@@ -45,6 +45,9 @@ class _NoHistory:
     def existing(self, sensor, ts):
         return np.zeros(len(sensor), bool)
 
+    def first_after(self, sensor, ts):
+        return np.full(len(sensor), np.iinfo(np.int64).max, np.int64)
+
 
 class IngestNode:
     """Stands where the pipeline stands for the edges (`ingest`, `device_status`, `index`)."""

@@ -35,6 +35,10 @@ class TelemetryStore(Protocol):
     def existing(self, sensor: np.ndarray, ts: np.ndarray) -> np.ndarray:
         """Bool per (sensor, ts) pair: already stored."""
 
+    def first_after(self, sensor: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """Per (sensor, ts) pair, the oldest stored ts of that sensor newer than ts (the int64
+        maximum where there is none): the top of the gap a gateway's backlog is filling."""
+
     def readings_after(self, sensor: np.ndarray, after_ts: np.ndarray) -> ReadingBatch:
         """Stored readings of the given sensors newer than each one's ts, ordered by (sensor, ts):
         what a restart re-evaluates."""

@@ -97,6 +97,17 @@ class DuckDBStore:
         out[np.asarray(found["i"], np.int64)] = True
         return out
 
+    def first_after(self, sensor: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        out = np.full(len(sensor), np.iinfo(np.int64).max, np.int64)
+        if not len(sensor):
+            return out
+        probe = {"i": np.arange(len(sensor), dtype=np.int64), "sensor": sensor, "ts": ts}  # noqa: F841
+        found = self._cur().execute(
+            "SELECT p.i, min(r.ts) AS t FROM probe p JOIN readings r ON r.sensor = p.sensor AND r.ts > p.ts "
+            "WHERE r.ts > ? GROUP BY p.i", [int(ts.min())]).fetchnumpy()
+        out[np.asarray(found["i"], np.int64)] = np.asarray(found["t"], np.int64)
+        return out
+
     def readings_after(self, sensor: np.ndarray, after_ts: np.ndarray) -> ReadingBatch:
         if not len(sensor):
             return ReadingBatch.empty()

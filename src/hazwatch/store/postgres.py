@@ -161,6 +161,20 @@ class PostgresStore:
             out[np.asarray([r[0] for r in rows], np.int64) - 1] = True
         return out
 
+    def first_after(self, sensor: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        out = np.full(len(sensor), np.iinfo(np.int64).max, np.int64)
+        if not len(sensor):
+            return out
+        rows = self._reader().execute(
+            f"SELECT p.i, (SELECT {_US.replace('ts', 'r.ts')} FROM readings r WHERE r.sensor = p.sensor "
+            "AND r.ts > timestamptz 'epoch' + p.us * interval '1 microsecond' ORDER BY r.ts LIMIT 1) "
+            "FROM unnest(%s::int[], %s::bigint[]) WITH ORDINALITY AS p(sensor, us, i)",
+            [sensor.tolist(), ts.tolist()]).fetchall()
+        for i, t in rows:
+            if t is not None:
+                out[i - 1] = t
+        return out
+
     def readings_after(self, sensor: np.ndarray, after_ts: np.ndarray) -> ReadingBatch:
         if not len(sensor):
             return ReadingBatch.empty()
