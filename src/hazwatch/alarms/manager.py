@@ -16,9 +16,8 @@ from hazwatch.alarms import states
 from hazwatch.alarms.hygiene import AreaWindow, Flood, Hygiene, HygienePolicy
 from hazwatch.alarms.models import Alarm, AlarmFlood, AlarmJournal
 from hazwatch.catalog.index import SensorIndex
-from hazwatch.detect.rules.limits import Transitions
 from hazwatch.domain.batch import US
-from hazwatch.domain.findings import RULE_POINT, SENSOR, SUPPRESS, UNIT, Finding
+from hazwatch.domain.findings import RULE_POINT, SENSOR, SUPPRESS, UNIT, Finding, Transitions
 from hazwatch.domain.limits import CONDITIONS, Priority
 
 _A = Alarm.__table__

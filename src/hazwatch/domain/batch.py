@@ -96,3 +96,34 @@ class IngestResult:
 
     accepted: int
     rejected: list[Rejection]
+
+
+@dataclass(slots=True)
+class RawBatch:
+    """Parsed but unchecked readings: sensor ids (-1 unknown) with the tags as sent."""
+
+    tags: list[str]
+    sensor: np.ndarray
+    ts: np.ndarray
+    value: np.ndarray
+    quality: np.ndarray
+    # Readings the sender's credential may not write (a device writing another device's sensor),
+    # with the reason told back to it; None when every known sensor is the sender's to write.
+    denied: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.tags)
+
+    @staticmethod
+    def concat(raws: list[RawBatch]) -> RawBatch:
+        if len(raws) == 1:
+            return raws[0]
+        tags: list[str] = []
+        for r in raws:
+            tags.extend(r.tags)
+        out = RawBatch(tags, *(np.concatenate([getattr(r, c) for r in raws])
+                               for c in ("sensor", "ts", "value", "quality")))
+        if any(r.denied is not None for r in raws):
+            out.denied = np.concatenate([r.denied if r.denied is not None else np.zeros(len(r), bool)
+                                         for r in raws])
+        return out

@@ -3,48 +3,16 @@ reason string is built only for the readings that fail."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 
 from hazwatch.catalog.index import SensorIndex
-from hazwatch.domain.batch import SENSOR_DTYPE, TS_DTYPE, US, ReadingBatch
+from hazwatch.domain.batch import SENSOR_DTYPE, TS_DTYPE, US, RawBatch, ReadingBatch
 from hazwatch.store.base import TelemetryStore
 
 EARLIEST_US = 946_684_800 * US  # 2000-01-01: anything older is a broken clock, not data
 NO_TS = np.iinfo(np.int64).min
-
-
-@dataclass(slots=True)
-class RawBatch:
-    """Parsed but unchecked readings: sensor ids (-1 unknown) with the tags as sent."""
-
-    tags: list[str]
-    sensor: np.ndarray
-    ts: np.ndarray
-    value: np.ndarray
-    quality: np.ndarray
-    # Readings the sender's credential may not write (a device writing another device's sensor),
-    # with the reason told back to it; None when every known sensor is the sender's to write.
-    denied: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.tags)
-
-    @staticmethod
-    def concat(raws: list[RawBatch]) -> RawBatch:
-        if len(raws) == 1:
-            return raws[0]
-        tags: list[str] = []
-        for r in raws:
-            tags.extend(r.tags)
-        out = RawBatch(tags, *(np.concatenate([getattr(r, c) for r in raws])
-                               for c in ("sensor", "ts", "value", "quality")))
-        if any(r.denied is not None for r in raws):
-            out.denied = np.concatenate([r.denied if r.denied is not None else np.zeros(len(r), bool)
-                                         for r in raws])
-        return out
 
 
 def _iso(ts_us: int) -> str:

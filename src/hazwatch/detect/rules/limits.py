@@ -16,36 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from hazwatch.catalog.index import SensorIndex
-from hazwatch.domain.batch import TS_DTYPE, Quality, ReadingBatch
+from hazwatch.domain.batch import Quality, ReadingBatch
+from hazwatch.domain.findings import Transitions
 from hazwatch.domain.limits import DIRECTIONS
 
 SINCE_NEVER = -(2**62)  # "clear since forever": far enough back that every delay has passed
 NO_TS = np.iinfo(np.int64).min
 _UP = np.array(DIRECTIONS) > 0
-
-
-@dataclass(slots=True)
-class Transitions:
-    """Alarm condition changes: one entry per (sensor, condition) that switched on or off."""
-
-    sensor: np.ndarray
-    cond: np.ndarray  # index into CONDITIONS
-    ts: np.ndarray
-    value: np.ndarray
-    active: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.sensor)
-
-    @classmethod
-    def empty(cls) -> Transitions:
-        return cls(np.zeros(0, np.int32), np.zeros(0, np.int8), np.zeros(0, TS_DTYPE), np.zeros(0),
-                   np.zeros(0, bool))
-
-    def sorted(self) -> Transitions:
-        order = np.lexsort((self.cond, self.ts))
-        return Transitions(self.sensor[order], self.cond[order], self.ts[order], self.value[order],
-                           self.active[order])
 
 
 @dataclass
