@@ -48,6 +48,7 @@ import numpy as np
 import orjson
 import paho.mqtt.client as mqtt
 from benchdocs import machine, scratch, write_section
+from ingest import free_port
 from paho.mqtt.enums import CallbackAPIVersion
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -104,12 +105,6 @@ def expected_raises(total: int) -> dict[tuple[str, str], int]:
 
 
 # -- the broker and the publisher ---------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_port(port: int, what: str, seconds: float = 60) -> None:
     deadline = time.time() + seconds
     while time.time() < deadline:
