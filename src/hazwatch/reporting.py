@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, insert, select, update
 
+from hazwatch import offload
 from hazwatch.access import Access
 from hazwatch.alarms.manager import iso
 from hazwatch.auth import Principal
@@ -108,7 +109,9 @@ class Reports:
         if node is None:
             raise NotFound(f"org {org_id} not found")
         name = f"{node.code}-{period.name}-{lang}"
-        render.write(self.gather(org_id, period), lang, self.dir / f"{name}.html", self.dir / f"{name}.pdf")
+        # rendered in the render process: a report's charts must not hold the interpreter lock the writer needs
+        offload.run(render.write, self.gather(org_id, period), lang, self.dir / f"{name}.html",
+                    self.dir / f"{name}.pdf")
         now = self.services.pipeline.clock.now_us()
         row = {"org_id": org_id, "kind": period.kind, "period": period.name, "lang": lang,
                "start": int(period.start.timestamp() * US), "end": int(period.end.timestamp() * US),

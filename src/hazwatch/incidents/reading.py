@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select
 
+from hazwatch import offload
 from hazwatch.alarms.manager import iso
 from hazwatch.alarms.models import Alarm
 from hazwatch.catalog.index import SensorIndex
@@ -139,7 +140,7 @@ class IncidentReading:
         html, pdf = self.report_paths(incident_id)
         try:
             detail = self.detail(incident_id)
-            write_report(detail, self._trends(detail), html, pdf)
+            offload.run(write_report, detail, self._trends(detail), html, pdf)  # off the server's interpreter
             kind, text = "report", f"close-out report written: {html.name}, {pdf.name}"
         except Exception as e:  # the incident is closed all the same; the timeline says what went wrong
             log.exception("close-out report of incident %d failed", incident_id)
