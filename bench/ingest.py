@@ -81,15 +81,24 @@ def run_server(env: dict, data_dir: Path, port: int) -> subprocess.Popen:
                    env=env, check=True, capture_output=True)
     proc = subprocess.Popen([*hz, "serve", "--data-dir", str(data_dir), "--port", str(port)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(300):
+    return wait_healthy(proc, port, "the server")
+
+
+def wait_healthy(proc: subprocess.Popen, port: int, what: str, seconds: float = 60) -> subprocess.Popen:
+    """The process, once /healthz answers 200; SystemExit if it exits or does not answer in time."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             c.request("GET", "/healthz")
             if c.getresponse().status == 200:
                 return proc
         except OSError:
-            time.sleep(0.1)
-    raise SystemExit("server did not start")
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"{what} exited before it answered")
+        time.sleep(0.1)
+    raise SystemExit(f"{what} did not start")
 
 
 def http_rate(port: int, seconds: float, clients: int) -> tuple[float, int]:

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 from benchdocs import machine, write_section
-from ingest import BATCH, TOKEN, free_port, raw_rate
+from ingest import BATCH, TOKEN, free_port, raw_rate, wait_healthy
 
 HOURS_OLD = 6
 
@@ -38,18 +38,7 @@ def start_demo(data_dir: Path, port: int, seconds: float) -> subprocess.Popen:
     proc = subprocess.Popen([sys.executable, "-m", "hazwatch.cli.main", "demo", "--duration", str(seconds + 120),
                              "--port", str(port), "--data-dir", str(data_dir)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(600):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            c.request("GET", "/healthz")
-            if c.getresponse().status == 200:
-                return proc
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            raise SystemExit("the demo exited before it answered")
-        time.sleep(0.1)
-    raise SystemExit("the demo did not start")
+    return wait_healthy(proc, port, "the demo", 120)
 
 
 def sensors(port: int) -> list[dict]:
