@@ -176,7 +176,12 @@ def bench_backend(backend: str, seconds: float, clients: int) -> dict:
         rate, total = http_rate(port, seconds, clients)
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:  # the figure is taken; a slow shutdown must not lose it
+            print(f"{backend}: the server took over 60 s to stop; killed", flush=True)
+            proc.kill()
+            proc.wait()
     raw_url = env["HAZWATCH_DATABASE_URL"] if db else f"duckdb:///{tmp / 'raw.duckdb'}"
     raw = raw_rate(raw_url, min(seconds, 8))
     if db:
