@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, select
 
 from hazwatch.detect.models import LimitStateRow
 from hazwatch.detect.rules.limits import LimitState
@@ -12,22 +12,28 @@ _T = LimitStateRow.__table__
 _BITS = np.array([1, 2, 4, 8])
 
 
+_COLS = ("sensor_id", "raw_bits", "active_bits", "since_ll", "since_l", "since_h", "since_hh", "last_ts",
+         "last_value")
+
+
 def save(conn: Connection, state: LimitState, sensors: np.ndarray) -> None:
+    """Upsert the sensors' rows: one driver-level executemany of plain tuples (built column-wise),
+    since at tens of thousands of sensors a row object per sensor is most of a checkpoint's time."""
     sensors = np.unique(sensors)
     if not len(sensors):
         return
     raw_bits = (state.raw[sensors] * _BITS).sum(axis=1)
     active_bits = (state.active[sensors] * _BITS).sum(axis=1)
     since = state.since[sensors]
-    rows = [
-        {"sensor_id": s, "raw_bits": r, "active_bits": a, "since_ll": x[0], "since_l": x[1], "since_h": x[2],
-         "since_hh": x[3], "last_ts": lt, "last_value": None if lv != lv else lv}
-        for s, r, a, x, lt, lv in zip(sensors.tolist(), raw_bits.tolist(), active_bits.tolist(), since.tolist(),
-                                      state.last_ts[sensors].tolist(), state.last_value[sensors].tolist(),
-                                      strict=True)
-    ]
-    conn.execute(delete(_T).where(_T.c.sensor_id.in_(sensors.tolist())))
-    conn.execute(insert(_T), rows)
+    value = state.last_value[sensors]
+    rows = list(zip(sensors.tolist(), raw_bits.tolist(), active_bits.tolist(), since[:, 0].tolist(),
+                    since[:, 1].tolist(), since[:, 2].tolist(), since[:, 3].tolist(),
+                    state.last_ts[sensors].tolist(),
+                    np.where(np.isnan(value), None, value.astype(object)).tolist(), strict=True))
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(
+        f"INSERT INTO {_T.name} ({', '.join(_COLS)}) VALUES ({', '.join([mark] * len(_COLS))}) "
+        f"ON CONFLICT (sensor_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLS[1:])}", rows)
     state.dirty[sensors] = False
 
 
