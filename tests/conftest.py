@@ -51,6 +51,24 @@ def pg_database() -> Iterator[str]:
             con.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def relational_engine(request, tmp_path: Path):
+    """The embedded database and a fresh PostgreSQL one, every table made: for code whose SQL takes
+    a different path on each."""
+    from hazwatch.db import Base, make_engine
+    from hazwatch.migrations.runner import metadata
+    from hazwatch.settings import _sqlalchemy_url
+
+    if request.param == "sqlite":
+        e = make_engine(f"sqlite:///{tmp_path / 'h.db'}")
+    else:
+        e = make_engine(_sqlalchemy_url(request.getfixturevalue("pg_database")))
+    metadata()
+    Base.metadata.create_all(e)
+    yield e
+    e.dispose()
+
+
 def eventually(fn, seconds: float = 5.0):
     """Poll fn until it returns something truthy (the server works on its own thread); that value,
     or fn's last answer when time runs out."""

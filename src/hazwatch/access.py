@@ -87,8 +87,8 @@ class Access:
 
     def alarms(self, state: str) -> list[dict]:
         idx = self.services.index
-        return [public(p, idx) for p in self.services.alarm_queries.list(state)
-                if (org := self._alarm_org(p)) is not None and self.scope.allows(org)]
+        return [public(p, idx, owner) for p in self.services.alarm_queries.list(state)
+                if (owner := idx.owner_of(p)) is not None and self.scope.allows(owner.org_id)]
 
     def floods(self) -> list[dict]:
         tree = self.services.orgs.current()
@@ -317,12 +317,10 @@ class Access:
         idx = self.services.index
         alarms = {}
         for p in self.services.alarm_queries.list("all"):
-            org = self._alarm_org(p)
-            if org is None or not self.scope.allows(org) or (area is not None and org not in area):
+            owner = idx.owner_of(p)
+            if owner is None or not self.scope.allows(owner.org_id) or (area is not None and owner.org_id not in area):
                 continue
-            a = public(p, idx)
-            what = a["sensor"] or a["process_unit"] or a["rule"] or a["device"] or str(p.id)
-            alarms[p.id] = {"label": f"{what} {p.condition}", "priority": p.priority, "active": p.active,
+            alarms[p.id] = {"label": f"{owner.code} {p.condition}", "priority": p.priority, "active": p.active,
                             "raised_at": p.raised_at}
         events = self.services.alarm_queries.events_between(list(alarms), start, end)
         incidents = self.services.incidents.response_times(area, start, end)

@@ -376,7 +376,7 @@ class Pipeline:
         for c in changes:
             metrics.ALARMS.labels(c.event).inc()
             owner = self.index.owner_of(c.point)
-            self.bus.publish(ALARM_CHANGED, AlarmChanged(public(c.point, self.index), c.event,
+            self.bus.publish(ALARM_CHANGED, AlarmChanged(public(c.point, self.index, owner), c.event,
                                                          owner.org_id if owner is not None else None))
 
     def _tick(self) -> None:

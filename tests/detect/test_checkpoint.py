@@ -3,31 +3,14 @@ its row), loaded back bit for bit, on the embedded database and on PostgreSQL.""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
-import pytest
 
-from hazwatch.db import Base, make_engine
 from hazwatch.detect import checkpoint
 from hazwatch.detect.rules.limits import LimitState
-from hazwatch.migrations.runner import metadata
-from hazwatch.settings import _sqlalchemy_url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path: Path):
-    if request.param == "sqlite":
-        e = make_engine(f"sqlite:///{tmp_path / 'h.db'}")
-    else:
-        e = make_engine(_sqlalchemy_url(request.getfixturevalue("pg_database")))
-    metadata()
-    Base.metadata.create_all(e)
-    yield e
-    e.dispose()
-
-
-def test_saved_state_loads_back_and_a_second_save_replaces_the_row(engine):
+def test_saved_state_loads_back_and_a_second_save_replaces_the_row(relational_engine):
+    engine = relational_engine
     st = LimitState.empty(5000)
     rng = np.random.default_rng(3)
     st.raw[:] = rng.random((5000, 4)) < 0.3

@@ -2,14 +2,12 @@
 and the telemetry sealing windows (with a clock the test moves)."""
 
 import time
-from pathlib import Path
 
 import numpy as np
 import orjson
 import pytest
 from sqlalchemy import text
 
-from hazwatch.db import Base, make_engine
 from hazwatch.domain.batch import ReadingBatch
 from hazwatch.ledger.anchor import FileAnchor, checkpoint_digest
 from hazwatch.ledger.log import Fork, Ledger, SealPolicy
@@ -17,8 +15,6 @@ from hazwatch.ledger.merkle import leaf_hash
 from hazwatch.ledger.note import Signer, open_checkpoint
 from hazwatch.ledger.proof import verify_proof
 from hazwatch.ledger.tiles import TileError
-from hazwatch.migrations.runner import metadata
-from hazwatch.settings import _sqlalchemy_url
 
 
 class Clock:
@@ -29,17 +25,10 @@ class Clock:
         return self.us
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path: Path):
+@pytest.fixture
+def engine(relational_engine):
     """The embedded database and PostgreSQL: appending takes a different path on each."""
-    if request.param == "sqlite":
-        e = make_engine(f"sqlite:///{tmp_path / 'h.db'}")
-    else:
-        e = make_engine(_sqlalchemy_url(request.getfixturevalue("pg_database")))
-    metadata()
-    Base.metadata.create_all(e)
-    yield e
-    e.dispose()
+    return relational_engine
 
 
 LOG = Signer.generate("test.example/log")

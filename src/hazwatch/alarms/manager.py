@@ -74,8 +74,14 @@ def iso(us: int | None) -> str | None:
     return datetime.fromtimestamp(us / US, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def public(p: AlarmPoint, index: SensorIndex) -> dict:
-    owner = index.owner_of(p)
+_ASK = object()
+
+
+def public(p: AlarmPoint, index: SensorIndex, owner=_ASK) -> dict:
+    """The alarm as the API and the live stream show it. `owner` is `index.owner_of(p)` when the
+    caller has it already (the writer publishing a change, a scoped list), so it is looked up once."""
+    if owner is _ASK:
+        owner = index.owner_of(p)
     unit = owner.code if owner is not None and owner.kind == "unit" else None
     rule = owner.code if owner is not None and owner.kind == "rule" else None
     info: dict = index.info.get(p.sensor_id, {}) if p.sensor_id is not None else {}
