@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from hazwatch.domain.batch import US
-from hazwatch.normalize import Normalizer, RawBatch
+from hazwatch.normalize import History, Normalizer, RawBatch
 from hazwatch.store.duckdb import DuckDBStore
 
 T0 = 1_800_000_000 * US
@@ -48,7 +48,7 @@ def _put(norm: Normalizer, store, sensor: list[int], ts: list[int]) -> dict[int,
 
 def test_a_backlog_is_checked_against_the_store_once_and_duplicates_still_refused():
     store = CountingStore()
-    norm = Normalizer(store, 300)
+    norm = Normalizer(History.of(store), 300)
     # live readings: the newest is at +1000 s; an old one at +100 s sits inside the coming backlog
     assert _put(norm, store, [1, 1, 1], [T0 + 100 * US, T0 + 1000 * US, T0 + 1001 * US]) == {}
     assert store.asked == 0  # live data is newer than anything stored: no question to the store

@@ -1,4 +1,5 @@
-"""CPU-heavy work (PDF and HTML reports with their charts) in a process of its own.
+"""CPU-heavy work (PDF and HTML reports with their charts, fitting a pack's detectors) in a process
+of its own.
 
 A report renders for a second or more of pure Python (reportlab, jinja2). Run on a thread of the
 server it would hold the interpreter lock that the writer needs for every batch; run here, the

@@ -36,7 +36,7 @@ from hazwatch.domain.batch import IngestResult
 from hazwatch.domain.clock import ReadingClock
 from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged, ReadingsStored
 from hazwatch.domain.limits import COMM
-from hazwatch.normalize import Normalizer, RawBatch
+from hazwatch.normalize import History, Normalizer, RawBatch
 from hazwatch.normalize.validate import EARLIEST_US
 from hazwatch.store import TelemetryStore
 
@@ -95,7 +95,7 @@ class Pipeline:
         self.tick_interval_s = tick_interval_s
         self.checkpoint_interval_s = checkpoint_interval_s
         self.index = self._load_index()
-        self.normalizer = Normalizer(store, future_tolerance_s)
+        self.normalizer = Normalizer(History.of(store), future_tolerance_s)
         self.evaluator = LimitEvaluator(self.index.size)
         # reading time for the timers that wait on data (STALE, rule holds): one clock, fed once per batch
         self.reading_clock = ReadingClock()
@@ -154,7 +154,7 @@ class Pipeline:
         """The owned partitions changed (writer thread only): state is rebuilt from the database,
         where the previous owner left it, exactly as after a restart."""
         self.index = self._load_index()
-        self.normalizer = Normalizer(self.store, self.normalizer.future_us / 1e6)
+        self.normalizer = Normalizer(History.of(self.store), self.normalizer.future_us / 1e6)
         self._recover()
 
     def reload_catalog(self) -> None:

@@ -153,22 +153,68 @@ def test_telemetry_windows_are_sealed_once_closed_and_again_for_late_readings(en
 def test_a_backlog_of_late_readings_marks_each_sensor_and_window_once(engine, tmp_path, monkeypatch):
     """The writer only notes keys; the ledger thread folds them to (sensor, window start) pairs,
     and a backlog longer than the fold limit stays bounded on the writer without losing a pair."""
-    import hazwatch.ledger.log as log_module
+    import hazwatch.ledger.late as late_module
 
     W = 60_000_000
     t0 = 1_800_000_000 * 1_000_000 // W * W
     ledger = Ledger(engine, tmp_path / "log", LOG, Clock(t0), window=lambda a, b: ReadingBatch.of([], [], []),
                     seal=SealPolicy(60, 10))
     ledger._until_cache = t0 + 3 * W  # three windows sealed
-    monkeypatch.setattr(log_module, "LATE_COMPACT", 50)
+    monkeypatch.setattr(late_module, "LATE_COMPACT", 50)
     sensors = np.tile(np.array([3, 70_000, 5], np.int32), 40)
     ts = t0 + np.arange(120, dtype=np.int64) * (3 * W // 120) + 7  # all three windows, many readings each
     ledger.readings_stored(ReadingBatch.of(sensors, ts, np.ones(120)))
     ledger.readings_stored(ReadingBatch.of([5], [t0 + 3 * W + 1], [1.0]))  # not sealed yet: not late
-    assert ledger._late_rows <= 120 and len(ledger._late) == 1  # folded on the writer past the limit
+    assert ledger.late._rows <= 120 and len(ledger.late._keys) == 1  # folded on the writer past the limit
     expected = {(int(s), int(t) // W * W) for s, t in zip(sensors, ts, strict=True)}
-    assert len(expected) == 9 and ledger._late_pairs() == expected
-    assert ledger._late_pairs() == set()  # taken once
+    assert len(expected) == 9 and ledger.late.pairs() == expected
+    assert ledger.late.pairs() == set()  # taken once
+
+
+def test_a_window_filled_by_a_backlog_is_read_back_once_it_goes_quiet(engine, tmp_path):
+    """A backlog that fills a sealed window over many ledger cycles has it sealed again at its first
+    late reading and then once when a cycle passes without any, not read back every cycle; a
+    window touched without end is sealed again after `late_max_wait_s`; stopping seals what waits."""
+    W = 60_000_000
+    t0 = 1_800_000_000 * 1_000_000 // W * W
+    stored: list[tuple[int, int, float]] = []
+    reads: list[int] = []
+
+    def window(start: int, end: int) -> ReadingBatch:
+        reads.append(start)
+        rows = sorted((s, t, v) for s, t, v in stored if start <= t < end)
+        return ReadingBatch.of([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+
+    clock = Clock(t0 + 1)
+    ledger = Ledger(engine, tmp_path / "log", LOG, clock, window=window, seal=SealPolicy(60, 0, late_max_wait_s=100))
+    ledger.integrate()
+    stored.append((1, t0 + 1, 1.0))
+    clock.us = t0 + W  # window t0 closes (no grace)
+    assert ledger.integrate() == 1 and reads == [t0]
+
+    def late(k: int) -> None:  # the backlog's k-th reading for window t0
+        stored.append((1, t0 + 10 + k, float(k)))
+        ledger.readings_stored(ReadingBatch.of([1], [t0 + 10 + k], [float(k)]))
+
+    late(1)
+    assert ledger.integrate() == 1 and reads == [t0, t0]  # first touch: sealed again at once
+    for k in range(2, 6):  # still filling, cycle after cycle: not read back
+        late(k)
+        clock.us += 1_000_000
+        assert ledger.integrate() == 0
+    assert reads == [t0, t0] and ledger.late.waiting() == 1
+    clock.us += 1_000_000
+    assert ledger.integrate() == 1 and reads == [t0, t0, t0]  # a quiet cycle: sealed with all of them
+    assert opened(engine)[-1]["count"] == 6
+    for k in range(6, 11):  # touched without end: sealed again at once, then once it has waited 100 s
+        late(k)
+        clock.us += 40_000_000
+        ledger.integrate()
+    assert reads.count(t0) == 5 and opened(engine)[-1]["count"] == 11
+    late(11)
+    ledger.start()
+    ledger.stop()  # the final integration seals what still waits
+    assert opened(engine)[-1]["count"] == 12 and ledger.late.waiting() == 0
 
 
 def test_a_stopped_log_catches_up_window_by_window(engine, tmp_path):

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from hazwatch import offload
 from hazwatch.app import make_api
 from hazwatch.cli.main import app
 from hazwatch.normalize import RawBatch
@@ -63,8 +64,10 @@ def test_applying_records_the_detectors_unfitted(casting):
     assert not casting.catalog.export().units
 
 
-def test_a_fitted_detector_catches_a_blocked_channel_that_no_limit_sees(casting):
+def test_a_fitted_detector_catches_a_blocked_channel_that_no_limit_sees(casting, monkeypatch):
     rng = np.random.default_rng(1)
+    ran, real = [], offload.run  # fitting is seconds of Python: it runs in the render process
+    monkeypatch.setattr(offload, "run", lambda fn, *a: ran.append(fn.__name__) or real(fn, *a))
     t0 = int(time.time()) - 3 * 3600  # whole seconds: the window holds exactly the rows fed
     with TestClient(make_api(casting), headers={"Authorization": f"Bearer {TOKEN}"}) as client:
         feed(casting, cooling_water(2400, rng), t0)  # 40 minutes of normal running
@@ -77,6 +80,7 @@ def test_a_fitted_detector_catches_a_blocked_channel_that_no_limit_sees(casting)
         assert r.status_code == 200, r.text
         [f] = r.json()["fitted"]
         assert (f["code"], f["columns"], f["rows"]) == (UNIT, TAGS, 2400)
+        assert ran == ["fitted_model", "fitted_model"]  # the dry run and the fit, each off the server's process
         [unit] = casting.catalog.export().units
         assert (unit.code, unit.org, unit.hazard_source, unit.priority) == (UNIT, "E1", "E1-CAST", "high")
         assert unit.model["columns"] == TAGS

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import orjson
 from sqlalchemy import Connection, Engine, and_, bindparam, delete, event, func, insert, select, update
 
@@ -35,6 +34,7 @@ from hazwatch.ledger.anchor import Anchor
 from hazwatch.ledger.canonical import canonical
 from hazwatch.ledger.commit import Committer, is_public_entry, public_entry
 from hazwatch.ledger.entries import SEALED, record_entry, telemetry_entry, window_digests
+from hazwatch.ledger.late import LateWindows
 from hazwatch.ledger.leaves import entry_bodies
 from hazwatch.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, leaf_hashes
 from hazwatch.ledger.models import (
@@ -53,7 +53,6 @@ from hazwatch.ledger.tiles import WIDTH, TileError, TileTree, bundle_path, tile_
 from hazwatch.ledger.witness import WitnessClient, WitnessRefused
 
 log = logging.getLogger(__name__)
-LATE_COMPACT = 1 << 20  # late-reading keys kept before the writer folds them (8 MiB)
 _E, _B, _S = LedgerEntry.__table__, LedgerBatch.__table__, LedgerState.__table__
 _H, _R, _W = LedgerHead.__table__, LedgerRecord.__table__, LedgerSeal.__table__
 _C, _WS = LedgerCheckpoint.__table__, LedgerWitness.__table__
@@ -71,6 +70,7 @@ class SealPolicy:
     window_s: int = 60  # readings are sealed per sensor and window of this length
     grace_s: float = 30.0  # a window is sealed this long after it ends (readings still arriving)
     rows_per_cycle: int = 20_000  # rows of each sealed table read per integration
+    late_max_wait_s: float = 300.0  # a window still being filled by late readings is sealed again by then
 
 
 class Ledger:
@@ -94,10 +94,7 @@ class Ledger:
         self._lock = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        # (sensor << 32 | window number) of readings stored after their window was sealed
-        self._late: list[np.ndarray] = []
-        self._late_rows = 0
-        self._late_lock = threading.Lock()
+        self.late = LateWindows(self.seal.window_s * US, int(self.seal.late_max_wait_s * US))
         self._until_cache: int | None = None  # telemetry before this is sealed (read on the writer thread)
         self._warned = -1e9
         self._completed: list[tuple[int, int]] = []  # full tiles whose partial versions may go
@@ -193,30 +190,13 @@ class Ledger:
 
     def readings_stored(self, batch: ReadingBatch) -> None:
         """Bus listener on the writer thread: readings for windows already sealed get those windows
-        sealed again. The writer only notes keys; the ledger thread folds them (`_late_pairs`)."""
+        sealed again. The writer only notes keys; the ledger thread folds them (`LateWindows`)."""
         until = self._until_cache
         if until is None or not len(batch):
             return
         late = batch.ts < until
-        if not late.any():
-            return
-        keys = (batch.sensor[late].astype(np.int64) << 32) | (batch.ts[late] // (self.seal.window_s * US))
-        with self._late_lock:
-            self._late.append(keys)
-            self._late_rows += len(keys)
-            if self._late_rows > LATE_COMPACT:  # a long backlog between two ledger cycles: bounded memory
-                self._late = [np.unique(np.concatenate(self._late))]
-                self._late_rows = len(self._late[0])
-
-    def _late_pairs(self) -> set[tuple[int, int]]:
-        """(sensor, window start) of every late reading noted since the last call."""
-        with self._late_lock:
-            late, self._late, self._late_rows = self._late, [], 0
-        if not late:
-            return set()
-        keys = np.unique(np.concatenate(late))
-        w = self.seal.window_s * US
-        return set(zip((keys >> 32).tolist(), ((keys & 0xFFFFFFFF) * w).tolist(), strict=True))
+        if late.any():
+            self.late.note(batch.sensor[late], batch.ts[late])
 
     # -- sealing the tables and the telemetry ------------------------------------------------------
     def _heads(self, conn: Connection, subjects: set[str]) -> dict[str, str]:
@@ -327,10 +307,8 @@ class Ledger:
         # readings stored from here on into these windows count as late: none slips between the read
         # below and the new mark
         self._until_cache = until
-        late = self._late_pairs()
-        for start in sorted({k[1] for k in late}):
+        for start, sensors in self.late.due(now, flush=self._stop.is_set()):
             batch = self.window(start, start + w)
-            sensors = {k[0] for k in late if k[1] == start}
             out.append((start, start + w, [d for d in window_digests(batch) if d[0] in sensors], False))
         for start in due:
             out.append((start, start + w, window_digests(self.window(start, start + w)), True))

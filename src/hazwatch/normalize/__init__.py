@@ -1,5 +1,5 @@
 """Raw readings to a validated batch: catalog lookup, range, time and duplicate checks."""
 
-from hazwatch.normalize.validate import Normalizer, RawBatch
+from hazwatch.normalize.validate import NO_HISTORY, History, Normalizer, RawBatch
 
-__all__ = ["Normalizer", "RawBatch"]
+__all__ = ["NO_HISTORY", "History", "Normalizer", "RawBatch"]

@@ -3,13 +3,17 @@ reason string is built only for the readings that fail."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import numpy as np
 
 from hazwatch.catalog.index import SensorIndex
 from hazwatch.domain.batch import SENSOR_DTYPE, TS_DTYPE, US, RawBatch, ReadingBatch
 from hazwatch.store.base import TelemetryStore
+
+Probe = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (sensor ids, ts) -> one answer per reading
 
 EARLIEST_US = 946_684_800 * US  # 2000-01-01: anything older is a broken clock, not data
 NO_TS = np.iinfo(np.int64).min
@@ -19,6 +23,25 @@ def _iso(ts_us: int) -> str:
     return datetime.fromtimestamp(ts_us / US, UTC).isoformat().replace("+00:00", "Z")
 
 
+class History(NamedTuple):
+    """All the normalizer asks of the readings already stored, and nothing more: a store gives its
+    own (`History.of`); an ingest node of the scale-out mode, which keeps no readings, gives
+    `NO_HISTORY` and leaves duplicates of stored readings to the worker that stores them."""
+
+    newest: tuple[np.ndarray, np.ndarray]  # (sensor ids, each one's newest stored ts) at start
+    seen: Probe  # which (sensor, ts) are stored
+    next_after: Probe  # each sensor's first stored ts after ts (int64 max where none)
+
+    @classmethod
+    def of(cls, store: TelemetryStore) -> History:
+        return cls(store.last_ts(), store.existing, store.first_after)
+
+
+NO_HISTORY = History((np.zeros(0, SENSOR_DTYPE), np.zeros(0, TS_DTYPE)),
+                     lambda sensor, ts: np.zeros(len(sensor), bool),
+                     lambda sensor, ts: np.full(len(sensor), np.iinfo(np.int64).max, np.int64))
+
+
 class Normalizer:
     """Holds the newest stored ts of every sensor, so duplicates are found without a store
     query except for readings that arrive out of order; and, per sensor, a gap known to hold no
@@ -26,14 +49,14 @@ class Normalizer:
     of the store once, not batch after batch. The writer is the only one that stores: what it
     stores into a gap moves the gap's floor up, and the gap stays exact."""
 
-    def __init__(self, store: TelemetryStore, future_tolerance_s: float) -> None:
-        self.store = store
+    def __init__(self, history: History, future_tolerance_s: float) -> None:
+        self.history = history
         self.future_us = int(future_tolerance_s * US)
         self.last_ts = np.full(0, NO_TS, TS_DTYPE)
         self.gap_lo = np.full(0, NO_TS, TS_DTYPE)  # exclusive bounds; lo >= hi: no gap known
         self.gap_hi = np.full(0, NO_TS, TS_DTYPE)
         self.out_of_range: tuple[np.ndarray, np.ndarray] = (np.zeros(0, SENSOR_DTYPE), np.zeros(0, TS_DTYPE))
-        sensors, ts = store.last_ts()
+        sensors, ts = history.newest
         self._grow(int(sensors.max()) + 1 if len(sensors) else 0)
         self.last_ts[sensors] = ts
 
@@ -97,7 +120,7 @@ class Normalizer:
         maybe_stored = keep & (t <= self.last_ts[s]) & ~((t > self.gap_lo[s]) & (t < self.gap_hi[s]))
         if maybe_stored.any():
             idx = np.flatnonzero(maybe_stored)
-            stored = self.store.existing(s[idx], t[idx])
+            stored = self.history.seen(s[idx], t[idx])
             for i in order[idx[stored]].tolist():
                 reasons[i] = "duplicate (sensor, ts): already stored"
             keep[idx[stored]] = False
@@ -114,7 +137,7 @@ class Normalizer:
         last = np.flatnonzero(np.r_[sensor[1:] != sensor[:-1], True])
         s, t = sensor[last], ts[last]
         self.gap_lo[s] = t
-        self.gap_hi[s] = self.store.first_after(s, t)
+        self.gap_hi[s] = self.history.next_after(s, t)
 
     def stored(self, batch: ReadingBatch) -> None:
         """Advance the watermarks once a batch is durable (batch sorted by sensor, ts)."""

@@ -16,6 +16,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hazwatch import offload
 from hazwatch.catalog.errors import CatalogError
 from hazwatch.catalog.models import Device, Org, Sensor, Unit
 from hazwatch.catalog.repository import ApplySummary, CatalogRepository
@@ -96,13 +97,14 @@ def fit(repo: CatalogRepository, store: TelemetryStore, pack: Pack, org: str, si
             if len(x) < need:  # fewer held-out rows than one false alarm's worth: the threshold would be a guess
                 raise FitError(f"{len(x)} rows of normal running; a false-alarm rate of {d.target_far:g} needs "
                                f"at least {need:,} to set the threshold on (a longer window)")
-            model = fit_model([x], d.columns, d.method, d.target_far)
+            # seconds of pure Python per detector: in the render process, off the server's interpreter lock
+            model = offload.run(fitted_model, x, d.columns, d.method, d.target_far)
         except FitError as e:
             problems.append(f"{where}: {e}")
             continue
-        fitted.append(Fitted(d.code, d.name, d.columns, d.method, len(x), model.threshold, start, end))
+        fitted.append(Fitted(d.code, d.name, d.columns, d.method, len(x), model["threshold"], start, end))
         units.append(UnitDoc(code=d.code, name=d.name, org=org, hazard_source=d.hazard_source,
-                             model=model.to_dict(), priority=d.priority, clear_rows=d.clear_rows))
+                             model=model, priority=d.priority, clear_rows=d.clear_rows))
     if problems:
         raise PackError(problems)
     try:
@@ -111,6 +113,11 @@ def fit(repo: CatalogRepository, store: TelemetryStore, pack: Pack, org: str, si
     except CatalogError as e:
         raise PackError(e.problems) from None
     return fitted, summary
+
+
+def fitted_model(x: np.ndarray, columns: list[str], method: str, target_far: float) -> dict:
+    """A detector fitted on one run of rows, as the catalog stores it (run in the render process)."""
+    return fit_model([x], columns, method, target_far).to_dict()
 
 
 def _rows(store: TelemetryStore, d: DetectorDoc, sensors: list[int], start: int, end: int) -> np.ndarray:

@@ -29,24 +29,11 @@ from hazwatch.catalog import CatalogRepository, SensorIndex
 from hazwatch.domain import Clock, Rejection
 from hazwatch.domain.batch import IngestResult
 from hazwatch.domain.errors import Unavailable
-from hazwatch.normalize import Normalizer, RawBatch
+from hazwatch.normalize import NO_HISTORY, Normalizer, RawBatch
 from hazwatch.scale import partitions, stream, wire
 
 log = logging.getLogger(__name__)
 OUT_OF_RANGE = "outside the instrument range"
-
-
-class _NoHistory:
-    """The ingest node keeps no readings: duplicates of stored ones are the worker's to drop."""
-
-    def last_ts(self):
-        return np.zeros(0, np.int32), np.zeros(0, np.int64)
-
-    def existing(self, sensor, ts):
-        return np.zeros(len(sensor), bool)
-
-    def first_after(self, sensor, ts):
-        return np.full(len(sensor), np.iinfo(np.int64).max, np.int64)
 
 
 class IngestNode:
@@ -59,7 +46,7 @@ class IngestNode:
         self.nats_url, self.node, self.count, self.replicas = nats_url, node, count, replicas
         self.tick_interval_s, self.timeout_s = tick_interval_s, timeout_s
         self.index = SensorIndex.load(engine)
-        self.normalizer = Normalizer(_NoHistory(), future_tolerance_s)  # type: ignore[arg-type]
+        self.normalizer = Normalizer(NO_HISTORY, future_tolerance_s)  # duplicates of stored ones: the worker drops them
         # message ids for JetStream's duplicate window: unique across restarts of a node with the same
         # name, or the first batches after a quick restart would be taken for repeats and dropped
         self._run = uuid.uuid4().hex[:12]
