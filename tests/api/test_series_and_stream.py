@@ -117,3 +117,36 @@ def test_a_compound_rule_alarm_reaches_the_consoles_of_its_enterprise_only(servi
         client.post("/api/v1/telemetry", json={"sensor": ["OTHER-PT"], "ts": [now + 1], "value": [3.0]})
         other = orjson.loads(theirs.receive_text())
         assert (other["alarm"]["sensor"], other["alarm"]["enterprise"]) == ("OTHER-PT", "E-OTHER"), other
+
+
+def test_an_alarm_flood_reaches_a_batch_socket_in_a_few_frames_and_loses_nothing():
+    """The hub hands alarm changes over at once, but not again within HAND_GAP_S: 300 changes over
+    half a second reach a `?batch=true` socket complete, in a handful of frames, in order."""
+    import asyncio
+
+    from hazwatch.api.streamhub import HAND_GAP_S, StreamHub
+    from hazwatch.auth.scope import Scope
+    from hazwatch.bus.memory import InProcessBus
+    from hazwatch.domain.events import ALARM_CHANGED, AlarmChanged
+
+    bus = InProcessBus()
+    hub = StreamHub(bus, index=lambda: None, interval_s=3600)
+    n, span = 300, 0.5
+
+    async def watch() -> tuple[list[dict], float]:
+        sub = hub.join("operator", 5, Scope(frozenset({7})), with_values=False, batch=True)
+        other = hub.join("neighbour", 5, Scope(frozenset({8})), with_values=False, batch=True)
+        started = time.monotonic()
+        for i in range(n):
+            bus.publish(ALARM_CHANGED, AlarmChanged({"id": i}, "raised", org_id=7))
+            await asyncio.sleep(span / n)
+        took = time.monotonic() - started
+        frames: list[dict] = []
+        while sum(len(f["messages"]) for f in frames) < n:
+            frames.append(orjson.loads(await asyncio.wait_for(sub.queue.get(), 5)))
+        assert other.queue.empty()  # another enterprise's console sees none of it
+        return frames, took
+
+    frames, took = asyncio.run(watch())
+    assert [m["alarm"]["id"] for f in frames for m in f["messages"]] == list(range(n))
+    assert len(frames) <= took / HAND_GAP_S + 2, f"{len(frames)} frames for {n} changes over {took:.2f} s"

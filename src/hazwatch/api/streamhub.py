@@ -26,7 +26,10 @@ from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged,
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 1000  # per socket, messages
-HAND_OVER_S = 0.1  # alarm changes reach the sockets within this; a batch socket gets one frame each time
+# An alarm change goes to the sockets as soon as the hub has it, unless alarm changes went less than
+# this ago: then it waits for the rest of it with whatever else comes, so that in an alarm flood a
+# batch socket gets ten frames a second, not one per change, while a lone alarm is not held back.
+HAND_GAP_S = 0.1
 HUB_QUEUE = 16  # value events waiting for the hub (each holds its batch: the bound is memory too)
 
 
@@ -113,12 +116,14 @@ class StreamHub:
 
     def _serve(self) -> None:
         next_flush = time.monotonic() + self.interval_s
-        next_hand = time.monotonic() + HAND_OVER_S
+        last_alarms = 0.0  # when alarm changes last went out
         out: dict[Subscriber, list[bytes]] = {}
+        alarms = False  # alarm changes wait in `out`
         while True:
             events: list = []
+            until = min(next_flush, last_alarms + HAND_GAP_S) if alarms else next_flush
             try:
-                events.append(self._events.get(timeout=max(0.0, min(next_flush, next_hand) - time.monotonic())))
+                events.append(self._events.get(timeout=max(0.0, until - time.monotonic())))
                 while len(events) < 1000:  # what waits is taken together: one hand-over per socket
                     events.append(self._events.get_nowait())
             except queue.Empty:
@@ -130,28 +135,37 @@ class StreamHub:
                             self._waiting_values -= 1
                         self._note(event.batch)
                     elif isinstance(event, AlarmChanged):
-                        self._alarm(event, out)
+                        alarms = self._alarm(event, out) or alarms
                 except Exception:  # a bad event must not end every console's stream
                     continue
+            flushed = False
             if time.monotonic() >= next_flush:
                 next_flush = time.monotonic() + self.interval_s
+                flushed = True
                 with contextlib.suppress(Exception):
                     self._flush(out)
-            if time.monotonic() >= next_hand:  # what gathered in the last tenth of a second goes together
-                next_hand = time.monotonic() + HAND_OVER_S
+            now = time.monotonic()
+            # values go at once; alarm changes at once unless others went within the gap (then the
+            # values wait with them)
+            if out and ((alarms and now >= last_alarms + HAND_GAP_S) or (flushed and not alarms)):
+                if alarms:
+                    last_alarms, alarms = now, False
                 for sub, msgs in out.items():
                     sub.loop.call_soon_threadsafe(sub.offer, msgs)
                 out = {}
 
-    def _alarm(self, event: AlarmChanged, out: dict[Subscriber, list[bytes]]) -> None:
-        """An alarm change goes out at once, to every socket whose scope holds its org."""
+    def _alarm(self, event: AlarmChanged, out: dict[Subscriber, list[bytes]]) -> bool:
+        """An alarm change for every socket whose scope holds its org; whether any socket gets it."""
         org = event.org_id  # a unit's or a rule's alarm as well as a sensor's or a device's
         if org is None:
-            return
+            return False
         msg = orjson.dumps({"type": "alarm", "event": event.event, "alarm": event.alarm})
+        sent = False
         for sub in self._subs:
             if sub.scope.allows(org):
                 out.setdefault(sub, []).append(msg)
+                sent = True
+        return sent
 
     def _note(self, batch) -> None:
         """Keep the newest value of each sensor the batch touched: a few numpy operations per batch,

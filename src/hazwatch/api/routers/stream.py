@@ -1,13 +1,13 @@
 """WebSocket /api/v1/stream: live alarm changes and sensor values.
 
-Messages: {"type": "alarm", "event": "raised", "alarm": {...}} (within a tenth of a second) and
+Messages: {"type": "alarm", "event": "raised", "alarm": {...}} (as soon as the stream has it) and
 {"type": "values", "sensor": [...], "ts": [...], "value": [...]} (the newest reading of each sensor
 that changed, every `stream_values_interval_s`). The token comes in the Authorization header or
 as `?token=` for browsers.
 `?values=false` leaves the value messages out: an annunciator or a bridge that forwards alarms
-need not decode a message per stored batch. `?batch=true` sends what gathered in each tenth of a
-second as one frame, `{"type": "batch", "messages": [...]}` (the console does): under an alarm flood
-a socket gets ten frames a second, not hundreds.
+need not decode a message per stored batch. `?batch=true` sends what gathered since the socket's
+last frame as one frame, `{"type": "batch", "messages": [...]}` (the console does): a lone alarm
+change goes at once, and under an alarm flood a socket gets ten frames a second, not one per change.
 A client that cannot keep up loses value messages, never the connection of others. The fan-out
 runs on its own thread (api/streamhub.py), never the writer's; the credential is checked again
 every `stream_recheck_s`, read once per token for all its sockets (a revoked or disabled one closes

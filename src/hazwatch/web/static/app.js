@@ -113,7 +113,7 @@ function connect() {
     if (msg.type === "alarm") onAlarm(msg.event, msg.alarm);
     else if (msg.type === "values") onValues(msg);
   };
-  ws.onmessage = (m) => {  // batch=true: what came in the last tenth of a second, in one frame
+  ws.onmessage = (m) => {  // batch=true: what came since the last frame (at most ten a second in a flood), in one frame
     const msg = JSON.parse(m.data);
     if (msg.type === "batch") msg.messages.forEach(one);
     else one(msg);
