@@ -82,3 +82,47 @@ def test_readings_of_a_fenced_batch_are_evaluated_once_the_state_is_rebuilt(tmp_
         assert [tuple(r) for r in journal] == [("H", "raised", int((now + 1) * 1e6))]
     finally:
         pipeline.stop()
+
+
+def test_a_catalog_change_is_loaded_off_the_writer_and_swapped_in_on_it(tmp_path):
+    """Loading the catalog's index is a database read that grows with the sensors (a third of a
+    second at 5,000): the writer never does it. A change from another process, seen by the writer's
+    timer, is loaded on a thread of its own; a change on this process is loaded by its caller; both
+    are swapped in on the writer, and the new sensor is accepted afterwards."""
+    from hazwatch.catalog.schema import CatalogDoc, SensorDoc
+
+    services = build_services(make_settings(tmp_path, tick_interval_s=0.05))
+    pipeline = services.pipeline
+    loads, swaps = [], []
+    load, swap = pipeline._load_index, pipeline._swap_index
+    pipeline._load_index = lambda again=False: loads.append(threading.current_thread().name) or load(again)
+    pipeline._swap_index = lambda index: swaps.append(threading.current_thread().name) or swap(index)
+    pipeline.start()
+    try:
+        doc = SensorDoc(tag="NEW-1", name="new", kind="pressure", unit="MPa", device="DCS-T", range_low=0,
+                        range_high=10)
+        services.catalog.apply(CatalogDoc(sensors=[doc]), "another process")  # nobody tells the pipeline
+        deadline = time.monotonic() + 10
+        while "NEW-1" not in services.index.tag_to_id and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert "NEW-1" in services.index.tag_to_id
+        assert loads == ["hazwatch-catalog-load"] and swaps == ["hazwatch-writer"]
+        assert pipeline.ingest(_raw(services, "NEW-1", time.time() - 1, 5.0)).result(5).accepted == 1
+
+        services.catalog.apply(CatalogDoc(sensors=[doc.model_copy(update={"tag": "NEW-2"})]), "this process")
+        services.catalog_changed()  # an API write: seen by the next request at once
+        assert "NEW-2" in services.index.tag_to_id
+        assert loads[1] == threading.current_thread().name and swaps[1] == "hazwatch-writer"
+
+        busy = threading.Event()
+        pipeline.call(lambda: (busy.set(), time.sleep(0.3)))
+        assert busy.wait(5)
+        stopping = threading.Thread(target=pipeline.stop)
+        stopping.start()
+        time.sleep(0.05)
+        late = pipeline.call(lambda: 1)  # queued behind the stop: refused, not left waiting for ever
+        stopping.join(10)
+        with pytest.raises(Exception, match="the writer has stopped"):
+            late.result(1)
+    finally:
+        pipeline.stop()

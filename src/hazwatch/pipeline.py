@@ -34,6 +34,7 @@ from hazwatch.detect.stages import STAGES, Stage, StageFactory, UnitStage
 from hazwatch.domain import Clock, Rejection
 from hazwatch.domain.batch import IngestResult
 from hazwatch.domain.clock import ReadingClock
+from hazwatch.domain.errors import Unavailable
 from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged, ReadingsStored
 from hazwatch.domain.limits import COMM
 from hazwatch.normalize import History, Normalizer, RawBatch
@@ -104,6 +105,7 @@ class Pipeline:
         self.alarms: AlarmManager
         self._queue: queue.Queue[_Job] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._loading = threading.Event()  # a catalog load runs aside (`_reload_aside`)
         self._recover()
 
     # -- recovery ----------------------------------------------------------------------------------
@@ -158,13 +160,41 @@ class Pipeline:
         self._recover()
 
     def reload_catalog(self) -> None:
-        """Swap in a fresh SensorIndex (a single reference assignment, safe for readers). A worker
-        keeps the partitions its state was built for: taking new ones is a rebuild (`rescope`)."""
-        self.index = self._load_index(again=True)
-        self.evaluator.state.grow(self.index.size)
+        """Load a fresh SensorIndex on the calling thread (a third of a second of database reads at
+        5,000 sensors: never on the writer's time) and swap it in on the writer, which alone owns
+        what the index sizes (limit state, stages); returns once readers see it. A worker keeps the
+        partitions its state was built for: taking new ones is a rebuild (`rescope`)."""
+        index = self._load_index(again=True)
+        if self.running and threading.current_thread() is not self._thread:
+            self.call(lambda: self._swap_index(index)).result(timeout=60)
+        else:
+            self._swap_index(index)
+
+    def _swap_index(self, index: SensorIndex) -> None:
+        if index.revision < self.index.revision:  # a newer one got in first
+            return
+        self.index = index  # a single reference assignment: safe for readers on other threads
+        self.evaluator.state.grow(index.size)
         for stage in self.stages:
-            stage.reload(self.index)
-        log.info("catalog revision %d loaded (%d sensors)", self.index.revision, len(self.index.tag_to_id))
+            stage.reload(index)
+        log.info("catalog revision %d loaded (%d sensors)", index.revision, len(index.tag_to_id))
+
+    def _reload_aside(self) -> None:
+        """A catalog changed by another process, seen by the writer's timer: loaded on a thread of
+        its own and swapped in on the writer when ready (one load at a time)."""
+        if self._loading.is_set():
+            return
+        self._loading.set()
+
+        def load() -> None:
+            try:
+                self.reload_catalog()
+            except Exception:
+                log.exception("catalog reload failed; trying again at the next tick")
+            finally:
+                self._loading.clear()
+
+        threading.Thread(target=load, name="hazwatch-catalog-load", daemon=True).start()
 
     def active_units(self) -> set[int]:
         return {uid for (uid, _), p in self.alarms.unit_points.items() if p.active}
@@ -203,6 +233,13 @@ class Pipeline:
         self._queue.put(_Job("stop", fut))
         self._thread.join()
         self._thread = None
+        while True:  # what came after the stop is refused, not left waiting for ever
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if job.future.set_running_or_notify_cancel():
+                job.future.set_exception(Unavailable("the writer has stopped"))
 
     @property
     def running(self) -> bool:
@@ -385,7 +422,7 @@ class Pipeline:
             return
         now = self.clock.now_us()
         if self.catalog.revision() != self.index.revision:
-            self.reload_catalog()
+            self._reload_aside()
         tr = self.evaluator.tick(now, self.index)
         found = [f for stage in self.stages for f in stage.tick(now, self.index)]
         due = any(p.shelved_until is not None and p.shelved_until <= now for p in self.alarms.by_id.values())
