@@ -15,18 +15,18 @@ from sqlalchemy import select
 
 from hazwatch import packs
 from hazwatch.alarms import AlarmCommandError, public
-from hazwatch.alarms.manager import iso
 from hazwatch.auth import Actor, Principal, Scope, roles
 from hazwatch.auth.audit import CommandAudit
 from hazwatch.catalog.errors import CatalogError
 from hazwatch.catalog.models import Device
 from hazwatch.catalog.repository import ApplySummary
 from hazwatch.catalog.schema import CatalogDoc, OrgDoc
+from hazwatch.domain.clock import iso
 from hazwatch.domain.errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
 from hazwatch.domain.limits import Priority
 from hazwatch.normalize import RawBatch
 from hazwatch.packs import Pack
-from hazwatch.services import Services
+from hazwatch.services import Services, hygiene_policy
 from hazwatch.store.base import SeriesFrame
 
 
@@ -303,9 +303,7 @@ class Access:
         """Floods and chattering counted by the thresholds the live alarm hygiene uses."""
         from hazwatch.risk.kpis import KpiPolicy
 
-        s = self.services.settings
-        return KpiPolicy(flood_per_10min=s.flood_alarms, chatter_activations=s.chatter_activations,
-                         chatter_window_s=s.chatter_window_s)
+        return KpiPolicy(hygiene_policy(self.services.settings))
 
     def kpis(self, enterprise: str | None, start: int, end: int, bucket_us: int | None = None) -> dict:
         from hazwatch.risk.kpis import alarm_kpis, incident_kpis

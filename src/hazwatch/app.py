@@ -17,11 +17,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import uvicorn
 from fastapi import FastAPI
 
-from hazwatch.alarms.hygiene import HygienePolicy
+from hazwatch.access import Access
 from hazwatch.alarms.queries import AlarmQueries
 from hazwatch.api import create_api
 from hazwatch.api.app import ROLE_ROUTERS
-from hazwatch.auth import AuditLog, AuthService, DeviceCredentials, OrgTrees, UserDirectory
+from hazwatch.auth import AuditLog, AuthService, DeviceCredentials, OrgTrees, Principal, UserDirectory
 from hazwatch.auth.signing import BatchSignatures
 from hazwatch.auth.throttle import LoginThrottle
 from hazwatch.bus import InProcessBus
@@ -51,7 +51,7 @@ from hazwatch.risk.assess import Bands
 from hazwatch.risk.hidden import HiddenDangerRegister
 from hazwatch.risk.overview import ColourRule
 from hazwatch.risk.points import RiskPoints
-from hazwatch.services import Services
+from hazwatch.services import Services, hygiene_policy
 from hazwatch.settings import Settings
 from hazwatch.store import open_store
 
@@ -96,7 +96,7 @@ def build(settings: Settings) -> Services:
     # the ledger learns of late readings from this process's stored batches: only where it stores them
     services.ledger = build_ledger(settings, engine, store, pipeline) if role == "all" else None
     services.reports = Reports(services)
-    services.feed = Feed(services)
+    services.feed = Feed(services, lambda org_id: Access(services, Principal(None, "feed", "admin", org_id)))
     desk.also_tick += [services.reports.tick, services.feed.tick]
     if once:
         build_tiers(settings, services)
@@ -137,9 +137,7 @@ def build_pipeline(settings: Settings, engine, store, catalog: CatalogRepository
                         future_tolerance_s=settings.future_tolerance_s,
                         tick_interval_s=settings.tick_interval_s,
                         checkpoint_interval_s=settings.checkpoint_interval_s,
-                        hygiene=HygienePolicy(settings.flood_alarms, settings.flood_window_s,
-                                              settings.chatter_activations, settings.chatter_window_s,
-                                              settings.chatter_suppress_s, settings.first_out_window_s),
+                        hygiene=hygiene_policy(settings),
                         ownership=leases)
     if leases is not None:
         from hazwatch.scale.worker import WorkerNode

@@ -18,10 +18,10 @@ from sqlalchemy import func, insert, select, update
 
 from hazwatch import offload
 from hazwatch.access import Access
-from hazwatch.alarms.manager import iso
 from hazwatch.auth import Principal
 from hazwatch.auth.models import User
 from hazwatch.domain.batch import US
+from hazwatch.domain.clock import iso
 from hazwatch.domain.errors import Invalid, NotFound
 from hazwatch.risk import report as render
 from hazwatch.risk.models import Report

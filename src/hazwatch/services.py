@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
+from hazwatch.alarms.hygiene import HygienePolicy
 from hazwatch.alarms.queries import AlarmQueries
 from hazwatch.auth import AuditLog, AuthService, DeviceCredentials, OrgTrees, UserDirectory
 from hazwatch.auth.signing import BatchSignatures
@@ -29,6 +30,13 @@ if TYPE_CHECKING:
     from hazwatch.scale.election import Election
     from hazwatch.scale.worker import WorkerNode
 
+
+
+def hygiene_policy(settings: Settings) -> HygienePolicy:
+    """The alarm hygiene thresholds from the settings: the live engine flags by them and the KPIs
+    count by them (`KpiPolicy`), so there is one place they are read."""
+    return HygienePolicy(settings.flood_alarms, settings.flood_window_s, settings.chatter_activations,
+                         settings.chatter_window_s, settings.chatter_suppress_s, settings.first_out_window_s)
 
 @dataclass
 class Services:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
@@ -17,6 +16,7 @@ from hazwatch.alarms.hygiene import AreaWindow, Flood, Hygiene, HygienePolicy
 from hazwatch.alarms.models import Alarm, AlarmFlood, AlarmJournal
 from hazwatch.catalog.index import SensorIndex
 from hazwatch.domain.batch import US
+from hazwatch.domain.clock import iso
 from hazwatch.domain.findings import RULE_POINT, SENSOR, SUPPRESS, UNIT, Finding, Transitions
 from hazwatch.domain.limits import CONDITIONS, Priority
 
@@ -66,12 +66,6 @@ class AlarmPoint:
             "priority", "active", "acknowledged", "shelved_until", "suppressed", "out_of_service",
             "raised_at", "cleared_at", "value", "changed_at", "suppressed_until", "suppression", "chattering",
             "first_out_id")}
-
-
-def iso(us: int | None) -> str | None:
-    if us is None:
-        return None
-    return datetime.fromtimestamp(us / US, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 _ASK = object()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import Engine, select
 
 from hazwatch.alarms import states
-from hazwatch.alarms.manager import AlarmPoint, iso
+from hazwatch.alarms.manager import AlarmPoint
 from hazwatch.alarms.models import Alarm, AlarmFlood, AlarmJournal
+from hazwatch.domain.clock import iso
 
 _A = Alarm.__table__
 _J = AlarmJournal.__table__

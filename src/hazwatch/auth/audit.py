@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select
 
 from hazwatch.auth.models import AuditEntry
 from hazwatch.auth.scope import Scope
+from hazwatch.domain.clock import iso
 
-_T = AuditEntry.__table__
+_AUD = AuditEntry.__table__
 
 
 @dataclass(frozen=True)
@@ -55,10 +55,6 @@ class CommandAudit:
         return cls(Actor(**d["actor"]), d["action"], int(d["alarm_id"]), d["org_id"], d.get("comment"))
 
 
-def _iso(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 class AuditLog:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -66,7 +62,7 @@ class AuditLog:
     @staticmethod
     def record(conn: Connection, actor: Actor, action: str, object_type: str, object_id: Any,
                org_id: int | None, before: dict | None = None, after: dict | None = None) -> None:
-        conn.execute(insert(_T).values(
+        conn.execute(insert(_AUD).values(
             ts=time.time_ns() // 1000, actor=actor.name, actor_role=actor.role, org_id=org_id, action=action,
             object_type=object_type, object_id=str(object_id), before=before, after=after, remote=actor.remote))
 
@@ -75,16 +71,16 @@ class AuditLog:
               limit: int = 1000) -> list[dict]:
         """Newest first, only entries whose org lies in scope (installation-level entries, with no
         org, only for unscoped readers)."""
-        q = select(_T).order_by(_T.c.id.desc()).limit(limit)
+        q = select(_AUD).order_by(_AUD.c.id.desc()).limit(limit)
         if not scope.everything:
-            q = q.where(_T.c.org_id.in_(sorted(scope.org_ids or ())))
-        for col, val in ((_T.c.action, action), (_T.c.actor, actor), (_T.c.object_type, object_type)):
+            q = q.where(_AUD.c.org_id.in_(sorted(scope.org_ids or ())))
+        for col, val in ((_AUD.c.action, action), (_AUD.c.actor, actor), (_AUD.c.object_type, object_type)):
             if val is not None:
                 q = q.where(col == val)
         if since_us is not None:
-            q = q.where(_T.c.ts >= since_us)
+            q = q.where(_AUD.c.ts >= since_us)
         if until_us is not None:
-            q = q.where(_T.c.ts < until_us)
+            q = q.where(_AUD.c.ts < until_us)
         with self.engine.connect() as conn:
             rows = conn.execute(q).mappings().all()
-        return [{**r, "ts": _iso(r["ts"])} for r in rows]
+        return [{**r, "ts": iso(r["ts"])} for r in rows]

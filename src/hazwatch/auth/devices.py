@@ -20,7 +20,7 @@ from hazwatch.catalog.models import Device, Org
 from hazwatch.domain.errors import NotFound
 from hazwatch.domain.signing import key_of, wrap
 
-_T = ApiToken.__table__
+_TOK = ApiToken.__table__
 MQTT_ITERATIONS = 1000  # the secret is 256 random bits; the KDF only has to satisfy Mosquitto's format
 TOPIC_ROOT = "hz/v1"
 
@@ -57,7 +57,7 @@ class DeviceCredentials:
             dev = self._device(conn, scope, code)
             d = digest(secret)
             wrapped = wrap(self.server_key, d, key_of(secret)) if self.server_key else None
-            cid = conn.execute(insert(_T).values(device_id=dev.id, kind=DEVICE, token_sha256=d, sign_key=wrapped,
+            cid = conn.execute(insert(_TOK).values(device_id=dev.id, kind=DEVICE, token_sha256=d, sign_key=wrapped,
                                                  label=label, created_at=now, mqtt_hash=mosquitto_hash(secret))
                                ).inserted_primary_key[0]
             out = {"id": cid, "device": code, "label": label, "created_at": now}
@@ -68,20 +68,21 @@ class DeviceCredentials:
     def list(self, scope: Scope, code: str) -> list[dict]:
         with self.engine.connect() as conn:
             dev = self._device(conn, scope, code)
-            rows = conn.execute(select(_T.c.id, _T.c.label, _T.c.created_at, _T.c.revoked_at)
-                                .where(_T.c.device_id == dev.id, _T.c.kind == DEVICE).order_by(_T.c.id)).mappings()
+            rows = conn.execute(select(_TOK.c.id, _TOK.c.label, _TOK.c.created_at, _TOK.c.revoked_at)
+                                .where(_TOK.c.device_id == dev.id, _TOK.c.kind == DEVICE)
+                                .order_by(_TOK.c.id)).mappings()
             return [{**r, "device": code} for r in rows]
 
     def revoke(self, by: Principal, scope: Scope, code: str, cred_id: int, remote: str | None = None) -> dict:
         with self.engine.begin() as conn:
             dev = self._device(conn, scope, code)
-            tok = conn.execute(select(_T).where(_T.c.id == cred_id, _T.c.device_id == dev.id,
-                                                _T.c.kind == DEVICE)).mappings().first()
+            tok = conn.execute(select(_TOK).where(_TOK.c.id == cred_id, _TOK.c.device_id == dev.id,
+                                                _TOK.c.kind == DEVICE)).mappings().first()
             if tok is None:
                 raise NotFound(f"credential {cred_id} of device {code!r} not found")
             if tok["revoked_at"] is None:
                 now = time.time_ns() // 1000
-                conn.execute(update(_T).where(_T.c.id == cred_id).values(revoked_at=now))
+                conn.execute(update(_TOK).where(_TOK.c.id == cred_id).values(revoked_at=now))
                 self.audit.record(conn, by.actor(remote), "device_credential.revoke", "device_credential",
                                   cred_id, dev.org_id, before={"revoked_at": None}, after={"revoked_at": now})
         self.auth.forget([tok["token_sha256"]])
@@ -92,11 +93,11 @@ class DeviceCredentials:
         account, which may read every Hazwatch topic and write none."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(Device.code, Org.code, _T.c.mqtt_hash)
+                select(Device.code, Org.code, _TOK.c.mqtt_hash)
                 .join(Org, Org.id == Device.org_id)
-                .join(_T, (_T.c.device_id == Device.id) & (_T.c.kind == DEVICE))
-                .where(_T.c.revoked_at.is_(None), _T.c.mqtt_hash.is_not(None))
-                .order_by(Device.code, _T.c.id)).all()
+                .join(_TOK, (_TOK.c.device_id == Device.id) & (_TOK.c.kind == DEVICE))
+                .where(_TOK.c.revoked_at.is_(None), _TOK.c.mqtt_hash.is_not(None))
+                .order_by(Device.code, _TOK.c.id)).all()
         newest: dict[str, tuple[str, str]] = {}
         for dev, ent, h in rows:  # ordered by id, so the last one per device wins
             newest[dev] = (ent, h)

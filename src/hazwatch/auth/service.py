@@ -29,7 +29,7 @@ CACHE_S = 5.0
 FRESH_S = 300  # an access token this young from a password log-in may make an API key without the password
 PASSWORD_LOGIN = "login"  # the label of tokens issued by a password log-in ("refresh" for a rotation)
 UNKNOWN_NAME = "(unknown user name)"
-_T = ApiToken.__table__
+_TOK = ApiToken.__table__
 
 
 @dataclass(frozen=True)
@@ -88,13 +88,13 @@ class AuthService:
                     token = generated = new_token(API_KEY)
             if token is not None:
                 d = digest(token)
-                if conn.scalar(select(_T.c.id).where(_T.c.token_sha256 == d)) is None:
-                    conn.execute(insert(_T).values(user_id=admin_id, token_sha256=d, kind=API_KEY,
+                if conn.scalar(select(_TOK.c.id).where(_TOK.c.token_sha256 == d)) is None:
+                    conn.execute(insert(_TOK).values(user_id=admin_id, token_sha256=d, kind=API_KEY,
                                                    label=BOOTSTRAP, created_at=now))
                 if generated is None:
                     # HAZWATCH_ADMIN_TOKEN is the one bootstrap key: changing it retires the old one.
-                    conn.execute(update(_T).where(_T.c.user_id == admin_id, _T.c.label == BOOTSTRAP,
-                                                  _T.c.token_sha256 != d, _T.c.revoked_at.is_(None))
+                    conn.execute(update(_TOK).where(_TOK.c.user_id == admin_id, _TOK.c.label == BOOTSTRAP,
+                                                  _TOK.c.token_sha256 != d, _TOK.c.revoked_at.is_(None))
                                  .values(revoked_at=now))
         self.forget()
         return generated
@@ -132,7 +132,7 @@ class AuthService:
     def _lookup(self, d: str) -> tuple[Principal | None, int | None]:
         now = _now_us()
         with self.engine.connect() as conn:
-            tok = conn.execute(select(_T).where(_T.c.token_sha256 == d)).mappings().first()
+            tok = conn.execute(select(_TOK).where(_TOK.c.token_sha256 == d)).mappings().first()
             if (tok is None or not hmac.compare_digest(tok["token_sha256"], d) or tok["revoked_at"] is not None
                     or tok["kind"] == REFRESH or (tok["expires_at"] is not None and tok["expires_at"] <= now)):
                 return None, None
@@ -189,9 +189,9 @@ class AuthService:
         now = _now_us()
         reused = False
         with self.engine.begin() as conn:
-            tok = conn.execute(select(_T).where(_T.c.token_sha256 == d, _T.c.kind == REFRESH)).mappings().first()
+            tok = conn.execute(select(_TOK).where(_TOK.c.token_sha256 == d, _TOK.c.kind == REFRESH)).mappings().first()
             if tok is not None and (tok["expires_at"] or 0) > now:
-                spent = conn.execute(update(_T).where(_T.c.id == tok["id"], _T.c.revoked_at.is_(None))
+                spent = conn.execute(update(_TOK).where(_TOK.c.id == tok["id"], _TOK.c.revoked_at.is_(None))
                                      .values(revoked_at=now)).rowcount != 1
                 if not spent:
                     user = conn.execute(select(User.__table__).where(User.id == tok["user_id"])).first()
@@ -199,8 +199,8 @@ class AuthService:
                         raise InvalidGrant("the user of this refresh token is disabled")
                     return self._issue_pair(conn, user.id, "refresh", tok["family"])
                 reused = True
-                conn.execute(update(_T).where(_T.c.user_id == tok["user_id"], _T.c.family == tok["family"],
-                                              _T.c.revoked_at.is_(None)).values(revoked_at=now))
+                conn.execute(update(_TOK).where(_TOK.c.user_id == tok["user_id"], _TOK.c.family == tok["family"],
+                                              _TOK.c.revoked_at.is_(None)).values(revoked_at=now))
                 self.audit.record(conn, Actor("(refresh token)", "anonymous", None), "auth.refresh_reused", "user",
                                   tok["user_id"], None)
         if reused:
@@ -210,7 +210,7 @@ class AuthService:
     def _issue_pair(self, conn, user_id: int, how: str, family: str | None) -> TokenPair:
         now = _now_us()
         access, refresh = new_token(ACCESS), new_token(REFRESH)
-        conn.execute(insert(_T), [
+        conn.execute(insert(_TOK), [
             {"user_id": user_id, "kind": ACCESS, "token_sha256": digest(access), "label": how, "family": family,
              "created_at": now, "expires_at": now + self.access_ttl_s * 1_000_000},
             {"user_id": user_id, "kind": REFRESH, "token_sha256": digest(refresh), "label": how, "family": family,
@@ -223,13 +223,13 @@ class AuthService:
         not an error, so the answer does not reveal whether a token exists."""
         d = digest(token)
         with self.engine.begin() as conn:
-            tok = conn.execute(select(_T).where(_T.c.token_sha256 == d)).mappings().first()
+            tok = conn.execute(select(_TOK).where(_TOK.c.token_sha256 == d)).mappings().first()
             if tok is None or tok["revoked_at"] is not None:
                 return False
             mine = (tok["user_id"] is not None and tok["user_id"] == by.user_id) or tok["id"] == by.token_id
             if not (mine or (by.role == ADMIN and by.org_id is None)):
                 return False
-            conn.execute(update(_T).where(_T.c.id == tok["id"]).values(revoked_at=_now_us()))
+            conn.execute(update(_TOK).where(_TOK.c.id == tok["id"]).values(revoked_at=_now_us()))
             self.audit.record(conn, by.actor(remote), "token.revoke", tok["kind"], tok["id"], by.org_id)
         self.forget([d])
         return True
@@ -245,7 +245,8 @@ class AuthService:
         now = _now_us()
         with self.engine.connect() as conn:
             user = conn.execute(select(User.__table__).where(User.id == by.user_id)).first()
-            tok = conn.execute(select(_T.c.kind, _T.c.label, _T.c.created_at).where(_T.c.id == (by.token_id or -1))
+            tok = conn.execute(select(_TOK.c.kind, _TOK.c.label, _TOK.c.created_at)
+                               .where(_TOK.c.id == (by.token_id or -1))
                                ).first()
         fresh = tok is not None and tok.kind == ACCESS and tok.label == PASSWORD_LOGIN and \
             now - tok.created_at <= FRESH_S * 1_000_000
@@ -256,7 +257,7 @@ class AuthService:
         key = new_token(API_KEY)
         expires = now + int(expires_days * 86400e6) if expires_days else None
         with self.engine.begin() as conn:
-            kid = conn.execute(insert(_T).values(user_id=by.user_id, kind=API_KEY, token_sha256=digest(key),
+            kid = conn.execute(insert(_TOK).values(user_id=by.user_id, kind=API_KEY, token_sha256=digest(key),
                                                  label=label, created_at=now, expires_at=expires)
                                ).inserted_primary_key[0]
             out = {"id": kid, "label": label, "created_at": now, "expires_at": expires}
@@ -265,19 +266,20 @@ class AuthService:
 
     def api_keys(self, user_id: int) -> list[dict]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(_T.c.id, _T.c.label, _T.c.created_at, _T.c.expires_at, _T.c.revoked_at)
-                                .where(_T.c.user_id == user_id, _T.c.kind == API_KEY).order_by(_T.c.id)).mappings()
+            rows = conn.execute(select(_TOK.c.id, _TOK.c.label, _TOK.c.created_at, _TOK.c.expires_at, _TOK.c.revoked_at)
+                                .where(_TOK.c.user_id == user_id, _TOK.c.kind == API_KEY)
+                                .order_by(_TOK.c.id)).mappings()
             return [dict(r) for r in rows]
 
     def revoke_api_key(self, by: Principal, key_id: int, remote: str | None = None) -> dict:
         with self.engine.begin() as conn:
-            tok = conn.execute(select(_T).where(_T.c.id == key_id, _T.c.kind == API_KEY,
-                                                _T.c.user_id == by.user_id)).mappings().first()
+            tok = conn.execute(select(_TOK).where(_TOK.c.id == key_id, _TOK.c.kind == API_KEY,
+                                                _TOK.c.user_id == by.user_id)).mappings().first()
             if tok is None:
                 raise NotFound(f"API key {key_id} not found")
             if tok["revoked_at"] is None:
                 now = _now_us()
-                conn.execute(update(_T).where(_T.c.id == key_id).values(revoked_at=now))
+                conn.execute(update(_TOK).where(_TOK.c.id == key_id).values(revoked_at=now))
                 self.audit.record(conn, by.actor(remote), "api_key.revoke", "api_key", key_id, by.org_id,
                                   before={"revoked_at": None}, after={"revoked_at": now})
         self.forget([tok["token_sha256"]])

@@ -18,7 +18,7 @@ from hazwatch.domain.errors import Conflict, ServiceError
 from hazwatch.domain.signing import SEQUENCE_HEADER, SIGNATURE_HEADER, key_of, matches, sign, unwrap
 
 __all__ = ["SEQUENCE_HEADER", "SIGNATURE_HEADER", "BatchSignatures", "Unsigned", "sign"]
-_T = ApiToken.__table__
+_TOK = ApiToken.__table__
 
 
 class Unsigned(ServiceError):
@@ -48,7 +48,7 @@ class BatchSignatures:
         if not matches(key, seq, body, signature):
             raise Unsigned("signature does not match the batch: it was forged or altered on the way")
         with self.engine.connect() as conn:
-            last = conn.scalar(select(_T.c.last_sequence).where(_T.c.id == token_id))
+            last = conn.scalar(select(_TOK.c.last_sequence).where(_TOK.c.id == token_id))
         if last is not None and seq <= last:
             raise Conflict(f"replayed batch: sequence {seq} is not above {last}, the last accepted from this "
                            "device; its readings were stored when it first came")
@@ -58,8 +58,9 @@ class BatchSignatures:
         """The signing key of a live device credential of this device (batches that arrive over MQTT
         name their credential), None if there is no such credential."""
         with self.engine.connect() as conn:
-            row = conn.execute(select(_T.c.token_sha256, _T.c.sign_key).where(
-                _T.c.id == token_id, _T.c.device_id == device_id, _T.c.kind == "device", _T.c.revoked_at.is_(None))
+            row = conn.execute(select(_TOK.c.token_sha256, _TOK.c.sign_key).where(
+                _TOK.c.id == token_id, _TOK.c.device_id == device_id, _TOK.c.kind == "device",
+                _TOK.c.revoked_at.is_(None))
             ).first()
         if row is None or row.sign_key is None or self.server_key is None:
             return None  # a credential issued before keys were wrapped signs over HTTP only: issue a new one
@@ -68,6 +69,6 @@ class BatchSignatures:
     def accepted(self, token_id: int, seq: int) -> None:
         """Remember the sequence once the batch is stored (a later, higher one may have won a race)."""
         with self.engine.begin() as conn:
-            conn.execute(update(_T).where(_T.c.id == token_id, or_(_T.c.last_sequence.is_(None),
-                                                                    _T.c.last_sequence < seq))
+            conn.execute(update(_TOK).where(_TOK.c.id == token_id, or_(_TOK.c.last_sequence.is_(None),
+                                                                    _TOK.c.last_sequence < seq))
                          .values(last_sequence=seq))

@@ -16,7 +16,7 @@ from hazwatch.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from hazwatch.domain.text import a
 
 _U = User.__table__
-_T = ApiToken.__table__
+_TOK = ApiToken.__table__
 
 
 def _public(row, orgs) -> dict:
@@ -98,7 +98,8 @@ class UserDirectory:
         now = time.time_ns() // 1000
         with self.engine.begin() as conn:
             conn.execute(update(_U).where(_U.c.id == user_id).values(disabled=True))
-            conn.execute(update(_T).where(_T.c.user_id == user_id, _T.c.revoked_at.is_(None)).values(revoked_at=now))
+            conn.execute(update(_TOK).where(_TOK.c.user_id == user_id, _TOK.c.revoked_at.is_(None))
+                         .values(revoked_at=now))
             self.audit.record(conn, by.actor(remote), "user.disable", "user", user_id, before["org"],
                               before={"disabled": before["disabled"]}, after={"disabled": True})
         self.auth.forget()
@@ -122,8 +123,9 @@ class UserDirectory:
         now = time.time_ns() // 1000
         with self.engine.begin() as conn:
             conn.execute(update(_U).where(_U.c.id == user_id).values(password_hash=digest))
-            conn.execute(update(_T).where(_T.c.user_id == user_id, _T.c.kind.in_(("access", "refresh", "api_key")),
-                                          _T.c.revoked_at.is_(None), _T.c.id != (by.token_id or -1))
+            conn.execute(update(_TOK).where(_TOK.c.user_id == user_id,
+                                            _TOK.c.kind.in_(("access", "refresh", "api_key")),
+                                          _TOK.c.revoked_at.is_(None), _TOK.c.id != (by.token_id or -1))
                          .values(revoked_at=now))
             self.audit.record(conn, by.actor(remote), "user.password_change" if current is not None
                               else "user.password_reset", "user", user_id, row.org_id)

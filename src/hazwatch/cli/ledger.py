@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from hazwatch.cli.common import settings_for
 from hazwatch.ledger.note import COSIGNATURE_V1, ED25519, NoteError, Signer
 from hazwatch.settings import Settings
 
@@ -24,13 +25,6 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="The installati
                                                                    "HAZWATCH_DATA_DIR or .hazwatch/data)")]
 VKeys = Annotated[list[str] | None, typer.Option("--witness-vkey", help="A witness's verifier key (or a file "
                                                                          "holding it); repeat for each")]
-
-
-def _settings(data_dir: Path | None) -> Settings:
-    s = Settings()
-    if data_dir is not None:
-        s.data_dir = data_dir
-    return s
 
 
 def _fail(msg: str) -> None:
@@ -78,7 +72,7 @@ def vkey(data_dir: DataDir = None) -> None:
     """The installation's log verifier key: what witnesses and regulators configure."""
     from hazwatch.ledger.keys import load_signer
 
-    s = _settings(data_dir)
+    s = settings_for(data_dir)
     key = s.ledger_key or s.ledger_path / "log.key"
     if not key.exists():
         _fail(f"no log key at {key}: the server makes it on its first start")
@@ -95,7 +89,7 @@ def prove(entry: Annotated[int | None, typer.Option("--entry", help="the entry's
     the newest cosigned checkpoint. Verify it anywhere with `hazwatch ledger verify --proof`."""
     if (entry is None) == (record is None):
         _fail("give exactly one of --entry N or --record TABLE:ROW")
-    ledger = _open(_settings(data_dir))
+    ledger = _open(settings_for(data_dir))
     if record is not None:
         table, _, row = record.partition(":")
         if not row.isdigit():
@@ -159,7 +153,7 @@ def verify(log_vkey: Annotated[str, typer.Option("--log-vkey", help="the log's v
     if proof is not None:
         failed |= not _verify_proof(proof, log_key, witnesses, need)
     if tiles is not None or data:
-        settings = _settings(data_dir)
+        settings = settings_for(data_dir)
         source = None
         if data:
             from hazwatch.app import open_database

@@ -13,12 +13,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from hazwatch.cli.common import catalog_audit, cli_actor, settings_for
 from hazwatch.cli.ledger import ledger_app, witness_app
 from hazwatch.cli.model import model_app
 from hazwatch.cli.pack import pack_app
 from hazwatch.cli.risk import risk_app
 from hazwatch.cli.tier import tier_app
-from hazwatch.settings import Settings
 
 app = typer.Typer(help="Hazwatch: industrial-internet safety production platform.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -46,16 +46,6 @@ err = Console(stderr=True, soft_wrap=True)
 
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Embedded mode's files (default from "
                                                                    "HAZWATCH_DATA_DIR or .hazwatch/data)")]
-
-
-def _settings(data_dir: Path | None, **overrides) -> Settings:
-    s = Settings()
-    if data_dir is not None:
-        s.data_dir = data_dir
-    for k, v in overrides.items():
-        if v is not None:
-            setattr(s, k, v)
-    return s
 
 
 class _JsonLines(logging.Formatter):
@@ -102,7 +92,7 @@ def serve(data_dir: DataDir = None, host: Annotated[str | None, typer.Option()] 
     if role is not None and role not in roles:
         err.print(f"[red]--role {role!r} is not one of {', '.join(roles)}[/]")
         raise typer.Exit(2)
-    settings = _settings(data_dir, host=host, port=port, role=role)
+    settings = settings_for(data_dir, host=host, port=port, role=role)
     _logging(settings.node_id)
     if settings.role != "all" and not settings.database_url:
         err.print(f"[red]--role {settings.role} needs HAZWATCH_DATABASE_URL[/] (PostgreSQL, shared by every node)")
@@ -127,7 +117,7 @@ def demo(duration: Annotated[float, typer.Option(help="seconds before the demo s
     from hazwatch.demo import run_demo
 
     _logging()
-    run_demo(_settings(data_dir, host=host, port=port), duration, console)
+    run_demo(settings_for(data_dir, host=host, port=port), duration, console)
 
 
 @catalog_app.command("import")
@@ -138,10 +128,10 @@ def catalog_import(file: Annotated[Path, typer.Argument(help="catalog as .yaml, 
     from hazwatch.catalog import CatalogError, CatalogRepository
     from hazwatch.catalog.io import load_file
 
-    audit = _catalog_audit()
+    audit = catalog_audit()
     try:
         doc = load_file(file)
-        summary = CatalogRepository(open_database(_settings(data_dir))).apply(doc, str(file), on_change=audit)
+        summary = CatalogRepository(open_database(settings_for(data_dir))).apply(doc, str(file), on_change=audit)
     except CatalogError as e:
         err.print(f"[red]catalog refused, nothing applied[/] ({len(e.problems)} problem(s)):")
         for p in e.problems:
@@ -165,7 +155,7 @@ def catalog_export(fmt: Annotated[str, typer.Option("--format", help="yaml, json
     from hazwatch.catalog.io import dump_document
 
     try:
-        text = dump_document(CatalogRepository(open_database(_settings(data_dir))).export(), fmt)
+        text = dump_document(CatalogRepository(open_database(settings_for(data_dir))).export(), fmt)
     except CatalogError as e:
         err.print(e.problems[0])
         raise typer.Exit(2) from None
@@ -183,30 +173,6 @@ def catalog_schema() -> None:
     sys.stdout.write(json.dumps(json_schema(), ensure_ascii=False, indent=2) + "\n")
 
 
-def _catalog_audit():
-    """The hook that records each created or changed catalog item in the audit log as the CLI's."""
-    from hazwatch.auth import AuditLog
-
-    actor = _cli_actor()
-
-    def audit(session, section: str, key: str, before: dict | None, after: dict) -> None:
-        org = after.get("org_id", after.get("id")) if section != "sensors" else None
-        AuditLog.record(session.connection(), actor, "catalog.update" if before else "catalog.create",
-                        section, key, org, before=before, after=after)
-
-    return audit
-
-
-def _cli_actor():
-    from hazwatch.auth import Actor
-
-    try:
-        who = os.getlogin()
-    except OSError:
-        who = os.environ.get("USER", "?")
-    return Actor(f"cli:{who}", "admin", "local")
-
-
 @users_app.command("add")
 def users_add(username: str, role: Annotated[str, typer.Option(help="admin, regulator, park_admin, "
                                                                     "enterprise_admin, operator or viewer")],
@@ -219,16 +185,16 @@ def users_add(username: str, role: Annotated[str, typer.Option(help="admin, regu
     from hazwatch.auth import Principal, Scope
     from hazwatch.domain.errors import ServiceError
 
-    engine = open_database(_settings(data_dir))
+    engine = open_database(settings_for(data_dir))
     password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
         "password", hide_input=True, confirmation_prompt=True)
-    _, users, _ = build_auth(engine, _settings(data_dir), lambda: -1)
+    _, users, _ = build_auth(engine, settings_for(data_dir), lambda: -1)
     tree = users.orgs.current()
     node = tree.by_code(org) if org else None
     if org and node is None:
         err.print(f"unknown org {org!r}")
         raise typer.Exit(2)
-    cli = Principal(None, _cli_actor().name, "admin", None)
+    cli = Principal(None, cli_actor().name, "admin", None)
     try:
         out = users.create(cli, Scope(None), username, password, role, node.id if node else None, "local")
     except ServiceError as e:
@@ -251,7 +217,7 @@ def users_passwd(username: str,
     from hazwatch.auth.models import User
     from hazwatch.domain.errors import ServiceError
 
-    engine = open_database(_settings(data_dir))
+    engine = open_database(settings_for(data_dir))
     with engine.connect() as conn:
         uid = conn.scalar(select(User.id).where(User.name == username))
     if uid is None:
@@ -259,9 +225,9 @@ def users_passwd(username: str,
         raise typer.Exit(2)
     password = sys.stdin.readline().rstrip("\n") if password_stdin else typer.prompt(
         "new password", hide_input=True, confirmation_prompt=True)
-    _, users, _ = build_auth(engine, _settings(data_dir), lambda: -1)
+    _, users, _ = build_auth(engine, settings_for(data_dir), lambda: -1)
     try:
-        users.set_password(Principal(None, _cli_actor().name, "admin", None), uid, password, remote="local")
+        users.set_password(Principal(None, cli_actor().name, "admin", None), uid, password, remote="local")
     except ServiceError as e:
         err.print(e.message)
         raise typer.Exit(2) from None
@@ -282,7 +248,7 @@ def mqtt_auth_export(directory: Annotated[Path, typer.Argument(help="where to wr
 
     from hazwatch.app import build_auth, open_database
 
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir)
     engine = open_database(settings)
     _, _, devices = build_auth(engine, settings, lambda: -1)
     url = urlsplit(settings.mqtt_url) if settings.mqtt_url else None
@@ -395,14 +361,14 @@ def report(scope: Annotated[str, typer.Option("--scope", help="code or id of the
     from hazwatch.app import build
     from hazwatch.domain.errors import ServiceError
 
-    services = build(_settings(data_dir))
+    services = build(settings_for(data_dir))
     try:
         tree = services.orgs.current()
         node = tree.by_code(scope) or (tree.nodes.get(int(scope)) if scope.isdigit() else None)
         if node is None:
             err.print(f"[red]error:[/red] no org {scope!r}")
             raise typer.Exit(2)
-        r = services.reports.generate(node.id, period, lang, _cli_actor().name)
+        r = services.reports.generate(node.id, period, lang, cli_actor().name)
     except ServiceError as e:
         err.print(f"[red]error:[/red] {e.message}")
         raise typer.Exit(2) from None

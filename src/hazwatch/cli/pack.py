@@ -120,14 +120,14 @@ def _repo(data_dir: Path | None):
     risk register (with the installation's colour bands)."""
     from hazwatch.app import open_database
     from hazwatch.catalog import CatalogRepository
-    from hazwatch.cli.main import _catalog_audit, _settings
+    from hazwatch.cli.common import catalog_audit, settings_for
     from hazwatch.domain.clock import SystemClock
     from hazwatch.risk.assess import Bands
     from hazwatch.risk.points import RiskPoints
 
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir)
     engine = open_database(settings)
-    return (CatalogRepository(engine), _catalog_audit(),
+    return (CatalogRepository(engine), catalog_audit(),
             RiskPoints(engine, SystemClock(), Bands(**settings.risk_bands)))
 
 
@@ -219,10 +219,10 @@ def pack_fit(name: Annotated[str, typer.Argument(help="the installed pack: a shi
 def _store(data_dir: Path | None):
     """The installation's telemetry store, read by this process alone: an embedded store the
     server holds open is refused with what to do instead."""
-    from hazwatch.cli.main import _settings
+    from hazwatch.cli.common import settings_for
     from hazwatch.store import open_store
 
-    settings = _settings(data_dir)
+    settings = settings_for(data_dir)
     try:
         store = open_store(settings.store_url, settings.duckdb_memory_limit)
     except Exception as e:  # DuckDB's lock error has no class of its own to catch

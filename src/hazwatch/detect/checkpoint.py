@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Engine, select
 from hazwatch.detect.models import LimitStateRow
 from hazwatch.detect.rules.limits import LimitState
 
-_T = LimitStateRow.__table__
+_STATE = LimitStateRow.__table__
 _BITS = np.array([1, 2, 4, 8])
 
 
@@ -32,14 +32,14 @@ def save(conn: Connection, state: LimitState, sensors: np.ndarray) -> None:
                     np.where(np.isnan(value), None, value.astype(object)).tolist(), strict=True))
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     conn.exec_driver_sql(
-        f"INSERT INTO {_T.name} ({', '.join(_COLS)}) VALUES ({', '.join([mark] * len(_COLS))}) "
+        f"INSERT INTO {_STATE.name} ({', '.join(_COLS)}) VALUES ({', '.join([mark] * len(_COLS))}) "
         f"ON CONFLICT (sensor_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLS[1:])}", rows)
     state.dirty[sensors] = False
 
 
 def load(engine: Engine, state: LimitState) -> None:
     with engine.connect() as conn:
-        rows = conn.execute(select(_T)).all()
+        rows = conn.execute(select(_STATE)).all()
     if not rows:
         return
     s = np.array([r.sensor_id for r in rows], np.int64)

@@ -21,10 +21,9 @@ from hazwatch.detect.multivariate.live import ANOM, UnitMonitor
 from hazwatch.detect.rules.compound import RULE, RuleEngine
 from hazwatch.detect.rules.quality import FAULTS, FLAT, RANGE, STALE, QualityMonitor
 from hazwatch.detect.rules.trend import ROC, TREND, WARNINGS, TrendMonitor
-from hazwatch.domain.batch import ReadingBatch
+from hazwatch.domain.batch import NO_TS, ReadingBatch
 from hazwatch.domain.findings import RULE_POINT, SENSOR, SUPPRESS, UNIT, Finding
 from hazwatch.domain.limits import Priority
-from hazwatch.normalize.validate import NO_TS
 
 if TYPE_CHECKING:
     from hazwatch.alarms.manager import AlarmManager

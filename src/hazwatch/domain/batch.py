@@ -18,6 +18,7 @@ VALUE_DTYPE = np.float64
 QUALITY_DTYPE = np.int8
 
 US = 1_000_000  # microseconds per second
+NO_TS = np.iinfo(np.int64).min  # "no reading yet" in a per-sensor array of times
 
 
 class Quality(IntEnum):

@@ -13,6 +13,14 @@ US = 1_000_000
 MAX_EPOCH_S = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 
+def iso(us: int | None, timespec: str = "milliseconds") -> str | None:
+    """µs since the epoch as ISO 8601 in UTC with a Z, the one form every answer, message and report
+    uses (`timespec` as `datetime.isoformat` takes it); None stays None."""
+    if us is None:
+        return None
+    return datetime.fromtimestamp(us / US, UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
+
+
 def parse_instant(text: str, name: str) -> int:
     """A time as a person writes it, ISO 8601 (UTC when no offset is given) or epoch seconds, in
     µs; refused naming `name`."""

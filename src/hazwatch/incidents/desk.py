@@ -24,12 +24,12 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from hazwatch.alarms.manager import iso
 from hazwatch.alarms.models import Alarm
 from hazwatch.catalog.index import SensorIndex
 from hazwatch.catalog.schema import TriggerDoc
 from hazwatch.domain import Clock
 from hazwatch.domain.batch import US
+from hazwatch.domain.clock import iso
 from hazwatch.domain.errors import Conflict, Invalid, NotFound
 from hazwatch.domain.events import INCIDENT_CHANGED, IncidentChanged
 from hazwatch.domain.limits import Priority
@@ -55,7 +55,7 @@ _A = Alarm.__table__
 _I = Incident.__table__
 _IA = IncidentAlarm.__table__
 _E = IncidentEvent.__table__
-_T = IncidentTask.__table__
+_TASK = IncidentTask.__table__
 _C = ReportClock.__table__
 _L = Interlock.__table__
 
@@ -229,9 +229,9 @@ class IncidentDesk(IncidentReading):
             self._event(conn, incident_id, now, SYSTEM, "plan", f"{plan.layer} plan {plan.code}: {plan.name}")
         for plan_code, step in P.steps(chosen):
             due = now + int(step.due_min * 60 * US)
-            task_id = conn.execute(insert(_T).values(
+            task_id = conn.execute(insert(_TASK).values(
                 incident_id=incident_id, plan=plan_code, title=step.title, role=step.role, state="open",
-                due_at=due, tier=0, escalate_at=due).returning(_T.c.id)).scalar_one()
+                due_at=due, tier=0, escalate_at=due).returning(_TASK.c.id)).scalar_one()
             self._event(conn, incident_id, now, SYSTEM, "task", f"task #{task_id} for {step.role}: {step.title} "
                         f"(due {iso(due)})")
             if step.interlock is not None:
@@ -275,9 +275,10 @@ class IncidentDesk(IncidentReading):
         with self.engine.connect() as conn:
             due_i = conn.execute(select(_I).where(_I.c.escalate_at <= now, _I.c.state.in_(OPEN_STATES))
                                  ).mappings().all()
-            due_t = conn.execute(select(_T, _I.c.org_id, _I.c.tiers, _I.c.priority)
-                                 .join(_I, _I.c.id == _T.c.incident_id)
-                                 .where(_T.c.escalate_at <= now, _T.c.state == "open", _I.c.state.in_(OPEN_STATES))
+            due_t = conn.execute(select(_TASK, _I.c.org_id, _I.c.tiers, _I.c.priority)
+                                 .join(_I, _I.c.id == _TASK.c.incident_id)
+                                 .where(_TASK.c.escalate_at <= now, _TASK.c.state == "open",
+                                        _I.c.state.in_(OPEN_STATES))
                                  ).mappings().all()
         for r in due_i:
             tiers, tier = r["tiers"], r["tier"]
@@ -299,7 +300,7 @@ class IncidentDesk(IncidentReading):
             tiers, tier = t["tiers"], t["tier"]
             new = min(tier + 1, len(tiers) - 1)
             with self.engine.begin() as conn:
-                conn.execute(update(_T).where(_T.c.id == t["id"]).values(
+                conn.execute(update(_TASK).where(_TASK.c.id == t["id"]).values(
                     tier=new, escalate_at=now + int(tiers[new]["minutes"] * 60 * US)))
                 self._event(conn, t["incident_id"], now, SYSTEM, "task_escalated",
                             f"task #{t['id']} overdue and unacknowledged: {t['title']}; "
@@ -389,7 +390,7 @@ class IncidentDesk(IncidentReading):
                     values |= {"acknowledged_at": now, "acknowledged_by": actor}
                 if to in ("closed", "cancelled"):
                     values |= {"ended_at": now, "escalate_at": None}
-                    conn.execute(update(_T).where(_T.c.incident_id == incident_id).values(escalate_at=None))
+                    conn.execute(update(_TASK).where(_TASK.c.incident_id == incident_id).values(escalate_at=None))
                     conn.execute(update(_C).where(_C.c.incident_id == incident_id, _C.c.reported_at.is_(None),
                                                   _C.c.stopped_at.is_(None)).values(stopped_at=now))
                     conn.execute(update(_L).where(_L.c.incident_id == incident_id,
@@ -445,14 +446,14 @@ class IncidentDesk(IncidentReading):
         def run() -> None:
             now = self.clock.now_us()
             with self.engine.begin() as conn:
-                t = self._open_part(conn, _T, task_id, incident_id, "task")
+                t = self._open_part(conn, _TASK, task_id, incident_id, "task")
                 if t["state"] in ("done", "cancelled") or (action == "acknowledge" and t["state"] != "open"):
                     raise Conflict(f"task {task_id} is {t['state']}")
                 if action == "acknowledge":
                     values = {"state": "acknowledged", "acknowledged_by": actor, "escalate_at": None}
                 else:
                     values = {"state": "done", "done_at": now, "done_by": actor, "escalate_at": None}
-                conn.execute(update(_T).where(_T.c.id == task_id).values(**values))
+                conn.execute(update(_TASK).where(_TASK.c.id == task_id).values(**values))
                 self._event(conn, incident_id, now, actor, f"task_{values['state']}",
                             f"task #{task_id} {values['state']}: {t['title']}" + (f": {comment}" if comment else ""))
                 if audit is not None:

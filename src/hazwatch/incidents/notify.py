@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from hazwatch.domain import Clock
 from hazwatch.domain.batch import US
+from hazwatch.domain.clock import iso
 from hazwatch.domain.limits import Priority
 from hazwatch.domain.netpolicy import OutboundPolicy
 from hazwatch.incidents.channels import Channel, Message, SendError
@@ -42,12 +43,6 @@ class NotifyPolicy:
     retries: int = 5  # attempts before a message is given up as failed
     backoff_s: float = 5.0  # first retry after this long, doubling each time
     timezone: str = "Asia/Shanghai"  # what a preference's hours mean
-
-
-def iso(us: int | None) -> str | None:
-    if us is None:
-        return None
-    return datetime.fromtimestamp(us / US, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def in_hours(hours: str | None, now_us: int, tz: str) -> bool:
@@ -166,7 +161,7 @@ class Notifier:
         incidents = sorted({r["incident_id"] for r in rows if r["incident_id"] is not None})
         subject = f"{len(rows)} notifications" + (f" (incidents {', '.join(f'#{i}' for i in incidents)})"
                                                   if incidents else "")
-        body = "\n".join(f"{iso(r['created_at'])} {r['subject']}" for r in rows)
+        body = "\n".join(f"{iso(r['created_at'], 'seconds')} {r['subject']}" for r in rows)
         row = self._row(rows[0]["user_id"], rows[0]["channel"], rows[0]["address"], subject, body, top,
                         incidents[0] if len(incidents) == 1 else None, now, "pending")
         with self.engine.begin() as conn:
@@ -179,10 +174,10 @@ class Notifier:
         with self.engine.connect() as conn:  # a summary carries what it folded
             items = [{"id": i["key"], "subject": i["subject"], "body": i["body"],
                       "priority": Priority(i["priority"]).label, "incident": i["incident_id"],
-                      "created_at": iso(i["created_at"])}
+                      "created_at": iso(i["created_at"], "seconds")}
                      for i in conn.execute(select(_N).where(_N.c.group_id == r["id"]).order_by(_N.c.id)).mappings()]
         return Message(r["key"], r["subject"], r["body"], Priority(r["priority"]).label, r["incident_id"],
-                       iso(r["created_at"]) or "", items)
+                       iso(r["created_at"], "seconds") or "", items)
 
     def _send(self, r, now: int) -> None:
         channel = self.channels.get(r["channel"])
@@ -239,7 +234,7 @@ class Notifier:
             if ids:
                 for d in conn.execute(select(_D).where(_D.c.notification_id.in_(ids)).order_by(_D.c.id)).mappings():
                     log_.setdefault(d["notification_id"], []).append(
-                        {"attempt": d["attempt"], "at": iso(d["at"]), "ok": d["ok"], "detail": d["detail"]})
+                        {"attempt": d["attempt"], "at": iso(d["at"], "seconds"), "ok": d["ok"], "detail": d["detail"]})
         return [public(r) | {"deliveries": log_.get(r["id"], [])} for r in rows]
 
     def inbox(self, user_id: int, unread: bool, limit: int = 200) -> list[dict]:
@@ -288,8 +283,9 @@ def _shown(channel: str, address: str | None) -> str | None:
 def public(r) -> dict:
     return {"id": r["id"], "key": r["key"], "channel": r["channel"], "address": _shown(r["channel"], r["address"]),
             "incident": r["incident_id"], "priority": Priority(r["priority"]).label, "subject": r["subject"],
-            "body": r["body"], "created_at": iso(r["created_at"]), "status": r["status"], "attempts": r["attempts"],
-            "sent_at": iso(r["sent_at"]), "group": r["group_id"], "read_at": iso(r["read_at"])}
+            "body": r["body"], "created_at": iso(r["created_at"], "seconds"), "status": r["status"],
+            "attempts": r["attempts"],
+            "sent_at": iso(r["sent_at"], "seconds"), "group": r["group_id"], "read_at": iso(r["read_at"], "seconds")}
 
 
 Recipients = Callable[[str, int], list[tuple[int, str]]]  # (role, org id) -> [(user id, name)]

@@ -11,11 +11,11 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from hazwatch import offload
-from hazwatch.alarms.manager import iso
 from hazwatch.alarms.models import Alarm
 from hazwatch.catalog.index import SensorIndex
 from hazwatch.domain import Clock
 from hazwatch.domain.batch import US
+from hazwatch.domain.clock import iso
 from hazwatch.domain.limits import Priority
 from hazwatch.incidents.catalog import DisposalCatalog
 from hazwatch.incidents.models import Incident, IncidentAlarm, IncidentEvent, IncidentTask, Interlock, ReportClock
@@ -26,7 +26,7 @@ _A = Alarm.__table__
 _I = Incident.__table__
 _IA = IncidentAlarm.__table__
 _E = IncidentEvent.__table__
-_T = IncidentTask.__table__
+_TASK = IncidentTask.__table__
 _C = ReportClock.__table__
 _L = Interlock.__table__
 SYSTEM = "system"
@@ -95,7 +95,8 @@ class IncidentReading:
         with self.engine.connect() as conn:
             r = self._get(conn, incident_id)
             events = conn.execute(select(_E).where(_E.c.incident_id == incident_id).order_by(_E.c.id)).mappings().all()
-            tasks = conn.execute(select(_T).where(_T.c.incident_id == incident_id).order_by(_T.c.id)).mappings().all()
+            tasks = conn.execute(select(_TASK).where(_TASK.c.incident_id == incident_id)
+                                 .order_by(_TASK.c.id)).mappings().all()
             clocks = conn.execute(select(_C).where(_C.c.incident_id == incident_id).order_by(_C.c.id)).mappings().all()
             locks = conn.execute(select(_L).where(_L.c.incident_id == incident_id).order_by(_L.c.id)).mappings().all()
             alarms = conn.execute(select(_IA, _A.c.sensor_id, _A.c.condition, _A.c.unit_id, _A.c.rule_id)

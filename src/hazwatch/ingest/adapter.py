@@ -15,8 +15,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from hazwatch.catalog.index import SensorIndex
-from hazwatch.domain.batch import QUALITY_DTYPE, TS_DTYPE
-from hazwatch.normalize import RawBatch
+from hazwatch.domain.batch import QUALITY_DTYPE, TS_DTYPE, RawBatch
 
 # Where batches go: returns a future that resolves once the batch is durable (the pipeline's
 # ingest), with `.accepted` and `.rejected` on its result.

@@ -35,13 +35,13 @@ import msgspec
 import numpy as np
 
 from hazwatch.catalog.index import SensorIndex
+from hazwatch.domain.batch import RawBatch
 from hazwatch.domain.errors import ServiceError
 from hazwatch.ingest.adapter import BatchVerifier, Health, Sink, reason_kind
 from hazwatch.ingest.mqttwire import MqttError, OldBroker, Session
 from hazwatch.ingest.payload import Columns, PayloadError, arrays, columns
 from hazwatch.ingest.procsignal import Flag, Wakeup
 from hazwatch.ingest.spool import Spool, SpoolFull
-from hazwatch.normalize import RawBatch
 
 log = logging.getLogger(__name__)
 ROOT = "hz/v1"

@@ -17,8 +17,7 @@ import msgspec
 import numpy as np
 
 from hazwatch.catalog.index import SensorIndex
-from hazwatch.domain.batch import QUALITY_DTYPE, QUALITY_NAMES, TS_DTYPE, US
-from hazwatch.normalize import RawBatch
+from hazwatch.domain.batch import QUALITY_DTYPE, QUALITY_NAMES, TS_DTYPE, US, RawBatch
 
 QualityName = Literal["good", "uncertain", "bad"]
 _MAX_S = 1e11  # seconds; about year 5000

@@ -4,23 +4,20 @@ reason string is built only for the readings that fail."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from hazwatch.catalog.index import SensorIndex
-from hazwatch.domain.batch import SENSOR_DTYPE, TS_DTYPE, US, RawBatch, ReadingBatch
-from hazwatch.store.base import TelemetryStore
+from hazwatch.domain.batch import NO_TS, SENSOR_DTYPE, TS_DTYPE, US, RawBatch, ReadingBatch
+from hazwatch.domain.clock import iso
+
+if TYPE_CHECKING:  # a store gives its history; the normalizer does not depend on the store package
+    from hazwatch.store.base import TelemetryStore
 
 Probe = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (sensor ids, ts) -> one answer per reading
 
 EARLIEST_US = 946_684_800 * US  # 2000-01-01: anything older is a broken clock, not data
-NO_TS = np.iinfo(np.int64).min
-
-
-def _iso(ts_us: int) -> str:
-    return datetime.fromtimestamp(ts_us / US, UTC).isoformat().replace("+00:00", "Z")
 
 
 class History(NamedTuple):
@@ -102,9 +99,9 @@ class Normalizer:
             refuse(~finite, lambda i: "value is not a finite number")
             refuse(~in_range, lambda i: f"value {raw.value[i]:g} outside the instrument range "
                                         f"{lo[i]:g}..{hi[i]:g}")
-            refuse(~not_future, lambda i: f"timestamp {_iso(int(raw.ts[i]))} is more than "
+            refuse(~not_future, lambda i: f"timestamp {iso(int(raw.ts[i]), 'auto')} is more than "
                                           f"{self.future_us / US:g} s in the future")
-            refuse(~not_ancient, lambda i: f"timestamp {_iso(int(raw.ts[i]))} is before 2000-01-01")
+            refuse(~not_ancient, lambda i: f"timestamp {iso(int(raw.ts[i]), 'auto')} is before 2000-01-01")
 
         pos = np.flatnonzero(ok)
         order = pos[np.lexsort((raw.ts[pos], sensor[pos]))]

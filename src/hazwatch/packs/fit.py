@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import select
@@ -24,6 +23,7 @@ from hazwatch.catalog.schema import CatalogDoc, UnitDoc
 from hazwatch.detect.multivariate import FitError, fit_model
 from hazwatch.detect.multivariate.live import SampleHold
 from hazwatch.domain.batch import ReadingBatch
+from hazwatch.domain.clock import iso
 from hazwatch.packs.library import Pack
 from hazwatch.packs.manifest import DetectorDoc, PackError
 from hazwatch.packs.models import PackInstall
@@ -42,10 +42,6 @@ class Fitted:
     threshold: float
     since: int  # µs, the window fitted on
     until: int
-
-
-def _iso(us: int) -> str:
-    return datetime.fromtimestamp(us / 1e6, UTC).isoformat(timespec="seconds")
 
 
 def fit(repo: CatalogRepository, store: TelemetryStore, pack: Pack, org: str, since: int | None = None,
@@ -76,13 +72,14 @@ def fit(repo: CatalogRepository, store: TelemetryStore, pack: Pack, org: str, si
         detectors = [d for d in detectors if d.code in only]
     end = until if until is not None else time.time_ns() // 1000
     if since is not None and since >= end:
-        raise PackError([f"the window from {_iso(since)} to {_iso(end)} is empty: since must come before until"])
+        raise PackError([f"the window from {iso(since, 'seconds')} to {iso(end, 'seconds')} is empty: since must "
+                         "come before until"])
     problems: list[str] = []
     fitted: list[Fitted] = []
     units: list[UnitDoc] = []
     for d in detectors:
         start = since if since is not None else end - int(d.fit_hours * 3600e6)
-        where = f"detector {d.code} ({_iso(start)} to {_iso(end)})"
+        where = f"detector {d.code} ({iso(start, 'seconds')} to {iso(end, 'seconds')})"
         if d.code in elsewhere:
             problems.append(f"detector {d.code}: the code is a unit of another enterprise")
             continue

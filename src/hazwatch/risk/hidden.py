@@ -15,8 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from hazwatch.alarms.manager import iso
 from hazwatch.domain import Clock
+from hazwatch.domain.clock import iso
 from hazwatch.domain.errors import Conflict, Invalid, NotFound
 from hazwatch.domain.limits import Priority
 from hazwatch.risk.models import HiddenDanger, HiddenDangerEvent

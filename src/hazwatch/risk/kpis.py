@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from hazwatch.alarms.manager import iso
+from hazwatch.alarms.hygiene import HygienePolicy
 from hazwatch.domain.batch import US
+from hazwatch.domain.clock import iso
 from hazwatch.domain.limits import Priority
 
 TEN_MIN = 600 * US
@@ -28,11 +29,24 @@ GUIDE = {"low": 80.0, "medium": 15.0, "high": 5.0}  # high includes urgent
 
 @dataclass(frozen=True)
 class KpiPolicy:
-    flood_per_10min: int = 10
-    chatter_activations: int = 3
-    chatter_window_s: float = 60.0
+    """The KPI thresholds. Floods and chattering are counted by the live alarm hygiene's own
+    thresholds (`HygienePolicy`, their one home), so the reports count what the console flagged."""
+
+    hygiene: HygienePolicy = field(default_factory=HygienePolicy)
     fleeting_s: float = 10.0
     standing_s: float = 86400.0
+
+    @property
+    def flood_per_10min(self) -> int:
+        return self.hygiene.flood_alarms
+
+    @property
+    def chatter_activations(self) -> int:
+        return self.hygiene.chatter_activations
+
+    @property
+    def chatter_window_s(self) -> float:
+        return self.hygiene.chatter_window_s
 
 
 def _spread(seconds: list[float]) -> dict:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, insert, select, update
 
-from hazwatch.alarms.manager import iso
 from hazwatch.domain import Clock
+from hazwatch.domain.clock import iso
 from hazwatch.domain.errors import Invalid
 from hazwatch.risk.assess import Bands, lec, matrix
 from hazwatch.risk.models import RiskPoint

@@ -18,11 +18,10 @@ import orjson
 
 from hazwatch.alarms.manager import AlarmCommandError
 from hazwatch.auth.audit import CommandAudit
-from hazwatch.domain.batch import ReadingBatch
+from hazwatch.domain.batch import NO_TS, ReadingBatch
 from hazwatch.scale import partitions
 from hazwatch.scale.ingest import IngestNode
 
-NO_TS = np.iinfo(np.int64).min
 READINGS_LATEST = "readings.latest"  # bus subject: the newest reading per sensor of a stored batch
 
 

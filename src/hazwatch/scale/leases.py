@@ -34,7 +34,7 @@ from hazwatch.scale.models import PartitionLease
 
 log = logging.getLogger(__name__)
 BUCKET = "hz_leases"
-_T = PartitionLease.__table__
+_LEASE = PartitionLease.__table__
 
 
 @dataclass
@@ -89,7 +89,7 @@ class PartitionLeases:
         mine = dict(self._scoped)
         if not mine:
             return
-        rows = conn.execute(select(_T.c.partition, _T.c.token).where(_T.c.partition.in_(mine))
+        rows = conn.execute(select(_LEASE.c.partition, _LEASE.c.token).where(_LEASE.c.partition.in_(mine))
                             .with_for_update()).all()
         held = dict(rows)
         stale = sorted(p for p, t in mine.items() if held.get(p) != t)
@@ -156,11 +156,12 @@ class PartitionLeases:
         row = {"partition": p, "token": token, "owner": self.node, "acquired_at": self.clock.now_us()}
         with self.engine.begin() as conn:
             dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-            stmt = dialect.insert(_T).values(**row)
+            stmt = dialect.insert(_LEASE).values(**row)
             conn.execute(stmt.on_conflict_do_update(
-                index_elements=[_T.c.partition], set_={k: stmt.excluded[k] for k in ("token", "owner", "acquired_at")},
-                where=_T.c.token < stmt.excluded.token))
-            held = conn.execute(select(_T.c.token).where(_T.c.partition == p)).scalar_one()
+                index_elements=[_LEASE.c.partition],
+                set_={k: stmt.excluded[k] for k in ("token", "owner", "acquired_at")},
+                where=_LEASE.c.token < stmt.excluded.token))
+            held = conn.execute(select(_LEASE.c.token).where(_LEASE.c.partition == p)).scalar_one()
         if held != token:
             raise Fenced(f"partition {p} already has the newer token {held}")
         self.tokens[p] = token

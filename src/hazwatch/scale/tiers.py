@@ -41,11 +41,11 @@ from nats.js.api import (
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from hazwatch.alarms.manager import iso
 from hazwatch.alarms.models import Alarm, AlarmJournal
 from hazwatch.catalog.index import SensorIndex
 from hazwatch.domain import Clock
 from hazwatch.domain.batch import US, Quality, ReadingBatch
+from hazwatch.domain.clock import iso
 from hazwatch.domain.limits import Priority
 from hazwatch.ledger.models import LedgerCheckpoint
 from hazwatch.scale import stream

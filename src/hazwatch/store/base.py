@@ -51,14 +51,3 @@ class TelemetryStore(Protocol):
 
     def close(self) -> None: ...
 
-
-def open_store(url: str, duckdb_memory_limit: str | None = None) -> TelemetryStore:
-    if url.startswith("duckdb://"):
-        from hazwatch.store.duckdb import DuckDBStore
-
-        return DuckDBStore(url.removeprefix("duckdb://"), memory_limit=duckdb_memory_limit)
-    if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
-        from hazwatch.store.postgres import PostgresStore
-
-        return PostgresStore(url.replace("postgresql+psycopg://", "postgresql://"))
-    raise ValueError(f"unknown telemetry store URL {url!r}: use duckdb:///FILE or postgresql://...")

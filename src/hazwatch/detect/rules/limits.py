@@ -16,12 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from hazwatch.catalog.index import SensorIndex
-from hazwatch.domain.batch import Quality, ReadingBatch
+from hazwatch.domain.batch import NO_TS, Quality, ReadingBatch
 from hazwatch.domain.findings import Transitions
 from hazwatch.domain.limits import DIRECTIONS
 
 SINCE_NEVER = -(2**62)  # "clear since forever": far enough back that every delay has passed
-NO_TS = np.iinfo(np.int64).min
 _UP = np.array(DIRECTIONS) > 0
 
 

@@ -18,14 +18,13 @@ from concurrent.futures import Future
 import httpx
 import orjson
 
-from hazwatch.domain.batch import QUALITY_NAMES, US, IngestResult
+from hazwatch.domain.batch import QUALITY_NAMES, US, IngestResult, RawBatch
 from hazwatch.domain.signing import SEQUENCE_HEADER, SIGNATURE_HEADER, sign
 from hazwatch.ingest.adapter import Health
 from hazwatch.ingest.edge.config import EdgeConfig
 from hazwatch.ingest.modbus import ModbusAdapter
 from hazwatch.ingest.opcua import OpcUaAdapter
 from hazwatch.ingest.spool import Spool, SpoolFull
-from hazwatch.normalize import RawBatch
 
 log = logging.getLogger(__name__)
 STORED, REFUSED, RETRY = "stored", "refused", "retry"  # what became of one forwarded record
