@@ -135,6 +135,15 @@ def test_the_source_keeps_the_layer_table_and_has_no_import_cycle():
     assert cycles(graph) == []
 
 
+def test_no_router_reaches_around_the_scoping_facade():
+    """A handler gets an `Access` bound to its caller's scope; reaching through it to the services
+    would skip the scope, so no router does."""
+    reach = re.compile(r"\baccess\.services\b")
+    offenders = [f"{p.name}:{n}" for p in sorted((SRC / "api" / "routers").glob("*.py"))
+                 for n, line in enumerate(p.read_text().splitlines(), 1) if reach.search(line)]
+    assert offenders == []
+
+
 def test_a_forbidden_import_a_missing_row_and_a_cycle_are_each_caught(tmp_path):
     pkg = tmp_path / "plant"
     files = {

@@ -7,23 +7,27 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 from sqlalchemy import select
 
-from hazwatch import packs
+from hazwatch import metrics, packs
 from hazwatch.alarms import AlarmCommandError, public
 from hazwatch.auth import Actor, Principal, Scope, roles
 from hazwatch.auth.audit import CommandAudit
+from hazwatch.auth.signing import SEQUENCE_HEADER, SIGNATURE_HEADER
 from hazwatch.catalog.errors import CatalogError
 from hazwatch.catalog.models import Device
 from hazwatch.catalog.repository import ApplySummary
 from hazwatch.catalog.schema import CatalogDoc, OrgDoc
-from hazwatch.domain.clock import iso
+from hazwatch.domain.batch import US
 from hazwatch.domain.errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
 from hazwatch.domain.limits import Priority
+from hazwatch.ingest.payload import decode
 from hazwatch.normalize import RawBatch
 from hazwatch.packs import Pack
 from hazwatch.services import Services, hygiene_policy
@@ -59,6 +63,41 @@ class Access:
         if sid is None or not self.scope.allows(int(idx.org_id[sid])):
             raise NotFound(f"sensor {tag!r} not found")
         return sid
+
+    def sensor_view(self, sid: int) -> dict:
+        """A sensor of `sensor()`'s finding: its catalog entry with its newest evaluated reading."""
+        info = dict(self.services.index.info[sid])
+        latest = self.services.pipeline.latest(sid)
+        info["last_ts"], info["last_value"] = (latest[0] / US, latest[1]) if latest else (None, None)
+        return info
+
+    def sensor_views(self, enterprise: str | None, kind: str | None) -> list[dict]:
+        info = self.services.index.info
+        return [self.sensor_view(sid) for sid in self.sensor_ids().tolist()
+                if (not enterprise or info[sid]["enterprise"] == enterprise)
+                and (not kind or info[sid]["kind"] == kind)]
+
+    def now_us(self) -> int:
+        return self.services.pipeline.clock.now_us()
+
+    def telemetry_batch(self, body: bytes, headers: Mapping[str, str]) -> tuple[RawBatch, int | None]:
+        """A posted batch decoded and scoped (`restrict`); a device's signature is checked first, and
+        the sequence it carries is returned, to be recorded once the batch is accepted."""
+        s, seq = self.services, None
+        if self.principal.device_id is not None:
+            secret = headers.get("authorization", "")[7:].strip()
+            seq = s.signatures.check(secret, self.principal.token_id, headers.get(SEQUENCE_HEADER),
+                                     headers.get(SIGNATURE_HEADER), body, s.settings.require_signed_batches)
+        return self.restrict(decode(body, s.index, s.settings.max_batch_readings)), seq
+
+    def ingest(self, raw: RawBatch) -> Future:
+        """Queue a scoped batch for the writer: the future resolves once it is durable."""
+        return self.services.pipeline.ingest(raw)
+
+    def batch_accepted(self, seq: int | None) -> None:
+        """After the batch is stored (a database write: never on the writer's callback)."""
+        if seq is not None:
+            self.services.signatures.accepted(self.principal.token_id, seq)
 
     def series(self, tag: str, start_us: int, end_us: int, step_us: int | None, limit: int) -> SeriesFrame:
         return self.services.store.series(self.sensor(tag), start_us, end_us, step_us, limit)
@@ -276,78 +315,44 @@ class Access:
         return {**item, "enterprise": node.code if node else None}
 
     def risk_overview(self) -> list[dict]:
-        from hazwatch.risk.overview import colours, grade_sources
+        from hazwatch.risk.overview import grade_sources
+        from hazwatch.risk.views import overview
 
         tree = self.services.orgs.current()
-        enterprises = {n.id: (n.code, n.name) for n in tree.nodes.values()
-                       if n.kind == "enterprise" and self.scope.allows(n.id)}
-        alarms: dict[int, dict[str, int]] = {}
-        for p in self.services.alarm_queries.list("active"):
-            org = self._alarm_org(p)
-            if org is not None and org in enterprises and not p.suppressed and p.shelved_until is None:
-                label = Priority(p.priority).label
-                alarms.setdefault(org, {}).setdefault(label, 0)
-                alarms[org][label] += 1
-        incidents: dict[int, dict[str, int]] = {}
-        for i in self.services.incidents.list(frozenset(enterprises), "open"):
-            org = tree.by_code(i["enterprise"])
-            if org is not None:
-                slot = incidents.setdefault(org.id, {"open": 0, "urgent": 0})
-                slot["open"] += 1
-                slot["urgent"] += i["priority"] == "urgent"
-        return colours(enterprises, grade_sources(self.services.engine, frozenset(enterprises)),
-                       self.services.risk_points.list(frozenset(enterprises)), alarms, incidents,
-                       self.services.hidden_dangers.overdue_by_org(frozenset(enterprises)), self.services.colour_rule)
-
-    def _kpi_policy(self):
-        """Floods and chattering counted by the thresholds the live alarm hygiene uses."""
-        from hazwatch.risk.kpis import KpiPolicy
-
-        return KpiPolicy(hygiene_policy(self.services.settings))
+        ents = {n.id: (n.code, n.name) for n in tree.nodes.values()
+                if n.kind == "enterprise" and self.scope.allows(n.id)}
+        ids = frozenset(ents)
+        alarms = [(org, p) for p in self.services.alarm_queries.list("active") if (org := self._alarm_org(p)) in ents]
+        incidents = [(org.id, i) for i in self.services.incidents.list(ids, "open")
+                     if (org := tree.by_code(i["enterprise"])) is not None]
+        return overview(ents, alarms, incidents, grade_sources(self.services.engine, ids),
+                        self.services.risk_points.list(ids), self.services.hidden_dangers.overdue_by_org(ids),
+                        self.services.colour_rule)
 
     def kpis(self, enterprise: str | None, start: int, end: int, bucket_us: int | None = None) -> dict:
-        from hazwatch.risk.kpis import alarm_kpis, incident_kpis
+        from hazwatch.risk.views import kpis
 
-        if enterprise is not None:
-            area: frozenset[int] | None = frozenset({self._org_by_code(enterprise)})
-        else:
-            area = self.scope.org_ids
-        idx = self.services.index
-        alarms = {}
-        for p in self.services.alarm_queries.list("all"):
-            owner = idx.owner_of(p)
-            if owner is None or not self.scope.allows(owner.org_id) or (area is not None and owner.org_id not in area):
-                continue
-            alarms[p.id] = {"label": f"{owner.code} {p.condition}", "priority": p.priority, "active": p.active,
-                            "raised_at": p.raised_at}
-        events = self.services.alarm_queries.events_between(list(alarms), start, end)
-        incidents = self.services.incidents.response_times(area, start, end)
-        return {"enterprise": enterprise, "start": iso(start), "end": iso(end),
-                "alarms": alarm_kpis(events, alarms, start, end, self._kpi_policy(), bucket_us=bucket_us),
-                "incidents": incident_kpis(incidents)}
+        area = frozenset({self._org_by_code(enterprise)}) if enterprise is not None else self.scope.org_ids
+        idx, queries = self.services.index, self.services.alarm_queries
+        alarms = {p.id: {"label": f"{owner.code} {p.condition}", "priority": p.priority, "active": p.active,
+                         "raised_at": p.raised_at} for p in queries.list("all")
+                  if (owner := idx.owner_of(p)) is not None and self.scope.allows(owner.org_id)
+                  and (area is None or owner.org_id in area)}
+        return kpis(enterprise, start, end, alarms, queries.events_between(list(alarms), start, end),
+                    self.services.incidents.response_times(area, start, end), hygiene_policy(self.services.settings),
+                    bucket_us)
 
     def pack_report(self, enterprise: str, start: int, end: int) -> list[dict]:
-        """The report sections the enterprise's packs add: per section, each of its sensors with the
-        alarms it raised from `start` to `end`, by condition."""
-        code, installs = self.pack_installs(enterprise)
-        wanted = {t for i in installs for sec in i["report"] for t in sec["tags"]}
-        if not wanted:
+        """The report sections the enterprise's packs add (`risk.views.pack_sections`)."""
+        from hazwatch.risk.views import pack_sections
+
+        _, installs = self.pack_installs(enterprise)
+        if not any(sec["tags"] for i in installs for sec in i["report"]):
             return []
-        idx = self.services.index
-        tag_of = {}
-        for p in self.services.alarm_queries.list("all"):
-            tag = public(p, idx)["sensor"]
-            if tag in wanted:
-                tag_of[p.id] = (tag, p.condition)
-        raised: dict[str, dict[str, int]] = {t: {} for t in wanted}
-        for e in self.services.alarm_queries.events_between(list(tag_of), start, end, ("raised",)):
-            tag, cond = tag_of[e["alarm_id"]]
-            raised[tag][cond] = raised[tag].get(cond, 0) + 1
-        names = {s.tag: s.name for s in self.services.catalog.export(self.scope.org_ids).sensors if s.tag in wanted}
-        return [{"pack": i["pack"], "title": sec["title"],
-                 "rows": [{"tag": t, "name": names.get(t, ""), "raised": sum(raised[t].values()),
-                           "conditions": dict(sorted(raised[t].items()))} for t in sec["tags"]]}
-                for i in installs for sec in i["report"]]
+        queries = self.services.alarm_queries
+        names = {s.tag: s.name for s in self.services.catalog.export(self.scope.org_ids).sensors}
+        return pack_sections(installs, queries.list("all"), self.services.index,
+                             lambda ids: queries.events_between(ids, start, end, ("raised",)), names)
 
     def _report(self, report_id: int) -> dict:
         r = self.services.reports.get(report_id)
@@ -545,6 +550,34 @@ class Access:
 
     def revoke_device_secret(self, code: str, cred_id: int) -> dict:
         return self.services.device_credentials.revoke(self.principal, self.scope, code, cred_id, self.remote)
+
+    # -- the caller's own credentials ------------------------------------------------------------------------
+    def revoke_token(self, token: str) -> bool:
+        return self.services.auth.revoke_token(token, self.principal, self.remote)
+
+    def create_api_key(self, label: str, expires_days: int | None, password: str | None) -> dict:
+        return self.services.auth.create_api_key(self.principal, label, expires_days, self.remote, password)
+
+    def api_keys(self) -> list[dict]:
+        return self.services.auth.api_keys(self.principal.user_id or 0)
+
+    def revoke_api_key(self, key_id: int) -> None:
+        self.services.auth.revoke_api_key(self.principal, key_id, self.remote)
+
+    def change_password(self, new: str, current: str) -> None:
+        self.services.users.set_password(self.principal, self.principal.user_id, new, current, self.remote)
+
+    # -- this process (no tenant's data) ----------------------------------------------------------------------
+    def adapters_health(self) -> list[dict]:
+        return [a.health().as_dict() for a in self.services.adapters]
+
+    def refresh_gauges(self) -> None:
+        """The gauges /metrics reads at scrape time: the writer's queue and the ledger's size."""
+        metrics.QUEUE.set(self.services.pipeline.queued())
+        if self.services.ledger is not None:
+            metrics.LEDGER.set(self.services.ledger.size)
+            pub = self.services.ledger.published()
+            metrics.LEDGER_PUBLISHED.set(pub[0] if pub else 0)
 
     def audit(self, **filters) -> list[dict]:
         return self.services.audit.query(self.scope, **filters)

@@ -369,7 +369,7 @@ def kpis(access: AccessDep,
          end: str | None = Query(None, description="ISO 8601 or epoch seconds; default: now")) -> JSON:
     from hazwatch.api.timeparse import parse_time
 
-    end_us = parse_time(end, "end") if end else access.services.pipeline.clock.now_us()
+    end_us = parse_time(end, "end") if end else access.now_us()
     start_us = parse_time(start, "start") if start else end_us - 86400 * US
     if start_us >= end_us:
         from hazwatch.domain.errors import Invalid

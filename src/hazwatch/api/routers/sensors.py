@@ -70,30 +70,16 @@ class SeriesOut(BaseModel):
     count: list[int] | None = None
 
 
-def _sensor_public(services, sid: int) -> dict:
-    info = dict(services.index.info[sid])
-    latest = services.pipeline.latest(sid)
-    info["last_ts"], info["last_value"] = (latest[0] / US, latest[1]) if latest else (None, None)
-    return info
-
-
 @router.get("/sensors", summary="Sensors in scope with their limits and latest values", response_model=SensorList,
             openapi_extra=needs(READ))
 def list_sensors(access: AccessDep, enterprise: str | None = None, kind: str | None = None) -> JSON:
-    services = access.services
-    idx = services.index
-    items = []
-    for sid in access.sensor_ids().tolist():
-        info = idx.info[sid]
-        if (enterprise and info["enterprise"] != enterprise) or (kind and info["kind"] != kind):
-            continue
-        items.append(_sensor_public(services, sid))
+    items = access.sensor_views(enterprise, kind)
     return JSON({"items": items, "count": len(items)})
 
 
 @router.get("/sensors/{tag}", summary="One sensor", response_model=SensorOut, openapi_extra=needs(READ))
 def get_sensor(tag: str, access: AccessDep) -> JSON:
-    return JSON(_sensor_public(access.services, access.sensor(tag)))
+    return JSON(access.sensor_view(access.sensor(tag)))
 
 
 @router.get(
@@ -110,7 +96,6 @@ def series(tag: str, access: AccessDep,
            end: str | None = Query(None, description="ISO 8601 or epoch seconds; default now"),
            step: str | None = Query(None, description="bucket width: seconds or 10s, 1m, 1h, 1d"),
            limit: int = Query(100_000, ge=1, le=1_000_000)) -> JSON:
-    services = access.services
     sid = access.sensor(tag)
     end_us = parse_time(end, "end") if end else time.time_ns() // 1000
     start_us = parse_time(start, "start") if start else end_us - 3600 * US
@@ -118,7 +103,7 @@ def series(tag: str, access: AccessDep,
         raise HTTPException(422, "`start` must be before `end`")
     step_us = parse_step(step) if step else None
     frame = access.series(tag, start_us, end_us, step_us, limit)
-    out: dict = {"sensor": tag, "unit": services.index.info[sid]["unit"]}
+    out: dict = {"sensor": tag, "unit": access.sensor_view(sid)["unit"]}
     for name, col in frame.columns.items():
         if name == "ts":
             out[name] = (col / US).tolist()

@@ -9,7 +9,6 @@ from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
 
-from hazwatch import metrics
 from hazwatch.api.deps import AccessDep, needs
 from hazwatch.auth.roles import SYSTEM_READ
 
@@ -35,7 +34,7 @@ class AdapterList(BaseModel):
                         "rejections by kind, backlog). Counters only: no tenant's data.",
             openapi_extra=needs(SYSTEM_READ))
 def adapters(access: AccessDep) -> Any:
-    items = [a.health().as_dict() for a in access.services.adapters]
+    items = access.adapters_health()
     return {"items": items, "count": len(items)}
 
 
@@ -46,10 +45,5 @@ def adapters(access: AccessDep) -> Any:
             response_class=PlainTextResponse, openapi_extra=needs(SYSTEM_READ),
             responses={200: {"content": {"text/plain": {}}}})
 def prometheus(access: AccessDep) -> Response:
-    services = access.services
-    metrics.QUEUE.set(services.pipeline.queued())
-    if services.ledger is not None:
-        metrics.LEDGER.set(services.ledger.size)
-        pub = services.ledger.published()
-        metrics.LEDGER_PUBLISHED.set(pub[0] if pub else 0)
+    access.refresh_gauges()
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

@@ -10,7 +10,7 @@ from hazwatch.api.deps import AccessDep, needs
 from hazwatch.api.responses import JSON
 from hazwatch.auth.roles import TELEMETRY_WRITE
 from hazwatch.auth.signing import SEQUENCE_HEADER, SIGNATURE_HEADER
-from hazwatch.ingest.payload import PayloadError, decode
+from hazwatch.ingest.payload import PayloadError
 
 router = APIRouter(tags=["telemetry"])
 
@@ -75,21 +75,13 @@ _ANSWER = {
     }),
 )
 async def ingest(request: Request, access: AccessDep) -> JSON:
-    services = access.services
     body = await request.body()  # its size was checked by the BodyLimit middleware (HAZWATCH_MAX_BODY_BYTES)
-    principal, seq = access.principal, None
-    if principal.device_id is not None:
-        secret = request.headers.get("authorization", "")[7:].strip()
-        seq = services.signatures.check(secret, principal.token_id, request.headers.get(SEQUENCE_HEADER),
-                                        request.headers.get(SIGNATURE_HEADER), body,
-                                        services.settings.require_signed_batches)
     try:
-        raw = decode(body, services.index, services.settings.max_batch_readings)
+        raw, seq = access.telemetry_batch(body, request.headers)
     except PayloadError as e:
         raise HTTPException(e.status, e.message) from None
-    result = await asyncio.wrap_future(services.pipeline.ingest(access.restrict(raw)))
-    if seq is not None:
-        services.signatures.accepted(principal.token_id, seq)
+    result = await asyncio.wrap_future(access.ingest(raw))
+    access.batch_accepted(seq)
     return JSON({
         "accepted": result.accepted,
         "rejected": [{"index": r.index, "sensor": r.sensor, "reason": r.reason} for r in result.rejected],
