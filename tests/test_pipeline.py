@@ -126,3 +126,19 @@ def test_a_catalog_change_is_loaded_off_the_writer_and_swapped_in_on_it(tmp_path
             late.result(1)
     finally:
         pipeline.stop()
+
+
+
+def test_the_pipeline_is_a_writer_and_says_when_it_is_ready(tmp_path):
+    """`Services.pipeline` is a `Writer` (the ingest and API nodes' stand-ins are checked in
+    tests/scale); the readiness probe asks it."""
+    from hazwatch.services import Writer
+
+    services = build_services(make_settings(tmp_path))
+    assert isinstance(services.pipeline, Writer)
+    assert services.ready() == (False, "writer not running")
+    services.pipeline.start()
+    try:
+        assert services.ready() == (True, "evaluating")
+    finally:
+        services.pipeline.stop()

@@ -245,6 +245,9 @@ class Pipeline:
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def readiness(self) -> tuple[bool, str]:
+        return (True, "evaluating") if self.running else (False, "writer not running")
+
     def latest(self, sensor: int) -> tuple[int, float] | None:
         """The newest evaluated reading of a sensor (ts µs, value), None before its first."""
         st = self.evaluator.state

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from sqlalchemy import Engine
 
@@ -13,10 +15,11 @@ from hazwatch.auth import AuditLog, AuthService, DeviceCredentials, OrgTrees, Us
 from hazwatch.auth.signing import BatchSignatures
 from hazwatch.bus import Bus
 from hazwatch.catalog import CatalogRepository, SensorIndex
+from hazwatch.domain import Clock
+from hazwatch.domain.batch import RawBatch
 from hazwatch.incidents.desk import IncidentDesk
 from hazwatch.incidents.notify import Notifier
 from hazwatch.ingest.adapter import Adapter
-from hazwatch.pipeline import Pipeline
 from hazwatch.risk.hidden import HiddenDangerRegister
 from hazwatch.risk.overview import ColourRule
 from hazwatch.risk.points import RiskPoints
@@ -32,6 +35,28 @@ if TYPE_CHECKING:
 
 
 
+@runtime_checkable
+class Writer(Protocol):
+    """What stands where the pipeline stands, in every role: the pipeline itself (roles all and
+    worker) or a stand-in that publishes to the workers (`scale.ingest.IngestNode` in the ingest
+    role, `scale.api.ApiNode` in the api role). Access and the edges use only this."""
+
+    clock: Clock
+    index: SensorIndex
+
+    def ingest(self, raw: RawBatch) -> Future: ...
+    def device_status(self, code: str, online: bool, at_us: int) -> Future: ...
+    def alarm_command(self, alarm_id: int, action: str, actor: str, comment: str | None = None,
+                      minutes: float | None = None, max_minutes: float = 1440,
+                      audit: Callable | None = None) -> Future: ...
+    def latest(self, sensor: int) -> tuple[int, float] | None: ...
+    def queued(self) -> int: ...
+    def reload_catalog(self) -> None: ...
+    def readiness(self) -> tuple[bool, str]: ...
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
 def hygiene_policy(settings: Settings) -> HygienePolicy:
     """The alarm hygiene thresholds from the settings: the live engine flags by them and the KPIs
     count by them (`KpiPolicy`), so there is one place they are read."""
@@ -44,7 +69,7 @@ class Services:
     engine: Engine
     store: TelemetryStore
     catalog: CatalogRepository
-    pipeline: Pipeline
+    pipeline: Writer
     auth: AuthService
     alarm_queries: AlarmQueries
     bus: Bus
@@ -74,15 +99,11 @@ class Services:
                 return False, f"worker stopped: {self.worker.failure}"
             return (True, f"partitions {self.worker.owned}") if self.worker.ready.is_set() \
                 else (False, "taking partition leases")
-        ready = getattr(self.pipeline, "ready", None)
-        if ready is not None:  # an ingest or API node: connected to NATS
-            if not ready:
-                return False, "not connected to NATS"
-            if self.election is not None:
-                return True, "publishing; " + ("runs the installation's singletons" if self.election.held
-                                               else "standing by for the installation's singletons")
-            return True, "publishing"
-        return (True, "evaluating") if self.pipeline.running else (False, "writer not running")
+        ok, why = self.pipeline.readiness()
+        if ok and self.election is not None:
+            why += "; " + ("runs the installation's singletons" if self.election.held
+                           else "standing by for the installation's singletons")
+        return ok, why
 
     @property
     def index(self) -> SensorIndex:

@@ -9,6 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hazwatch.app import build, make_api
+from hazwatch.scale.api import ApiNode
+from hazwatch.services import Writer
 from tests.conftest import DATA, TOKEN, eventually, make_settings
 from tests.scale.conftest import prepare, wait_jetstream
 
@@ -20,6 +22,10 @@ def test_no_stream_no_acknowledgement(nats_single, pg_database, tmp_path):
     services = build(make_settings(tmp_path, database_url=pg_database, role="ingest", nats_url=nats_single.url))
     services.auth.ensure_admin(TOKEN)
     services.pipeline.timeout_s = 2.0
+    assert isinstance(services.pipeline, Writer)  # what stands where the pipeline stands, in this role too
+    api = ApiNode(services.engine, services.catalog, services.pipeline.clock, services.bus, nats_single.url, "api-w",
+                  4, 1)
+    assert isinstance(api, Writer)  # and in the api role
     body = {"sensor": ["TK1-LT", "GT1", "NOPE"], "ts": [time.time()] * 3, "value": [5.0, 1.0, 1.0]}
     with TestClient(make_api(services), headers={"Authorization": f"Bearer {TOKEN}"}) as http:
         r = http.post("/api/v1/telemetry", json=body)

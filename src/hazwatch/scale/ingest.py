@@ -25,6 +25,7 @@ import nats.js.errors
 import numpy as np
 
 from hazwatch import metrics
+from hazwatch.alarms.manager import AlarmCommandError
 from hazwatch.catalog import CatalogRepository, SensorIndex
 from hazwatch.domain import Clock, Rejection
 from hazwatch.domain.batch import IngestResult
@@ -85,6 +86,16 @@ class IngestNode:
     @property
     def ready(self) -> bool:
         return self._ready.is_set() and self._nc.is_connected
+
+    def readiness(self) -> tuple[bool, str]:
+        return (True, "publishing") if self.ready else (False, "not connected to NATS")
+
+    def latest(self, sensor: int) -> tuple[int, float] | None:
+        return None  # an ingest node keeps no values: the API nodes and workers do
+
+    def alarm_command(self, alarm_id: int, action: str, actor: str, comment: str | None = None,
+                      minutes: float | None = None, max_minutes: float = 1440, audit=None) -> Future:
+        raise AlarmCommandError(503, "an ingest node serves no alarm commands: send them to an API node")
 
     def queued(self) -> int:
         return 0
