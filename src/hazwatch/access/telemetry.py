@@ -1,0 +1,85 @@
+"""Sensors, their series and posted telemetry, within the caller's scope. A part of `Access` (a mixin)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import Future
+
+import numpy as np
+
+from hazwatch.access.base import AccessBase
+from hazwatch.auth.signing import SEQUENCE_HEADER, SIGNATURE_HEADER
+from hazwatch.domain.batch import US
+from hazwatch.domain.errors import NotFound
+from hazwatch.ingest.payload import decode
+from hazwatch.normalize import RawBatch
+from hazwatch.store.base import SeriesFrame
+
+
+class TelemetryAccess(AccessBase):
+    # -- sensors and telemetry ----------------------------------------------------------------------
+    def sensor_ids(self) -> np.ndarray:
+        idx = self.services.index
+        ids = np.flatnonzero(idx.exists)
+        return ids[self.scope.mask(idx.org_id[ids])]
+
+    def sensor(self, tag: str) -> int:
+        idx = self.services.index
+        sid = idx.tag_to_id.get(tag)
+        if sid is None or not self.scope.allows(int(idx.org_id[sid])):
+            raise NotFound(f"sensor {tag!r} not found")
+        return sid
+
+    def sensor_view(self, sid: int) -> dict:
+        """A sensor of `sensor()`'s finding: its catalog entry with its newest evaluated reading."""
+        info = dict(self.services.index.info[sid])
+        latest = self.services.pipeline.latest(sid)
+        info["last_ts"], info["last_value"] = (latest[0] / US, latest[1]) if latest else (None, None)
+        return info
+
+    def sensor_views(self, enterprise: str | None, kind: str | None) -> list[dict]:
+        info = self.services.index.info
+        return [self.sensor_view(sid) for sid in self.sensor_ids().tolist()
+                if (not enterprise or info[sid]["enterprise"] == enterprise)
+                and (not kind or info[sid]["kind"] == kind)]
+
+    def now_us(self) -> int:
+        return self.services.pipeline.clock.now_us()
+
+    def telemetry_batch(self, body: bytes, headers: Mapping[str, str]) -> tuple[RawBatch, int | None]:
+        """A posted batch decoded and scoped (`restrict`); a device's signature is checked first, and
+        the sequence it carries is returned, to be recorded once the batch is accepted."""
+        s, seq = self.services, None
+        if self.principal.device_id is not None:
+            secret = headers.get("authorization", "")[7:].strip()
+            seq = s.signatures.check(secret, self.principal.token_id, headers.get(SEQUENCE_HEADER),
+                                     headers.get(SIGNATURE_HEADER), body, s.settings.require_signed_batches)
+        return self.restrict(decode(body, s.index, s.settings.max_batch_readings)), seq
+
+    def ingest(self, raw: RawBatch) -> Future:
+        """Queue a scoped batch for the writer: the future resolves once it is durable."""
+        return self.services.pipeline.ingest(raw)
+
+    def batch_accepted(self, seq: int | None) -> None:
+        """After the batch is stored (a database write: never on the writer's callback)."""
+        if seq is not None:
+            self.services.signatures.accepted(self.principal.token_id, seq)
+
+    def series(self, tag: str, start_us: int, end_us: int, step_us: int | None, limit: int) -> SeriesFrame:
+        return self.services.store.series(self.sensor(tag), start_us, end_us, step_us, limit)
+
+    def restrict(self, raw: RawBatch) -> RawBatch:
+        """Readings for sensors outside the scope read as unknown sensors; a device credential may
+        write only its own device's sensors, and is told so per reading."""
+        if self.scope.everything and self.principal.device_id is None:
+            return raw
+        idx = self.services.index
+        known = raw.sensor >= 0
+        sid = np.where(known, raw.sensor, 0)
+        outside = known & ~self.scope.mask(idx.org_id[sid])
+        if outside.any():
+            raw.sensor = np.where(outside, -1, raw.sensor).astype(raw.sensor.dtype)
+            known &= ~outside
+        if self.principal.device_id is not None:
+            raw.denied = known & (idx.device_id[sid] != self.principal.device_id)
+        return raw
