@@ -34,9 +34,7 @@ class AlarmAccess(AccessBase):
 
     def _point(self, alarm_id: int):
         p = self.services.alarm_queries.get(alarm_id)
-        org = self._alarm_org(p) if p is not None else None
-        if org is None or not self.scope.allows(org):
-            raise NotFound(f"alarm {alarm_id} not found")
+        self._inside(self._alarm_org(p) if p is not None else None, f"alarm {alarm_id}")
         return p
 
     def alarm(self, alarm_id: int) -> dict:

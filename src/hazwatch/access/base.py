@@ -32,3 +32,10 @@ class AccessBase:
     @property
     def actor(self) -> Actor:
         return self.principal.actor(self.remote)
+
+    def _inside(self, org: int | None, what: str) -> int:
+        """The org of something looked up, when the scope holds it; otherwise NotFound naming it,
+        exactly as for something that does not exist."""
+        if org is None or not self.scope.allows(org):
+            raise NotFound(f"{what} not found")
+        return org

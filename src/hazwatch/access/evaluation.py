@@ -14,9 +14,7 @@ class EvaluationAccess(AccessBase):
     # -- evaluation: hazard grades, risk points, colours, hidden dangers ---------------------------------------------
     def _org_by_code(self, code: str) -> int:
         node = self.services.orgs.current().by_code(code)
-        if node is None or not self.scope.allows(node.id):
-            raise NotFound(f"org {code!r} not found")
-        return node.id
+        return self._inside(node.id if node is not None else None, f"org {code!r}")
 
     def _hazard_source(self, code: str | None, org_id: int) -> int | None:
         if code is None:
@@ -128,10 +126,7 @@ class EvaluationAccess(AccessBase):
         return summary(self, root.code if root else "installation", self.services.pipeline.clock.now_us())
 
     def _hd_org(self, hd_id: int) -> int:
-        org = self.services.hidden_dangers.org_of(hd_id)
-        if org is None or not self.scope.allows(org):
-            raise NotFound(f"hidden danger {hd_id} not found")
-        return org
+        return self._inside(self.services.hidden_dangers.org_of(hd_id), f"hidden danger {hd_id}")
 
     def hidden_dangers(self, state: str | None) -> list[dict]:
         return [self._with_enterprise(h) for h in self.services.hidden_dangers.list(self.scope.org_ids, state)]

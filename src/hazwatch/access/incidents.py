@@ -13,10 +13,7 @@ from hazwatch.domain.limits import Priority
 class IncidentAccess(AccessBase):
     # -- incidents ---------------------------------------------------------------------------------------------
     def _incident_org(self, incident_id: int) -> int:
-        org = self.services.incidents.org_of(incident_id)
-        if org is None or not self.scope.allows(org):
-            raise NotFound(f"incident {incident_id} not found")
-        return org
+        return self._inside(self.services.incidents.org_of(incident_id), f"incident {incident_id}")
 
     def incidents(self, state: str | None) -> list[dict]:
         return self.services.incidents.list(self.scope.org_ids, state)

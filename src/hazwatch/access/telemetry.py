@@ -10,7 +10,6 @@ import numpy as np
 from hazwatch.access.base import AccessBase
 from hazwatch.auth.signing import SEQUENCE_HEADER, SIGNATURE_HEADER
 from hazwatch.domain.batch import US
-from hazwatch.domain.errors import NotFound
 from hazwatch.ingest.payload import decode
 from hazwatch.normalize import RawBatch
 from hazwatch.store.base import SeriesFrame
@@ -26,8 +25,7 @@ class TelemetryAccess(AccessBase):
     def sensor(self, tag: str) -> int:
         idx = self.services.index
         sid = idx.tag_to_id.get(tag)
-        if sid is None or not self.scope.allows(int(idx.org_id[sid])):
-            raise NotFound(f"sensor {tag!r} not found")
+        self._inside(int(idx.org_id[sid]) if sid is not None else None, f"sensor {tag!r}")
         return sid
 
     def sensor_view(self, sid: int) -> dict:

@@ -14,20 +14,11 @@ from hazwatch.domain.batch import US
 from hazwatch.domain.clock import iso
 from hazwatch.domain.errors import Conflict, Invalid, NotFound
 from hazwatch.incidents.interlock import readback_matches
-from hazwatch.incidents.models import (
-    Incident,
-    IncidentTask,
-    Interlock,
-    ReportClock,
-)
 from hazwatch.incidents.reading import OPEN_STATES, SYSTEM
+from hazwatch.incidents.tables import _C, _I, _L, _TASK
 from hazwatch.incidents.writing import Audit, IncidentWriting
 
 log = logging.getLogger(__name__)
-_I = Incident.__table__
-_TASK = IncidentTask.__table__
-_C = ReportClock.__table__
-_L = Interlock.__table__
 
 
 # reported → assessing → responding → contained → closed; contained may fall back to responding, and

@@ -8,17 +8,9 @@ from sqlalchemy import select, update
 from hazwatch.domain.batch import US
 from hazwatch.domain.clock import iso
 from hazwatch.domain.limits import Priority
-from hazwatch.incidents.models import (
-    Incident,
-    IncidentTask,
-    ReportClock,
-)
 from hazwatch.incidents.reading import OPEN_STATES, SYSTEM
+from hazwatch.incidents.tables import _C, _I, _TASK
 from hazwatch.incidents.writing import IncidentWriting
-
-_I = Incident.__table__
-_TASK = IncidentTask.__table__
-_C = ReportClock.__table__
 
 
 class IncidentEscalation(IncidentWriting):

@@ -11,24 +11,16 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from hazwatch import offload
-from hazwatch.alarms.models import Alarm
 from hazwatch.catalog.index import SensorIndex
 from hazwatch.domain import Clock
 from hazwatch.domain.batch import US
 from hazwatch.domain.clock import iso
 from hazwatch.domain.limits import Priority
 from hazwatch.incidents.catalog import DisposalCatalog
-from hazwatch.incidents.models import Incident, IncidentAlarm, IncidentEvent, IncidentTask, Interlock, ReportClock
 from hazwatch.incidents.notify import Notifier
+from hazwatch.incidents.tables import _A, _C, _E, _I, _IA, _L, _TASK
 
 log = logging.getLogger(__name__)
-_A = Alarm.__table__
-_I = Incident.__table__
-_IA = IncidentAlarm.__table__
-_E = IncidentEvent.__table__
-_TASK = IncidentTask.__table__
-_C = ReportClock.__table__
-_L = Interlock.__table__
 SYSTEM = "system"
 OPEN_STATES = ("reported", "assessing", "responding", "contained")
 

@@ -7,22 +7,15 @@ import logging
 
 from sqlalchemy import select, update
 
-from hazwatch.alarms.models import Alarm
 from hazwatch.catalog.schema import TriggerDoc
 from hazwatch.domain.limits import Priority
 from hazwatch.incidents import plans as P
-from hazwatch.incidents.models import (
-    Incident,
-    IncidentAlarm,
-)
 from hazwatch.incidents.placing import Located, locate, matches
 from hazwatch.incidents.reading import OPEN_STATES, SYSTEM
+from hazwatch.incidents.tables import _A, _I, _IA
 from hazwatch.incidents.writing import IncidentWriting
 
 log = logging.getLogger(__name__)
-_A = Alarm.__table__
-_I = Incident.__table__
-_IA = IncidentAlarm.__table__
 
 
 class IncidentTriggers(IncidentWriting):

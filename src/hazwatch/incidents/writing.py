@@ -20,26 +20,13 @@ from hazwatch.domain.limits import Priority
 from hazwatch.incidents import plans as P
 from hazwatch.incidents.catalog import DisposalCatalog
 from hazwatch.incidents.interlock import InterlockWriter
-from hazwatch.incidents.models import (
-    Incident,
-    IncidentAlarm,
-    IncidentEvent,
-    IncidentTask,
-    Interlock,
-    ReportClock,
-)
 from hazwatch.incidents.notify import Notifier, Recipients
 from hazwatch.incidents.reading import SYSTEM
+from hazwatch.incidents.tables import _C, _E, _I, _IA, _L, _TASK
 
 log = logging.getLogger(__name__)
 # records a command in the caller's audit log, in the command's transaction: (conn, action, what)
 Audit = Callable[[Connection, str, dict], None]
-_I = Incident.__table__
-_IA = IncidentAlarm.__table__
-_E = IncidentEvent.__table__
-_TASK = IncidentTask.__table__
-_C = ReportClock.__table__
-_L = Interlock.__table__
 
 
 @dataclass(frozen=True)
