@@ -30,13 +30,13 @@ from hazwatch.db import make_engine
 from hazwatch.domain import SystemClock
 from hazwatch.domain.events import READINGS_STORED
 from hazwatch.domain.netpolicy import OutboundPolicy, parse_networks
-from hazwatch.feed import SUMMARY_PUBLISHED, Feed
 from hazwatch.incidents.channels import SmtpChannel, WebhookChannel
 from hazwatch.incidents.desk import ClockPolicy, IncidentDesk
 from hazwatch.incidents.notify import Notifier, NotifyPolicy
 from hazwatch.ingest.modbus import ModbusAdapter, ModbusConfig
 from hazwatch.ingest.mqtt import MqttAdapter
 from hazwatch.ingest.opcua import OpcUaAdapter
+from hazwatch.ingest.retained import publish_retained
 from hazwatch.ingest.writes import ProtocolWriter
 from hazwatch.keyfile import load_key
 from hazwatch.ledger import barrier
@@ -45,11 +45,13 @@ from hazwatch.ledger.entries import SEALED
 from hazwatch.ledger.keys import load_signer, parse_witness
 from hazwatch.ledger.log import Ledger, SealPolicy
 from hazwatch.migrations.runner import upgrade
+from hazwatch.packs.service import ShippedPacks
 from hazwatch.pipeline import Pipeline
-from hazwatch.reporting import Reports
 from hazwatch.risk.assess import Bands
+from hazwatch.risk.feed import SUMMARY_PUBLISHED, Feed, SummaryPublished, topic
 from hazwatch.risk.hidden import HiddenDangerRegister
 from hazwatch.risk.overview import ColourRule
+from hazwatch.risk.periodic import Reports, Schedule
 from hazwatch.risk.points import RiskPoints
 from hazwatch.services import Services, hygiene_policy
 from hazwatch.settings import Settings
@@ -80,11 +82,12 @@ def build(settings: Settings) -> Services:
     auth, users, devices = build_auth(engine, settings, lambda: pipeline.index.revision)
     device_key = devices.server_key
     notifier, desk = build_disposal(engine, settings, pipeline, users.holders, store)
+    risk_points = RiskPoints(engine, pipeline.clock, Bands(**settings.risk_bands))
     services = Services(settings=settings, engine=engine, store=store, catalog=catalog, pipeline=pipeline,
                         auth=auth, alarm_queries=AlarmQueries(engine), bus=bus, audit=auth.audit, orgs=users.orgs,
                         users=users, device_credentials=devices, signatures=BatchSignatures(engine, device_key),
-                        incidents=desk, notifier=notifier,
-                        risk_points=RiskPoints(engine, pipeline.clock, Bands(**settings.risk_bands)),
+                        incidents=desk, notifier=notifier, risk_points=risk_points,
+                        packs=ShippedPacks(catalog, store, risk_points),
                         hidden_dangers=build_hidden_dangers(engine, pipeline, notifier, users.holders, desk),
                         colour_rule=ColourRule.model_validate(settings.risk_colour_rule), worker=worker,
                         node=node)
@@ -95,12 +98,30 @@ def build(settings: Settings) -> Services:
     once = role == "all" or (role == "api" and settings.singletons)  # may run the installation's singletons
     # the ledger learns of late readings from this process's stored batches: only where it stores them
     services.ledger = build_ledger(settings, engine, store, pipeline) if role == "all" else None
-    services.reports = Reports(services)
-    services.feed = Feed(services, lambda org_id: Access(services, Principal(None, "feed", "admin", org_id)))
+    build_read_models(settings, services)
     desk.also_tick += [services.reports.tick, services.feed.tick]
     if once:
         build_tiers(settings, services)
     return services
+
+
+def build_read_models(settings: Settings, services: Services) -> None:
+    """The periodic reports and the upward feed, each reading one org at a time through that org's
+    own scope (an `Access` as its administrator), pushing the summaries to the bus and the broker."""
+    def view(org_id: int) -> Access:
+        return Access(services, Principal(None, "report", "admin", org_id))
+
+    now_us = services.pipeline.clock.now_us
+    services.reports = Reports(services.engine, services.orgs, view, now_us, Schedule(
+        settings.data_dir / "reports" / "periodic", settings.report_timezone, list(settings.report_schedule),
+        list(settings.report_scope_kinds), settings.report_language), services.users.installed_at)
+    sinks = [lambda docs: [services.bus.publish(SUMMARY_PUBLISHED, SummaryPublished(code, doc))
+                           for code, doc in docs]]
+    if settings.mqtt_url:
+        url, client_id = settings.mqtt_url, f"{settings.mqtt_client_id}-feed"
+        sinks.append(lambda docs: publish_retained(url, client_id, [(topic(code), doc) for code, doc in docs]))
+    services.feed = Feed(services.orgs, view, now_us, settings.feed_interval_s, list(settings.feed_scope_kinds),
+                         sinks)
 
 
 def build_pipeline(settings: Settings, engine, store, catalog: CatalogRepository, clock, node: str):

@@ -164,7 +164,7 @@ def prepare(settings: Settings) -> tuple[Services, CatalogDoc, list[DemoWitness]
     admin.apply_catalog(doc.model_copy(update={"orgs": [*doc.orgs, PACK_ENTERPRISE],
                                                "endpoints": [*doc.endpoints, *DEMO_ENDPOINTS]}), "demo park")
     for org, name, params in DEMO_PACKS:
-        admin.apply_pack(name, org, params, dry_run=False)
+        admin.packs.apply(name, org, params, dry_run=False)
     return services, services.catalog.export(), witnesses
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from sqlalchemy import Engine
 
+from hazwatch import metrics
 from hazwatch.alarms.hygiene import HygienePolicy
 from hazwatch.alarms.queries import AlarmQueries
 from hazwatch.auth import AuditLog, AuthService, DeviceCredentials, OrgTrees, UserDirectory
@@ -20,16 +21,17 @@ from hazwatch.domain.batch import RawBatch
 from hazwatch.incidents.desk import IncidentDesk
 from hazwatch.incidents.notify import Notifier
 from hazwatch.ingest.adapter import Adapter
+from hazwatch.packs.service import ShippedPacks
+from hazwatch.risk.feed import Feed
 from hazwatch.risk.hidden import HiddenDangerRegister
 from hazwatch.risk.overview import ColourRule
+from hazwatch.risk.periodic import Reports
 from hazwatch.risk.points import RiskPoints
 from hazwatch.settings import Settings
 from hazwatch.store import TelemetryStore
 
 if TYPE_CHECKING:
-    from hazwatch.feed import Feed
     from hazwatch.ledger.log import Ledger
-    from hazwatch.reporting import Reports
     from hazwatch.scale.election import Election
     from hazwatch.scale.worker import WorkerNode
 
@@ -83,8 +85,9 @@ class Services:
     risk_points: RiskPoints
     hidden_dangers: HiddenDangerRegister
     colour_rule: ColourRule
+    packs: ShippedPacks  # the shipped packs, applied, upgraded and fitted per enterprise
     adapters: list[Adapter] = field(default_factory=list)  # protocol adapters run beside the API
-    reports: Reports | None = None  # periodic reports (built on these services, so set after them)
+    reports: Reports | None = None  # periodic reports (reading through a scope of these services: set after)
     feed: Feed | None = None  # the summary for the tier above (likewise)
     ledger: Ledger | None = None  # the transparency log (None when HAZWATCH_LEDGER_ENABLED is false)
     worker: WorkerNode | None = None  # a scale-out worker's leases and consumers (role worker)
@@ -104,6 +107,14 @@ class Services:
             why += "; " + ("runs the installation's singletons" if self.election.held
                            else "standing by for the installation's singletons")
         return ok, why
+
+    def refresh_gauges(self) -> None:
+        """The gauges /metrics reads at scrape time: the writer's queue and the ledger's size."""
+        metrics.QUEUE.set(self.pipeline.queued())
+        if self.ledger is not None:
+            metrics.LEDGER.set(self.ledger.size)
+            pub = self.ledger.published()
+            metrics.LEDGER_PUBLISHED.set(pub[0] if pub else 0)
 
     @property
     def index(self) -> SensorIndex:

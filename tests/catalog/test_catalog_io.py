@@ -142,3 +142,26 @@ def test_demo_park_catalog_is_valid_and_about_two_hundred_sensors():
     assert {"level", "temperature", "pressure", "combustible_gas", "toxic_gas", "oxygen"} <= kinds
     gas = next(s for s in doc.sensors if s.kind == "combustible_gas")
     assert (gas.h, gas.hh) == (25, 50)  # GB/T 50493-2019 level 1 / level 2
+
+
+def test_a_command_line_import_is_audited_under_the_org_that_holds_each_item(data_dir):
+    """The audit log reads the same whoever changed the catalog: a sensor imported from the command
+    line is logged as a `sensor` of its device's enterprise, so that enterprise's officers see it."""
+    from sqlalchemy import select
+
+    from hazwatch.auth.models import AuditEntry
+    from hazwatch.catalog.models import Device, Org, Sensor
+    from hazwatch.db import make_engine
+
+    assert cli("catalog", "import", str(DATA / "catalog.yaml"), "--data-dir", data_dir).exit_code == 0
+    engine = make_engine(f"sqlite:///{Path(data_dir) / 'hazwatch.db'}")
+    with engine.connect() as conn:
+        entries = conn.execute(select(AuditEntry.object_type, AuditEntry.object_id, AuditEntry.org_id,
+                                      AuditEntry.actor)).all()
+        owner = dict(conn.execute(select(Sensor.tag, Device.org_id).join(Device, Device.id == Sensor.device_id)).all())
+        orgs = dict(conn.execute(select(Org.code, Org.id)).all())
+    engine.dispose()
+    sensors = {e.object_id: e.org_id for e in entries if e.object_type == "sensor"}
+    assert sensors and sensors == owner
+    assert {e.object_id: e.org_id for e in entries if e.object_type == "org"} == orgs
+    assert all(e.actor.startswith("cli:") for e in entries)

@@ -43,7 +43,7 @@ def test_interlock_commands_are_what_the_writer_publishes():
 
 def test_the_summary_feed_is_the_api_summary():
     from hazwatch.api.routers.risk import Summary
-    from hazwatch.feed import topic
+    from hazwatch.risk.feed import topic
 
     schema = Summary.model_json_schema(ref_template="#/components/schemas/{model}")
     defs = schema.pop("$defs")

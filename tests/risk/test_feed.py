@@ -14,7 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from hazwatch.api.routers.risk import Summary
 from hazwatch.app import make_api
-from hazwatch.feed import SUMMARY_PUBLISHED, topic
+from hazwatch.risk.feed import SUMMARY_PUBLISHED, topic
 from hazwatch.sim.park import park_catalog
 from tests.conftest import TOKEN, build_services, make_settings, require_service
 from tests.incidents.helpers import add_user

@@ -23,7 +23,7 @@ from hazwatch.cli.main import app
 from hazwatch.domain.batch import US
 from hazwatch.domain.errors import Invalid
 from hazwatch.normalize import RawBatch
-from hazwatch.reporting import last_finished, parse_period
+from hazwatch.risk.periodic import last_finished, parse_period
 from hazwatch.sim.park import park_catalog
 from hazwatch.sim.plant import ParkSimulator
 from tests.conftest import TOKEN, build_services, make_settings

@@ -1,18 +1,14 @@
-"""What every part of `Access` stands on: the caller, its scope, and the error and object names
-the parts share."""
+"""What every part of `Access` stands on: the caller, its scope, and the checks that put a named
+object inside it or report it as not found."""
 
 from __future__ import annotations
 
 from functools import cached_property
 
 from hazwatch.auth import Actor, Principal, Scope
-from hazwatch.domain.errors import Conflict, Invalid, NotFound, ServiceError, Unavailable
+from hazwatch.auth.audit import ObjectAudit
+from hazwatch.domain.errors import NotFound
 from hazwatch.services import Services
-
-_ERRORS: dict[int, type[ServiceError]] = {404: NotFound, 409: Conflict, 422: Invalid, 503: Unavailable}
-_OBJECT = {"orgs": "org", "sites": "site", "hazard_sources": "hazard_source", "devices": "device",
-           "endpoints": "endpoint", "sensors": "sensor", "units": "unit", "rules": "rule", "plans": "plan",
-           "incident_triggers": "incident_trigger"}
 
 
 class AccessBase:
@@ -22,7 +18,6 @@ class AccessBase:
     principal: Principal
     remote: str | None
 
-    # -- who, where ---------------------------------------------------------------------------------
     @cached_property
     def scope(self) -> Scope:
         if self.principal.org_id is None:
@@ -39,3 +34,15 @@ class AccessBase:
         if org is None or not self.scope.allows(org):
             raise NotFound(f"{what} not found")
         return org
+
+    def _org_by_code(self, code: str) -> int:
+        node = self.services.orgs.current().by_code(code)
+        return self._inside(node.id if node is not None else None, f"org {code!r}")
+
+    def _alarm_org(self, p) -> int | None:
+        """The org an alarm belongs to (through its sensor, device, unit or rule), None if gone."""
+        owner = self.services.index.owner_of(p)
+        return owner.org_id if owner is not None else None
+
+    def _audit_to(self, org_id: int, object_type: str) -> ObjectAudit:
+        return ObjectAudit(self.actor, object_type, org_id)

@@ -1,4 +1,5 @@
-"""Sensors, their series and posted telemetry, within the caller's scope. A part of `Access` (a mixin)."""
+"""Sensors, devices, their series and posted telemetry, within the caller's scope; this process's
+health (no tenant's data). A part of `Access` (a mixin)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from concurrent.futures import Future
 import numpy as np
 
 from hazwatch.access.base import AccessBase
-from hazwatch.auth.signing import SEQUENCE_HEADER, SIGNATURE_HEADER
 from hazwatch.domain.batch import US
 from hazwatch.ingest.payload import decode
 from hazwatch.normalize import RawBatch
@@ -16,7 +16,6 @@ from hazwatch.store.base import SeriesFrame
 
 
 class TelemetryAccess(AccessBase):
-    # -- sensors and telemetry ----------------------------------------------------------------------
     def sensor_ids(self) -> np.ndarray:
         idx = self.services.index
         ids = np.flatnonzero(idx.exists)
@@ -36,10 +35,17 @@ class TelemetryAccess(AccessBase):
         return info
 
     def sensor_views(self, enterprise: str | None, kind: str | None) -> list[dict]:
-        info = self.services.index.info
-        return [self.sensor_view(sid) for sid in self.sensor_ids().tolist()
-                if (not enterprise or info[sid]["enterprise"] == enterprise)
-                and (not kind or info[sid]["kind"] == kind)]
+        return [self.sensor_view(sid) for sid in self.services.index.matching(self.sensor_ids(), enterprise, kind)]
+
+    def devices(self) -> list[dict]:
+        return self.services.index.device_list(self.sensor_ids().tolist())
+
+    def adapters_health(self) -> list[dict]:
+        return [a.health().as_dict() for a in self.services.adapters]
+
+    def refresh_gauges(self) -> None:
+        """The gauges /metrics reads at scrape time (the writer's queue, the ledger's size)."""
+        self.services.refresh_gauges()
 
     def now_us(self) -> int:
         return self.services.pipeline.clock.now_us()
@@ -49,9 +55,7 @@ class TelemetryAccess(AccessBase):
         the sequence it carries is returned, to be recorded once the batch is accepted."""
         s, seq = self.services, None
         if self.principal.device_id is not None:
-            secret = headers.get("authorization", "")[7:].strip()
-            seq = s.signatures.check(secret, self.principal.token_id, headers.get(SEQUENCE_HEADER),
-                                     headers.get(SIGNATURE_HEADER), body, s.settings.require_signed_batches)
+            seq = s.signatures.check_posted(headers, self.principal.token_id, body, s.settings.require_signed_batches)
         return self.restrict(decode(body, s.index, s.settings.max_batch_readings)), seq
 
     def ingest(self, raw: RawBatch) -> Future:
@@ -67,17 +71,6 @@ class TelemetryAccess(AccessBase):
         return self.services.store.series(self.sensor(tag), start_us, end_us, step_us, limit)
 
     def restrict(self, raw: RawBatch) -> RawBatch:
-        """Readings for sensors outside the scope read as unknown sensors; a device credential may
-        write only its own device's sensors, and is told so per reading."""
-        if self.scope.everything and self.principal.device_id is None:
-            return raw
+        """The batch as the caller may write it (`auth.Scope.restrict`)."""
         idx = self.services.index
-        known = raw.sensor >= 0
-        sid = np.where(known, raw.sensor, 0)
-        outside = known & ~self.scope.mask(idx.org_id[sid])
-        if outside.any():
-            raw.sensor = np.where(outside, -1, raw.sensor).astype(raw.sensor.dtype)
-            known &= ~outside
-        if self.principal.device_id is not None:
-            raw.denied = known & (idx.device_id[sid] != self.principal.device_id)
-        return raw
+        return self.scope.restrict(raw, idx.org_id, idx.device_id, self.principal.device_id)

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from hazwatch.auth.models import AuditEntry
 from hazwatch.auth.scope import Scope
+from hazwatch.catalog.models import Device
 from hazwatch.domain.clock import iso
 
 _AUD = AuditEntry.__table__
@@ -53,6 +54,56 @@ class CommandAudit:
     @classmethod
     def of(cls, d: dict) -> CommandAudit:
         return cls(Actor(**d["actor"]), d["action"], int(d["alarm_id"]), d["org_id"], d.get("comment"))
+
+
+# the audit log's object type of each catalog section
+CATALOG_OBJECTS = {"orgs": "org", "sites": "site", "hazard_sources": "hazard_source", "devices": "device",
+                   "endpoints": "endpoint", "sensors": "sensor", "units": "unit", "rules": "rule", "plans": "plan",
+                   "incident_triggers": "incident_trigger"}
+
+
+@dataclass(frozen=True)
+class CatalogAudit:
+    """The catalog repository's change hook, `(session, section, key, before, after)`: each created
+    or changed item into the audit log as this actor's, under the org that holds it (a sensor's is
+    its device's), whether the change came through the API, a pack or the command line."""
+
+    actor: Actor
+
+    def __call__(self, session, section: str, key: str, before: dict | None, after: dict) -> None:
+        if section == "orgs":
+            org_id = after["id"]
+        elif section == "sensors":
+            org_id = session.get(Device, after["device_id"]).org_id
+        else:
+            org_id = after["org_id"]
+        AuditLog.record(session.connection(), self.actor, "catalog.update" if before else "catalog.create",
+                        CATALOG_OBJECTS[section], key, org_id, before=before, after=after)
+
+
+@dataclass(frozen=True)
+class ObjectAudit:
+    """A service's audit hook, `(conn, action, object_id, what)`, for objects of one type in one org."""
+
+    actor: Actor
+    object_type: str
+    org_id: int
+
+    def __call__(self, conn: Connection, action: str, object_id: int, what: dict) -> None:
+        AuditLog.record(conn, self.actor, action, self.object_type, object_id, self.org_id, after=what)
+
+
+@dataclass(frozen=True)
+class NamedAudit:
+    """A hook `(conn, action, what)` whose `what` names the object under `key` (the incident desk's)."""
+
+    actor: Actor
+    object_type: str
+    org_id: int
+    key: str
+
+    def __call__(self, conn: Connection, action: str, what: dict) -> None:
+        AuditLog.record(conn, self.actor, action, self.object_type, what[self.key], self.org_id, after=what)
 
 
 class AuditLog:

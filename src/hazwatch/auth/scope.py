@@ -12,6 +12,7 @@ import numpy as np
 from sqlalchemy import Engine, select
 
 from hazwatch.catalog.models import CatalogMeta, Org
+from hazwatch.domain.batch import RawBatch
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,11 @@ class OrgTrees:
     def invalidate(self) -> None:
         self._tree = None
 
+    def code_of(self, org_id: int | None) -> str | None:
+        """An org's code (None for an org that is gone, or none)."""
+        node = self.current().nodes.get(org_id) if org_id is not None else None
+        return node.code if node is not None else None
+
     def subtree(self, org_id: int) -> frozenset[int]:
         tree = self.current()
         hit = self._subtrees.get(org_id)
@@ -102,3 +108,20 @@ class Scope:
         if self._array is None:
             return np.ones(len(org_ids), bool)
         return np.isin(org_ids, self._array)
+
+    def restrict(self, raw: RawBatch, sensor_org: np.ndarray, sensor_device: np.ndarray,
+                 device_id: int | None) -> RawBatch:
+        """A posted batch as this scope may write it: readings for sensors outside it read as unknown
+        sensors; a device credential (`device_id`) may write only its own device's sensors, and is
+        told so per reading (`denied`). `sensor_org`, `sensor_device`: the sensor index's arrays."""
+        if self.everything and device_id is None:
+            return raw
+        known = raw.sensor >= 0
+        sid = np.where(known, raw.sensor, 0)
+        outside = known & ~self.mask(sensor_org[sid])
+        if outside.any():
+            raw.sensor = np.where(outside, -1, raw.sensor).astype(raw.sensor.dtype)
+            known &= ~outside
+        if device_id is not None:
+            raw.denied = known & (sensor_device[sid] != device_id)
+        return raw

@@ -43,6 +43,12 @@ class BatchSignatures:
                            f"{SIGNATURE_HEADER}")
         return self.verify(key_of(secret), token_id, int(sequence), signature, body)
 
+    def check_posted(self, headers, token_id: int, body: bytes, required: bool) -> int | None:
+        """`check` for a batch posted over HTTP by a device: its secret from the bearer header, the
+        sequence and signature from theirs."""
+        return self.check(headers.get("authorization", "")[7:].strip(), token_id, headers.get(SEQUENCE_HEADER),
+                          headers.get(SIGNATURE_HEADER), body, required)
+
     def verify(self, key: bytes, token_id: int, seq: int, signature: str, body: bytes) -> int:
         """Signature and sequence of a batch, given the credential's key (SHA-256 of its secret)."""
         if not matches(key, seq, body, signature):

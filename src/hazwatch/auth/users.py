@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 
 from hazwatch.auth import roles
 from hazwatch.auth.audit import AuditLog
@@ -72,6 +72,11 @@ class UserDirectory:
             rows = conn.execute(select(_U.c.id, _U.c.name, _U.c.org_id).where(
                 _U.c.role == role, _U.c.disabled.is_(False)).order_by(_U.c.id)).all()
         return [(r.id, r.name) for r in rows if r.org_id is None or r.org_id in above]
+
+    def installed_at(self) -> int | None:
+        """When this installation began: its first user (the admin made at first start)."""
+        with self.engine.connect() as conn:
+            return conn.scalar(select(func.min(User.created_at)))
 
     def list(self, scope: Scope) -> list[dict]:
         tree = self.orgs.current()

@@ -62,6 +62,21 @@ class SensorIndex:
         """`owner` for an alarm point or alarm row (sensor_id, device_id, unit_id, rule_id)."""
         return owner_of(self, keys)
 
+    def matching(self, sensor_ids: np.ndarray, enterprise: str | None, kind: str | None) -> list[int]:
+        """Those of the sensors of this enterprise and kind (either None: any)."""
+        return [sid for sid in sensor_ids.tolist() if (not enterprise or self.info[sid]["enterprise"] == enterprise)
+                and (not kind or self.info[sid]["kind"] == kind)]
+
+    def device_list(self, sensor_ids: list[int]) -> list[dict]:
+        """The devices these sensors are on, each with its enterprise and those of its sensors."""
+        out: dict[str, dict] = {}
+        for sid in sensor_ids:
+            info = self.info[sid]
+            d = out.setdefault(info["device"], {"code": info["device"], "enterprise": info["enterprise"],
+                                                "sensors": []})
+            d["sensors"].append(info["tag"])
+        return sorted(out.values(), key=lambda d: d["code"])
+
     def lookup(self, tags: list[str]) -> np.ndarray:
         """Sensor id per tag, -1 where unknown."""
         return np.fromiter(map(self.tag_to_id.get, tags, repeat(-1, len(tags))), np.int32, len(tags))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 
 from sqlalchemy import Engine, func, select
@@ -38,6 +39,7 @@ from hazwatch.catalog.schema import (
     UnitDoc,
 )
 from hazwatch.catalog.upsert import ApplySummary, upsert_all
+from hazwatch.domain.errors import Conflict, Invalid
 from hazwatch.domain.rulelang import parse as parse_rule
 from hazwatch.domain.text import a
 
@@ -70,6 +72,32 @@ class CatalogRepository:
             return self._apply(doc, source, allowed, on_change, dry_run, also)
         except _DryRun as d:
             return d.summary
+
+    def create_org(self, name: str, kind: str, parent: str | None, code: str | None,
+                   allowed: frozenset[int] | None, on_change=None) -> str:
+        """A new org below `parent` (a code in `allowed`), its code given or made (K-XXXXXXXX); the
+        errors name the request's fields, not a catalog document's. Returns the code."""
+        code = code or f"{kind[:1].upper()}-{secrets.token_hex(4).upper()}"
+        with Session(self.engine) as s:
+            if s.scalar(select(Org.id).where(Org.code == code)) is not None:
+                raise Conflict(f"org code {code!r} is taken")
+        try:
+            self.apply(CatalogDoc(orgs=[OrgDoc(code=code, name=name, kind=kind, parent=parent)]), "org", allowed,
+                       on_change)
+        except CatalogError as e:
+            raise Invalid("; ".join(p.split(": ", 1)[-1].replace("orgs[0].", "") for p in e.problems)) from None
+        return code
+
+    def hazard_source_id(self, code: str | None, org_id: int) -> int | None:
+        """The id of an enterprise's hazard source named by code (None for none); another's or an
+        unknown one is refused alike."""
+        if code is None:
+            return None
+        with Session(self.engine) as s:
+            row = s.execute(select(HazardSource.id, HazardSource.org_id).where(HazardSource.code == code)).first()
+        if row is None or row.org_id != org_id:
+            raise Invalid(f"hazard source {code!r} is not one of this enterprise's")
+        return row.id
 
     def _apply(self, doc: CatalogDoc, source: str, allowed: frozenset[int] | None,
                on_change: Callable | None, dry_run: bool, also: Callable[[Session], None] | None) -> ApplySummary:

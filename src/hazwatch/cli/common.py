@@ -22,16 +22,9 @@ def settings_for(data_dir: Path | None, **overrides) -> Settings:
 
 def catalog_audit():
     """The hook that records each created or changed catalog item in the audit log as the CLI's."""
-    from hazwatch.auth import AuditLog
+    from hazwatch.auth.audit import CatalogAudit
 
-    actor = cli_actor()
-
-    def audit(session, section: str, key: str, before: dict | None, after: dict) -> None:
-        org = after.get("org_id", after.get("id")) if section != "sensors" else None
-        AuditLog.record(session.connection(), actor, "catalog.update" if before else "catalog.create",
-                        section, key, org, before=before, after=after)
-
-    return audit
+    return CatalogAudit(cli_actor())
 
 
 def cli_actor():

@@ -42,3 +42,11 @@ class Unavailable(ServiceError):
     """Nobody can do it right now (a partition between two workers); worth retrying shortly."""
 
     status = 503
+
+
+def by_status(status: int, message: str) -> ServiceError:
+    """The service error of an HTTP-like status (an alarm command's refusal carries its status
+    across processes as a number)."""
+    kinds: dict[int, type[ServiceError]] = {404: NotFound, 403: Forbidden, 409: Conflict, 422: Invalid,
+                                            503: Unavailable}
+    return kinds[status](message) if status in kinds else ServiceError(message)

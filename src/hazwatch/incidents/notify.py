@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from hazwatch.domain import Clock
 from hazwatch.domain.batch import US
 from hazwatch.domain.clock import iso
+from hazwatch.domain.errors import NotFound
 from hazwatch.domain.limits import Priority
 from hazwatch.domain.netpolicy import OutboundPolicy
 from hazwatch.incidents.channels import Channel, Message, SendError
@@ -244,14 +245,16 @@ class Notifier:
         with self.engine.connect() as conn:
             return [public(r) for r in conn.execute(q.order_by(_N.c.id.desc()).limit(limit)).mappings()]
 
-    def mark_read(self, user_id: int, notification_id: int) -> dict | None:
+    def mark_read(self, user_id: int, notification_id: int) -> dict:
         now = self.clock.now_us()
         with self.engine.begin() as conn:
             conn.execute(update(_N).where(_N.c.id == notification_id, _N.c.user_id == user_id,
                                           _N.c.channel == "in_app", _N.c.read_at.is_(None)).values(read_at=now))
             r = conn.execute(select(_N).where(_N.c.id == notification_id, _N.c.user_id == user_id,
                                               _N.c.channel == "in_app")).mappings().first()
-        return public(r) if r else None
+        if r is None:  # another user's reads as one that does not exist
+            raise NotFound(f"notification {notification_id} not found")
+        return public(r)
 
     def prefs(self, user_id: int) -> dict:
         with self.engine.connect() as conn:
@@ -289,3 +292,23 @@ def public(r) -> dict:
 
 
 Recipients = Callable[[str, int], list[tuple[int, str]]]  # (role, org id) -> [(user id, name)]
+
+
+@dataclass(frozen=True)
+class Inbox:
+    """One user's in-app notifications and delivery preferences (only ever the caller's own)."""
+
+    notifier: Notifier
+    user_id: int
+
+    def list(self, unread: bool) -> list[dict]:
+        return self.notifier.inbox(self.user_id, unread)
+
+    def mark_read(self, notification_id: int) -> dict:
+        return self.notifier.mark_read(self.user_id, notification_id)
+
+    def prefs(self) -> dict:
+        return self.notifier.prefs(self.user_id)
+
+    def set_prefs(self, prefs: dict) -> dict:
+        return self.notifier.set_prefs(self.user_id, prefs)

@@ -15,6 +15,7 @@ from hazwatch.catalog.index import SensorIndex
 from hazwatch.domain import Clock
 from hazwatch.domain.batch import US
 from hazwatch.domain.clock import iso
+from hazwatch.domain.errors import NotFound
 from hazwatch.domain.limits import Priority
 from hazwatch.incidents.catalog import DisposalCatalog
 from hazwatch.incidents.notify import Notifier
@@ -82,7 +83,9 @@ class IncidentReading:
             "ended_at": iso(r["ended_at"]),
         }
 
-    def detail(self, incident_id: int) -> dict:
+    def detail(self, incident_id: int, addresses: bool = True) -> dict:
+        """The incident with its alarms, timeline, tasks, clocks, interlock writes and who was told;
+        `addresses=False` leaves out a person's e-mail address (shown only to those who manage users)."""
         now = self.clock.now_us()
         with self.engine.connect() as conn:
             r = self._get(conn, incident_id)
@@ -119,13 +122,22 @@ class IncidentReading:
                             "confirmed_at": iso(x["confirmed_at"]), "second_by": x["second_by"],
                             "written_at": iso(x["written_at"]), "readback": x["readback"], "error": x["error"]}
                            for x in locks],
-            "notifications": self.notifier.for_incident(incident_id),
+            "notifications": [n if addresses or n.get("channel") != "email" else n | {"address": None}
+                              for n in self.notifier.for_incident(incident_id)],
         }
 
     # -- close-out ----------------------------------------------------------------------------------------------
     def report_paths(self, incident_id: int) -> tuple[Path, Path]:
         assert self.reports_dir is not None
         return (self.reports_dir / f"incident-{incident_id}.html", self.reports_dir / f"incident-{incident_id}.pdf")
+
+    def report_file(self, incident_id: int, kind: str) -> Path:
+        html, pdf = self.report_paths(incident_id)
+        path = html if kind == "html" else pdf
+        if not path.exists():
+            raise NotFound(f"incident {incident_id} has no close-out report yet (it is written when the incident "
+                           "is closed)")
+        return path
 
     def _close_out(self, incident_id: int) -> None:
         from hazwatch.incidents.report import write_report

@@ -7,20 +7,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from xml.sax.saxutils import escape
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from reportlab.graphics.charts.lineplots import LinePlot
 from reportlab.graphics.shapes import Drawing, Line, String
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from hazwatch.documents import Document
 from hazwatch.domain.batch import US
-
-_ENV = Environment(loader=PackageLoader("hazwatch.incidents", "templates"), autoescape=select_autoescape(["html"]))
 
 
 def trend_drawing(tag: str, ts: list[int], values: list[float], info: dict, width: float = 170 * mm,
@@ -80,46 +74,16 @@ def _sections(detail: dict) -> list[tuple[str, list[str], list[list[str]]]]:
     ]
 
 
-def render_html(detail: dict, trends: dict) -> str:
-    from reportlab.graphics import renderSVG
-
-    plots = [(tag, renderSVG.drawToString(trend_drawing(tag, ts, vs, info)))
-             for tag, (ts, vs, info) in trends.items()]
-    return _ENV.get_template("report.html").render(i=detail, sections=_sections(detail), plots=plots)
-
-
-def render_pdf(detail: dict, trends: dict, path: Path) -> None:
-    styles = getSampleStyleSheet()
-    small = styles["BodyText"].clone("small", fontSize=7, leading=8.5)
-    story = [Paragraph(escape(f"Incident #{detail['id']}: {detail['title']}"), styles["Title"]),
-             Paragraph(escape(f"{detail['enterprise']} · {detail['hazard_type']} · priority {detail['priority']} · "
-                              f"opened {detail['opened_at']} by {detail['opened_by']} · {detail['state']} "
-                              f"{detail['ended_at'] or ''} · plans: {', '.join(detail['plans']) or 'none'}"),
-                       styles["BodyText"]), Spacer(1, 4 * mm)]
-    for tag, (ts, vs, info) in trends.items():
-        story += [trend_drawing(tag, ts, vs, info), Spacer(1, 3 * mm)]
-    for title, header, rows in _sections(detail):
-        story.append(Paragraph(title, styles["Heading2"]))
-        if not rows:
-            story.append(Paragraph("none", small))
-            continue
-        data = [[Paragraph(escape(h), small) for h in header]] + [[Paragraph(escape(c), small) for c in r]
-                                                                  for r in rows]
-        table = Table(data, repeatRows=1)
-        table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
-                                   ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef6")),
-                                   ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-        story.append(table)
-    doc = SimpleDocTemplate(str(path), pagesize=A4, title=f"Incident {detail['id']} close-out report",
-                            author="Hazwatch", leftMargin=15 * mm, rightMargin=15 * mm)
-    doc.build(story)
+def document(detail: dict, trends: dict) -> Document:
+    """The close-out report: the incident's facts, a trend per sensor, then its tables."""
+    return Document(
+        title=f"Incident {detail['id']} close-out report", heading=f"Incident #{detail['id']}: {detail['title']}",
+        meta=f"{detail['enterprise']} · {detail['hazard_type']} · priority {detail['priority']} · opened "
+             f"{detail['opened_at']} by {detail['opened_by']} · {detail['state']} {detail['ended_at'] or ''} · "
+             f"plans: {', '.join(detail['plans']) or 'none'}",
+        sections=_sections(detail), body_size=7,
+        drawings=[(trend_drawing(tag, ts, vs, info), tag) for tag, (ts, vs, info) in trends.items()])
 
 
 def write_report(detail: dict, trends: dict, html_path: Path, pdf_path: Path) -> None:
-    html_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = html_path.with_suffix(".html.tmp")
-    tmp.write_text(render_html(detail, trends), encoding="utf-8")
-    tmp.replace(html_path)
-    tmp_pdf = pdf_path.with_suffix(".pdf.tmp")
-    render_pdf(detail, trends, tmp_pdf)
-    tmp_pdf.replace(pdf_path)
+    document(detail, trends).write(html_path, pdf_path)

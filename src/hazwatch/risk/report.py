@@ -10,22 +10,15 @@ package to install, rather than drawn as empty boxes."""
 from __future__ import annotations
 
 from pathlib import Path
-from xml.sax.saxutils import escape
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
 from reportlab.graphics.shapes import Drawing, Rect, String
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
+from hazwatch.documents import Document, cjk_font
 from hazwatch.domain.errors import Invalid
 
-_ENV = Environment(loader=PackageLoader("hazwatch.risk", "templates"), autoescape=select_autoescape(["html"]))
-CJK_FONTS = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-             "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 COLOUR_HEX = {"blue": "#2f6fd6", "yellow": "#e8c21a", "orange": "#f07f16", "red": "#d62f2f"}
 
 TEXT = {
@@ -61,20 +54,6 @@ TEXT = {
 }
 STATE_ZH = {"reported": "已上报", "under_review": "审核中", "rectifying": "整改中",
             "awaiting_acceptance": "待验收", "accepted": "已验收", "closed": "已关闭"}
-
-
-def cjk_font(candidates=CJK_FONTS) -> str:
-    """Register the first CJK font found for reportlab; its name. Refuses when there is none."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    if "HazwatchCJK" in pdfmetrics.getRegisteredFontNames():
-        return "HazwatchCJK"
-    for path in candidates:
-        if Path(path).exists():
-            pdfmetrics.registerFont(TTFont("HazwatchCJK", path, subfontIndex=0))
-            return "HazwatchCJK"
-    raise Invalid("a Chinese report needs a CJK font: install fonts-wqy-microhei (Debian) or fonts-noto-cjk")
 
 
 def _t(lang: str) -> dict[str, str]:
@@ -224,55 +203,27 @@ def sections(data: dict, lang: str) -> list[tuple[str, list[str], list[list[str]
             (t["incidents"], ["", ""], incidents), *packs]
 
 
-def render_html(data: dict, lang: str) -> str:
-    from reportlab.graphics import renderSVG
-
+def document(data: dict, lang: str) -> Document:
+    """The periodic report: the scope and period, the charts, then its tables (the colour column
+    of the enterprise table filled with each colour)."""
     t = _t(lang)
     font = cjk_font() if lang == "zh" else "Helvetica"
-    svgs = [renderSVG.drawToString(c) for c in charts(data, lang, font)]
-    return _ENV.get_template("report.html").render(d=data, t=t, lang=lang, charts=svgs,
-                                                   sections=sections(data, lang), hexes=COLOUR_HEX)
 
+    def colour_cells(title: str, rows: list[list[str]]) -> list[tuple]:
+        from reportlab.lib import colors
 
-def render_pdf(data: dict, lang: str, path: Path) -> None:
-    t = _t(lang)
-    font = cjk_font() if lang == "zh" else "Helvetica"
-    bold = font if lang == "zh" else "Helvetica-Bold"
-    styles = getSampleStyleSheet()
-    body = styles["BodyText"].clone("hz-body", fontName=font, fontSize=8, leading=10)
-    head = styles["Heading2"].clone("hz-h2", fontName=bold)
-    title = styles["Title"].clone("hz-title", fontName=bold)
-    story = [Paragraph(escape(f"{t['title']}: {data['scope_name']}"), title),
-             Paragraph(escape(f"{t['period']}: {data['period']} ({data['start']} – {data['end']}) · "
-                              f"{t['generated']}: {data['generated']}"), body), Spacer(1, 4 * mm),
-             *charts(data, lang, font)]
-    for heading, header, rows in sections(data, lang):
-        story.append(Paragraph(escape(heading), head))
-        if not rows:
-            story.append(Paragraph(escape(t["none"]), body))
-            continue
-        cells = ([[Paragraph(escape(h), body) for h in header]] if any(header) else []) + \
-                [[Paragraph(escape(c), body) for c in r] for r in rows]
-        table = Table(cells, repeatRows=1 if any(header) else 0)
-        style = [("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")]
-        if any(header):
-            style.append(("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef6")))
-        if heading == t["colours"]:
-            for i, c in enumerate(data["overview"], start=1):
-                style.append(("BACKGROUND", (1, i), (1, i), colors.HexColor(COLOUR_HEX[c["colour"]])))
-        table.setStyle(TableStyle(style))
-        story.append(table)
-    doc = SimpleDocTemplate(str(path), pagesize=A4, title=f"{t['title']} {data['period']}", author="Hazwatch",
-                            leftMargin=15 * mm, rightMargin=15 * mm, topMargin=15 * mm, bottomMargin=15 * mm)
-    doc.build(story)
+        return [("BACKGROUND", (1, i), (1, i), colors.HexColor(COLOUR_HEX[c["colour"]]))
+                for i, c in enumerate(data["overview"], start=1)] if title == t["colours"] else []
+
+    return Document(title=f"{t['title']} {data['period']}", heading=f"{t['title']}: {data['scope_name']}",
+                    meta=f"{t['period']}: {data['period']} ({data['start']} – {data['end']}) · "
+                         f"{t['generated']}: {data['generated']}",
+                    sections=sections(data, lang), lang=lang, none=t["none"],
+                    drawings=[(c, "") for c in charts(data, lang, font)], font=font,
+                    bold=font if lang == "zh" else "Helvetica-Bold", cell_style=colour_cells)
 
 
 def write(data: dict, lang: str, html_path: Path, pdf_path: Path) -> None:
     if lang not in TEXT:
         raise Invalid(f"language must be one of {', '.join(TEXT)}, not {lang!r}")
-    html_path.parent.mkdir(parents=True, exist_ok=True)
-    html = render_html(data, lang)
-    tmp = pdf_path.with_suffix(".pdf.tmp")
-    render_pdf(data, lang, tmp)
-    tmp.replace(pdf_path)
-    html_path.write_text(html, encoding="utf-8")
+    document(data, lang).write(html_path, pdf_path)

@@ -36,6 +36,14 @@ def overview(enterprises: dict[int, tuple[str, str]], active_alarms: Iterable[tu
     return colours(enterprises, grades, points, alarms, incidents, overdue, rule)
 
 
+def kpi_alarms(points: Iterable[Any], index: SensorIndex, area: frozenset[int] | None) -> dict[int, dict]:
+    """The alarm points the KPIs count (those of the orgs in `area`; None: all), by id, each with the
+    label, priority and state the KPI tables show."""
+    return {p.id: {"label": f"{owner.code} {p.condition}", "priority": p.priority, "active": p.active,
+                   "raised_at": p.raised_at} for p in points
+            if (owner := index.owner_of(p)) is not None and (area is None or owner.org_id in area)}
+
+
 def kpis(enterprise: str | None, start: int, end: int, alarms: dict[int, dict], events: list[dict],
          response_times: list[dict], hygiene: HygienePolicy, bucket_us: int | None = None) -> dict:
     """Alarm and incident KPIs over [start, end): `alarms` the alarm points of the area by id (label,
@@ -46,15 +54,16 @@ def kpis(enterprise: str | None, start: int, end: int, alarms: dict[int, dict], 
             "incidents": incident_kpis(response_times)}
 
 
-def pack_sections(installs: list[dict], points: Iterable[Any], index: SensorIndex,
-                  raised_events: Callable[[list[int]], list[dict]], names: dict[str, str]) -> list[dict]:
+def pack_sections(installs: list[dict], points: Callable[[], Iterable[Any]], index: SensorIndex,
+                  raised_events: Callable[[list[int]], list[dict]]) -> list[dict]:
     """The report sections an enterprise's packs add: per section, each of its sensors with the alarms
-    it raised, by condition. `raised_events(alarm ids)`: their raise events in the period."""
+    it raised, by condition. `points()`: the alarm points (read only when a section names a sensor);
+    `raised_events(alarm ids)`: their raise events in the period."""
     wanted = {t for i in installs for sec in i["report"] for t in sec["tags"]}
     if not wanted:
         return []
     tag_of = {}
-    for p in points:
+    for p in points():
         tag = public(p, index)["sensor"]
         if tag in wanted:
             tag_of[p.id] = (tag, p.condition)
@@ -63,6 +72,11 @@ def pack_sections(installs: list[dict], points: Iterable[Any], index: SensorInde
         tag, cond = tag_of[e["alarm_id"]]
         raised[tag][cond] = raised[tag].get(cond, 0) + 1
     return [{"pack": i["pack"], "title": sec["title"],
-             "rows": [{"tag": t, "name": names.get(t, ""), "raised": sum(raised[t].values()),
+             "rows": [{"tag": t, "name": _name(index, t), "raised": sum(raised[t].values()),
                        "conditions": dict(sorted(raised[t].items()))} for t in sec["tags"]]}
             for i in installs for sec in i["report"]]
+
+
+def _name(index: SensorIndex, tag: str) -> str:
+    sid = index.tag_to_id.get(tag)
+    return index.info[sid]["name"] if sid is not None else ""

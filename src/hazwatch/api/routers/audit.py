@@ -44,7 +44,7 @@ def audit(access: AccessDep,
           since: str | None = Query(None, description="ISO 8601 or epoch seconds"),
           until: str | None = Query(None, description="ISO 8601 or epoch seconds"),
           limit: int = Query(1000, ge=1, le=10_000)) -> AuditList:
-    items = access.audit(action=action, actor=actor, object_type=object_type,
+    items = access.accounts.audit(action=action, actor=actor, object_type=object_type,
                          since_us=parse_time(since, "since") if since else None,
                          until_us=parse_time(until, "until") if until else None, limit=limit)
     return AuditList(items=[AuditOut(**i) for i in items], count=len(items))

@@ -105,7 +105,7 @@ def token(request: Request, services: ServicesDep,
              description="Access and refresh tokens, API keys. An unknown token is not an error.",
              openapi_extra=needs(SELF))
 def revoke(body: RevokeIn, access: AccessDep) -> Revoked:
-    return Revoked(revoked=access.revoke_token(body.token))
+    return Revoked(revoked=access.accounts.revoke_token(body.token))
 
 
 @router.get("/auth/me", response_model=MeOut, summary="Who am I: role, scope and permissions",
@@ -119,20 +119,20 @@ def me(access: AccessDep) -> MeOut:
 @router.post("/auth/keys", response_model=KeyCreated, status_code=201,
              summary="Create an API key for an integration; it acts as you", openapi_extra=needs(OWN_CREDENTIALS))
 def create_key(body: KeyIn, access: AccessDep) -> KeyCreated:
-    return KeyCreated(**access.create_api_key(body.label, body.expires_days, body.password))
+    return KeyCreated(**access.accounts.create_api_key(body.label, body.expires_days, body.password))
 
 
 @router.get("/auth/keys", response_model=KeyList, summary="Your API keys (without the secrets)",
             openapi_extra=needs(OWN_CREDENTIALS))
 def list_keys(access: AccessDep) -> KeyList:
-    items = access.api_keys()
+    items = access.accounts.api_keys()
     return KeyList(items=[KeyOut(**i) for i in items], count=len(items))
 
 
 @router.delete("/auth/keys/{key_id}", status_code=204, response_class=Response,
                summary="Revoke one of your API keys", openapi_extra=needs(OWN_CREDENTIALS))
 def revoke_key(key_id: Annotated[int, Path(ge=1, le=2**31 - 1)], access: AccessDep) -> Response:
-    access.revoke_api_key(key_id)
+    access.accounts.revoke_api_key(key_id)
     return Response(status_code=204)
 
 
@@ -140,5 +140,5 @@ def revoke_key(key_id: Annotated[int, Path(ge=1, le=2**31 - 1)], access: AccessD
              description="Needs the current password. Every other login session of yours ends; API keys stay.",
              openapi_extra=needs(OWN_CREDENTIALS))
 def change_password(body: PasswordIn, access: AccessDep) -> Response:
-    access.change_password(body.new, body.current)
+    access.accounts.change_password(body.new, body.current)
     return Response(status_code=204)

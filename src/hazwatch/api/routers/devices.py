@@ -62,18 +62,18 @@ def list_devices(access: AccessDep) -> DeviceList:
                          "for HTTP until revoked; the MQTT password file carries the newest.",
              openapi_extra=needs(DEVICE_CREDENTIALS))
 def issue(code: Code, access: AccessDep, body: SecretIn | None = None) -> CredentialCreated:
-    return CredentialCreated(**access.issue_device_secret(code, (body or SecretIn()).label))
+    return CredentialCreated(**access.accounts.issue_device_secret(code, (body or SecretIn()).label))
 
 
 @router.get("/devices/{code}/credentials", response_model=CredentialList, summary="A device's credentials",
             openapi_extra=needs(DEVICE_CREDENTIALS))
 def list_credentials(code: Code, access: AccessDep) -> CredentialList:
-    items = access.device_credentials(code)
+    items = access.accounts.device_credentials(code)
     return CredentialList(items=[CredentialOut(**c) for c in items], count=len(items))
 
 
 @router.delete("/devices/{code}/credentials/{cred_id}", status_code=204, response_class=Response,
                summary="Revoke a device secret", openapi_extra=needs(DEVICE_CREDENTIALS))
 def revoke(code: Code, cred_id: Annotated[int, Path(ge=1, le=2**31 - 1)], access: AccessDep) -> Response:
-    access.revoke_device_secret(code, cred_id)
+    access.accounts.revoke_device_secret(code, cred_id)
     return Response(status_code=204)

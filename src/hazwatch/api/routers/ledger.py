@@ -79,7 +79,7 @@ class LedgerStatus(BaseModel):
 @router.get("/ledger/status", response_model=LedgerStatus, openapi_extra=needs(READ),
             summary="The log's size, its newest published checkpoint and its witnesses")
 def status(access: AccessDep) -> LedgerStatus:
-    return LedgerStatus(**access.ledger_status())
+    return LedgerStatus(**access.ledger.status())
 
 
 @router.get("/ledger/proof/{index}", response_class=PlainTextResponse, openapi_extra=needs(READ),
@@ -87,7 +87,7 @@ def status(access: AccessDep) -> LedgerStatus:
             description="The entry travels in the proof's extra line; the record it seals does not (see the "
                         "alarm journal's proof for that).", responses={200: {"content": {"text/plain": {}}}})
 def proof(index: Annotated[int, Path(ge=0, le=2**62)], access: AccessDep) -> Response:
-    return Response(access.ledger_proof(index), media_type=PROOF_TYPE)
+    return Response(access.ledger.entry_proof(index), media_type=PROOF_TYPE)
 
 
 @router.get("/alarms/{alarm_id}/journal/{row}/proof", response_class=PlainTextResponse, openapi_extra=needs(READ),

@@ -53,23 +53,23 @@ class Prefs(BaseModel):
 @router.get("/notifications", summary="My in-app notifications, newest first", response_model=Inbox,
             openapi_extra=needs(SELF))
 def inbox(access: AccessDep, unread: bool = Query(False, description="only those not yet read")) -> JSON:
-    items = access.inbox(unread)
+    items = access.inbox.list(unread)
     return JSON({"items": items, "count": len(items)})
 
 
 @router.post("/notifications/{notification_id}/read", summary="Mark one of my notifications read",
              response_model=NotificationOut, openapi_extra=needs(SELF))
 def mark_read(notification_id: Annotated[int, Path(ge=1, le=2**31 - 1)], access: AccessDep) -> JSON:
-    return JSON(access.mark_read(notification_id))
+    return JSON(access.inbox.mark_read(notification_id))
 
 
 @router.get("/me/notification-preferences", summary="My notification preferences", response_model=Prefs,
             openapi_extra=needs(SELF))
 def get_prefs(access: AccessDep) -> JSON:
-    return JSON(access.notification_prefs())
+    return JSON(access.inbox.prefs())
 
 
 @router.put("/me/notification-preferences", summary="Set my notification preferences", response_model=Prefs,
             openapi_extra=needs(SELF))
 def set_prefs(body: Prefs, access: AccessDep) -> JSON:
-    return JSON(access.set_notification_prefs(body.model_dump()))
+    return JSON(access.inbox.set_prefs(body.model_dump()))

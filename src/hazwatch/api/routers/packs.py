@@ -146,7 +146,7 @@ def list_packs(access: AccessDep) -> PackList:
             responses={404: {"description": "no such enterprise in your scope"}}, openapi_extra=needs(READ))
 def installs(access: AccessDep, org: Annotated[str, Query(min_length=1, max_length=64,
                                                           description="the enterprise: code or id")]) -> InstallList:
-    code, rows = access.pack_installs(org)
+    code, rows = access.packs.installed(org)
     return InstallList(org=code, items=[InstallOut(**r) for r in rows])
 
 
@@ -167,7 +167,7 @@ def get_pack(name: Name, access: AccessDep) -> PackDetail:
                         422: {"description": "refused; `problems` lists why"}},
              openapi_extra=needs(CATALOG_WRITE))
 def apply_pack(name: Name, body: PackApplyIn, access: AccessDep) -> PackApplyOut:
-    pack, code, s = access.apply_pack(name, body.org, body.params, body.dry_run)
+    pack, code, s = access.packs.apply(name, body.org, body.params, body.dry_run)
     return PackApplyOut(pack=pack.manifest.name, version=pack.manifest.version, org=code, dry_run=body.dry_run,
                         **_counts(s))
 
@@ -181,7 +181,7 @@ def apply_pack(name: Name, body: PackApplyIn, access: AccessDep) -> PackApplyOut
                         422: {"description": "not installed, or refused; `problems` lists why"}},
              openapi_extra=needs(CATALOG_WRITE))
 def upgrade_pack(name: Name, body: PackUpgradeIn, access: AccessDep) -> PackUpgradeOut:
-    code, r = access.upgrade_pack(name, body.org, body.params, body.dry_run)
+    code, r = access.packs.upgrade(name, body.org, body.params, body.dry_run)
     return PackUpgradeOut(pack=name, version=r.to_version, org=code, dry_run=body.dry_run, **_counts(r.summary),
                           from_version=r.from_version, kept=r.kept, conflicts=r.conflicts, notes=r.notes)
 
@@ -199,6 +199,6 @@ def upgrade_pack(name: Name, body: PackUpgradeIn, access: AccessDep) -> PackUpgr
 def fit_pack(name: Name, body: PackFitIn, access: AccessDep) -> PackFitOut:
     since = parse_time(body.since, "since") if body.since else None
     until = parse_time(body.until, "until") if body.until else None
-    code, fitted, s = access.fit_pack(name, body.org, since, until, body.detectors, body.dry_run)
+    code, fitted, s = access.packs.fit(name, body.org, since, until, body.detectors, body.dry_run)
     return PackFitOut(pack=name, org=code, dry_run=body.dry_run, fitted=[FittedOut(**vars(f)) for f in fitted],
                       **_counts(s))

@@ -159,7 +159,7 @@ class Overview(BaseModel):
 @router.get("/risk/points", summary="Assessed risk points in scope", response_model=PointList,
             openapi_extra=needs(READ))
 def list_points(access: AccessDep) -> JSON:
-    items = access.risk_points()
+    items = access.registers.points()
     return JSON({"items": items, "count": len(items)})
 
 
@@ -168,7 +168,7 @@ def list_points(access: AccessDep) -> JSON:
              description="Factors outside the method's value tables are refused with the values allowed.")
 def assess_point(body: PointIn, access: AccessDep) -> JSON:
     factors = {"l": body.l, "e": body.e, "c": body.c, "s": body.s}
-    return JSON(access.assess_risk_point(body.enterprise, body.hazard_source, body.location, body.name, body.method,
+    return JSON(access.registers.assess(body.enterprise, body.hazard_source, body.location, body.name, body.method,
                                          factors, body.measures), status_code=201)
 
 
@@ -264,7 +264,7 @@ def _fields(body: HiddenFields) -> dict:
 @router.get("/hidden-dangers", summary="Hidden dangers in scope, newest first", response_model=HiddenList,
             openapi_extra=needs(READ))
 def list_hidden(access: AccessDep, state: HdState | Literal["open", "overdue"] | None = Query(None)) -> JSON:
-    items = access.hidden_dangers(state)
+    items = access.registers.hidden_dangers(state)
     return JSON({"items": items, "count": len(items)})
 
 
@@ -273,13 +273,13 @@ def list_hidden(access: AccessDep, state: HdState | Literal["open", "overdue"] |
 def report_hidden(body: HiddenIn, access: AccessDep) -> JSON:
     fields = _fields(body) | {"title": body.title, "description": body.description, "grade": body.grade,
                               "found_by": body.found_by, "handling": body.handling}
-    return JSON(access.report_hidden_danger(body.enterprise, body.hazard_source, fields), status_code=201)
+    return JSON(access.registers.report(body.enterprise, body.hazard_source, fields), status_code=201)
 
 
 @router.get("/hidden-dangers/{hd_id}", summary="One hidden danger with its history", response_model=HiddenDetail,
             openapi_extra=needs(READ))
 def get_hidden(hd_id: HdId, access: AccessDep) -> JSON:
-    return JSON(access.hidden_danger(hd_id))
+    return JSON(access.registers.hidden_danger(hd_id))
 
 
 @router.post("/hidden-dangers/{hd_id}/transition", summary="Move a hidden danger on (filling in its fields)",
@@ -288,7 +288,7 @@ def get_hidden(hd_id: HdId, access: AccessDep) -> JSON:
                          "danger needs its responsible person, deadline, measures, funding and contingency plan "
                          "before it leaves `reported`; give any of them here.")
 def move_hidden(hd_id: HdId, body: TransitionIn, access: AccessDep) -> JSON:
-    return JSON(access.move_hidden_danger(hd_id, body.to, body.comment, _fields(body)))
+    return JSON(access.registers.move(hd_id, body.to, body.comment, _fields(body)))
 
 
 # -- KPIs ---------------------------------------------------------------------------------------------------------
@@ -409,7 +409,7 @@ class ReportList(BaseModel):
 @router.get("/reports", summary="Periodic reports in scope, newest first", response_model=ReportList,
             openapi_extra=needs(READ))
 def list_reports(access: AccessDep) -> JSON:
-    items = access.reports()
+    items = access.reports.list()
     return JSON({"items": items, "count": len(items)})
 
 
@@ -425,14 +425,14 @@ async def request_report(body: ReportIn, access: AccessDep) -> JSON:
 @router.get("/reports/{report_id}/pdf", summary="A report's PDF", response_class=FileResponse,
             responses={200: {"content": {"application/pdf": {}}}}, openapi_extra=needs(READ))
 def report_pdf(report_id: ReportId, access: AccessDep) -> FileResponse:
-    path = access.report_path(report_id, "pdf")
+    path = access.reports.file(report_id, "pdf")
     return FileResponse(path, media_type="application/pdf", filename=path.name)
 
 
 @router.get("/reports/{report_id}/html", summary="A report's HTML", response_class=FileResponse,
             responses={200: {"content": {"text/html": {}}}}, openapi_extra=needs(READ))
 def report_html(report_id: ReportId, access: AccessDep) -> FileResponse:
-    return FileResponse(access.report_path(report_id, "html"), media_type="text/html")
+    return FileResponse(access.reports.file(report_id, "html"), media_type="text/html")
 
 
 # -- the upward feed ----------------------------------------------------------------------------------------------

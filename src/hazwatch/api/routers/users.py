@@ -43,21 +43,21 @@ class UserList(BaseModel):
                          "enterprise.",
              openapi_extra=needs(USERS_MANAGE))
 def create_user(body: UserIn, access: AccessDep) -> UserOut:
-    return UserOut(**access.create_user(body.username, body.password, body.role, body.org))
+    return UserOut(**access.accounts.create_user(body.username, body.password, body.role, body.org))
 
 
 @router.get("/users", response_model=UserList, summary="Users in your scope", openapi_extra=needs(USERS_MANAGE))
 def list_users(access: AccessDep) -> UserList:
-    items = access.users()
+    items = access.accounts.users()
     return UserList(items=[UserOut(**u) for u in items], count=len(items))
 
 
 @router.get("/users/{user_id}", response_model=UserOut, summary="One user", openapi_extra=needs(USERS_MANAGE))
 def get_user(user_id: UserId, access: AccessDep) -> UserOut:
-    return UserOut(**access.user(user_id))
+    return UserOut(**access.accounts.user(user_id))
 
 
 @router.delete("/users/{user_id}", response_model=UserOut, summary="Disable a user and revoke their tokens",
                openapi_extra=needs(USERS_MANAGE))
 def disable_user(user_id: UserId, access: AccessDep) -> UserOut:
-    return UserOut(**access.disable_user(user_id))
+    return UserOut(**access.accounts.disable_user(user_id))

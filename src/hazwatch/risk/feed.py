@@ -9,16 +9,17 @@ leaf node carries to the next tier."""
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hazwatch.domain.batch import US
 from hazwatch.domain.clock import iso
-from hazwatch.services import Services
+
+if TYPE_CHECKING:
+    from hazwatch.auth.scope import OrgTrees
 
 log = logging.getLogger(__name__)
 FORMAT = "hazwatch-summary/1"
@@ -36,14 +37,16 @@ class SummaryPublished:
 
 
 class ScopedView(Protocol):
-    """What the summary reads, as one org's scope sees it (`access.Access` is one: the composition
-    root hands the feed a way to make it, so the feed does not import the facade that serves it)."""
+    """What the summary and the periodic reports read, as one org's scope sees it (`access.Access`
+    is one: the composition root hands the feed and the reports a way to make it, so neither
+    imports the facade that serves them)."""
 
     def kpis(self, enterprise: str | None, start: int, end: int, bucket_us: int | None = None) -> dict: ...
     def hidden_dangers(self, state: str | None) -> list[dict]: ...
     def risk_overview(self) -> list[dict]: ...
     def major_hazards(self) -> list[dict]: ...
     def incidents(self, state: str | None) -> list[dict]: ...
+    def pack_report(self, enterprise: str, start: int, end: int) -> list[dict]: ...
 
 
 def summary(access: ScopedView, org_code: str, now_us: int) -> dict[str, Any]:
@@ -68,60 +71,37 @@ def summary(access: ScopedView, org_code: str, now_us: int) -> dict[str, Any]:
 
 
 class Feed:
-    def __init__(self, services: Services, view: Callable[[int], ScopedView]) -> None:
-        """`view(org_id)`: that org's scope, read as its administrator would."""
-        self.services, self.view = services, view
+    """Pushes each org's summary every `interval_s` to the sinks (the bus, the broker)."""
+
+    def __init__(self, orgs: OrgTrees, view: Callable[[int], ScopedView], now_us: Callable[[], int],
+                 interval_s: float, scope_kinds: list[str],
+                 sinks: list[Callable[[list[tuple[str, dict]]], None]]) -> None:
+        """`view(org_id)`: that org's scope, read as its administrator would; each sink takes the
+        pushed (org code, summary) pairs of one interval."""
+        self.orgs, self.view, self.now_us = orgs, view, now_us
+        self.interval_s, self.kinds, self.sinks = interval_s, set(scope_kinds), sinks
         self._next = 0.0  # monotonic time of the next push
 
     def for_org(self, org_id: int) -> dict[str, Any]:
-        node = self.services.orgs.current().nodes[org_id]
-        return summary(self.view(org_id), node.code, self.services.pipeline.clock.now_us())
+        node = self.orgs.current().nodes[org_id]
+        return summary(self.view(org_id), node.code, self.now_us())
 
     def tick(self) -> int:
         """Push every org's summary when the interval has passed; returns how many were pushed."""
-        s = self.services.settings
-        if not s.feed_interval_s or time.monotonic() < self._next:
+        if not self.interval_s or time.monotonic() < self._next:
             return 0
-        self._next = time.monotonic() + s.feed_interval_s
-        kinds = set(s.feed_scope_kinds)
-        pushed = 0
+        self._next = time.monotonic() + self.interval_s
         docs = []
-        for node in self.services.orgs.current().nodes.values():
-            if node.kind not in kinds:
+        for node in self.orgs.current().nodes.values():
+            if node.kind not in self.kinds:
                 continue
             try:
-                doc = self.for_org(node.id)
+                docs.append((node.code, self.for_org(node.id)))
             except Exception:
                 log.exception("summary of %s failed", node.code)
-                continue
-            self.services.bus.publish(SUMMARY_PUBLISHED, SummaryPublished(node.code, doc))
-            docs.append((node.code, doc))
-            pushed += 1
-        if docs and s.mqtt_url:
-            self._mqtt(docs)
-        return pushed
-
-    def _mqtt(self, docs: list[tuple[str, dict]]) -> None:
-        import paho.mqtt.client as mqtt
-
-        from hazwatch.ingest.mqtt import Broker
-
-        b = Broker.parse(self.services.settings.mqtt_url)
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{self.services.settings.mqtt_client_id}"
-                             "-feed", protocol=mqtt.MQTTv5)
-        if b.username:
-            client.username_pw_set(b.username, b.password)
-        if b.tls:
-            client.tls_set()
-        try:
-            client.connect(b.host, b.port, keepalive=30)
-            client.loop_start()
-            infos = [client.publish(topic(code), json.dumps(doc, ensure_ascii=False), qos=1, retain=True)
-                     for code, doc in docs]
-            for info in infos:
-                info.wait_for_publish(10)
-        except OSError as e:
-            log.warning("summary feed: MQTT broker unreachable (%s); the next interval tries again", e)
-        finally:
-            client.disconnect()
-            client.loop_stop()
+        for sink in self.sinks if docs else ():
+            try:
+                sink(docs)
+            except Exception:
+                log.exception("summary feed: a sink failed; the next interval pushes again")
+        return len(docs)
