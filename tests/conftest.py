@@ -107,3 +107,22 @@ def services(tmp_path: Path) -> Services:
 def client(services: Services) -> Iterator[TestClient]:
     with TestClient(make_api(services), headers={"Authorization": f"Bearer {TOKEN}"}) as c:
         yield c
+
+
+# -- running in parallel (pytest-xdist) ------------------------------------------------------------
+# Tests that talk to the shared Mosquitto (1883) or NATS (4222) on their standard ports see each
+# other's messages on the same topics and streams, so each such module runs on one worker, one
+# test after another (`--dist loadgroup`); everything else (own temp dirs, own PostgreSQL
+# databases, servers on free ports) spreads over the workers.
+_SHARED_PORTS = ("1883", "4222", "mosquitto_service")
+_shared_modules: dict[Path, bool] = {}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        path = Path(item.path)
+        if path not in _shared_modules:
+            text = path.read_text(encoding="utf-8", errors="replace")
+            _shared_modules[path] = any(p in text for p in _SHARED_PORTS)
+        if _shared_modules[path]:
+            item.add_marker(pytest.mark.xdist_group("shared-broker"))

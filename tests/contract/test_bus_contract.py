@@ -54,7 +54,7 @@ def test_subject_and_wildcard_subscribers_get_what_is_published(bus):
     assert bus.has_subscribers("alarm.changed")
     bus.publish("alarm.changed", {"n": 1})
     bus.publish("readings.stored.x", {"n": 2})
-    eventually(lambda: len(everything.items) == 2 and len(one.items) == 1)
+    assert eventually(lambda: len(everything.items) == 2 and len(one.items) == 1)
     assert one.items == [("alarm.changed", {"n": 1})]
     assert everything.items == [("alarm.changed", {"n": 1}), ("readings.stored.x", {"n": 2})]
 
@@ -64,10 +64,10 @@ def test_unsubscribed_handlers_hear_nothing_more(bus):
     stop = bus.subscribe("x", inbox)
     bus.subscribe("x", witness)
     bus.publish("x", 1)
-    eventually(lambda: len(inbox.items) == 1 and len(witness.items) == 1)
+    assert eventually(lambda: len(inbox.items) == 1 and len(witness.items) == 1)
     stop()
     bus.publish("x", 2)
-    eventually(lambda: len(witness.items) == 2)
+    assert eventually(lambda: len(witness.items) == 2)
     time.sleep(0.1)
     assert inbox.items == [("x", 1)]
 
@@ -82,7 +82,7 @@ def test_a_broken_subscriber_does_not_stop_the_others(bus):
     bus.subscribe("x", inbox)
     bus.publish("x", "event")
     bus.publish("x", "again")
-    eventually(lambda: [e for _, e in inbox.items] == ["event", "again"])
+    assert eventually(lambda: [e for _, e in inbox.items] == ["event", "again"])
 
 
 def test_the_platform_events_arrive_whole(bus):
@@ -95,7 +95,7 @@ def test_the_platform_events_arrive_whole(bus):
     for subject, event in (("readings.stored", ReadingsStored(batch)), ("alarm.changed", alarm),
                            ("incident.changed", incident)):
         bus.publish(subject, event)
-    eventually(lambda: len(inbox.items) == 3)
+    assert eventually(lambda: len(inbox.items) == 3)
     (_, stored), (_, a), (_, i) = inbox.items
     assert stored.batch.sensor.tolist() == [3, 1] and stored.batch.ts.tolist() == batch.ts.tolist()
     assert stored.batch.value.tolist() == [1.5, -2.25] and stored.batch.quality.tolist() == [0, 2]

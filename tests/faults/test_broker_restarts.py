@@ -91,7 +91,7 @@ def test_mosquitto_restarted_under_load(tmp_path, record_property):
         # paho sends again what the broker had not acknowledged when it went away
         assert eventually(lambda: all(i.is_published() for i in infos), 60), \
             f"{sum(i.is_published() for i in infos)} of {MESSAGES} acknowledged by the broker"
-        eventually(lambda: _stored_mqtt(node) >= MESSAGES, 60)
+        assert eventually(lambda: _stored_mqtt(node) >= MESSAGES, 60)
         time.sleep(1)
     finally:
         pub.loop_stop()

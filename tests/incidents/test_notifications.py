@@ -101,7 +101,7 @@ def test_notices_queued_together_are_not_sent_apart_by_a_dispatch_in_between(eng
         _enqueue(notifier, engine, 1)  # committed: a pass now would find it alone
         passing = threading.Thread(target=lambda: (started.set(), notifier.dispatch()))
         passing.start()
-        started.wait(5)
+        assert started.wait(5)
         passing.join(0.3)
         assert passing.is_alive() and channel.sent == [], "the pass went ahead inside the block"
         _enqueue(notifier, engine, 2)

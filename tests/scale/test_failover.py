@@ -111,7 +111,7 @@ def test_a_killed_worker_loses_nothing_and_repeats_nothing(nats_cluster, pg_data
                     "SELECT s.tag, j.event, j.ts FROM alarm_journal j JOIN alarms a ON a.id = j.alarm_id "
                     "JOIN sensors s ON s.id = a.sensor_id WHERE j.event IN ('raised', 'cleared') "
                     "ORDER BY 1, 3, 2").fetchall()
-            eventually(lambda: len(journal()) >= len(expected), 30)
+            assert eventually(lambda: len(journal()) >= len(expected), 30)
             got = sorted(journal())
             assert got == expected, _diff(got, expected) + _story(workers)
             dupes = con.execute("SELECT alarm_id, event, ts, count(*) FROM alarm_journal "
