@@ -18,9 +18,11 @@ $(STAMP): pyproject.toml web/package-lock.json | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/hazwatch demo
 
+# In parallel: modules on the shared broker run one after another on one worker (tests/conftest.py).
+TEST_WORKERS ?= 3
 test: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
@@ -51,7 +53,8 @@ bench-detect: $(STAMP)
 	$(BIN)/python bench/detect_tep.py --write-docs
 	$(BIN)/python bench/detect_skab.py --write-docs
 
-# The fault, hostile-input and credential tests alone, their last result written into docs/reliability.md.
+# The fault, hostile-input and credential tests alone, the property tests and the API fuzz drawing new
+# cases, their last result written into docs/reliability.md. CI runs it after `make test`.
 reliability: $(STAMP)
 	$(BIN)/python scripts/reliability.py
 

@@ -1,7 +1,8 @@
 """Run the fault-injection, hostile-input and authorization tests and write their last result into
 docs/reliability.md (between its `results` markers): pass or fail, time taken, and the counts each
-test recorded (readings acknowledged, stored, refused). The same tests run in `make test` and CI;
-this is the record of one run, with the date and the machine.
+test recorded (readings acknowledged, stored, refused). The same tests run in `make test`, where the
+property tests and the API fuzz replay fixed cases; here they draw new ones (a random seed, more
+API examples). CI runs both. This is the record of one run, with the date and the machine.
 
     python scripts/reliability.py        (make reliability)
 """
@@ -42,7 +43,10 @@ TESTS = [
 def run() -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         xml = Path(tmp) / "junit.xml"
-        env = dict(os.environ, HAZWATCH_REQUIRE_SERVICES=os.environ.get("HAZWATCH_REQUIRE_SERVICES", "1"))
+        # the long random runs: new property-test draws and a larger API fuzz with a fresh seed
+        env = dict(os.environ, HAZWATCH_REQUIRE_SERVICES=os.environ.get("HAZWATCH_REQUIRE_SERVICES", "1"),
+                   HYPOTHESIS_PROFILE="random", HZ_FUZZ_SEED="random",
+                   HZ_FUZZ_EXAMPLES=os.environ.get("HZ_FUZZ_EXAMPLES", "30"))
         subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
                         "-o", "junit_family=xunit1", *TESTS], cwd=ROOT, env=env)
         cases = ET.parse(xml).getroot().iter("testcase")

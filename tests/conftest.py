@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import hypothesis
 import pytest
 from fastapi.testclient import TestClient
 
@@ -19,6 +20,12 @@ from hazwatch.services import Services
 from hazwatch.settings import Settings
 
 DATA = Path(__file__).parent / "data"
+
+# Property tests: the same cases every run in `make test` (a failure there is a change in the code,
+# not a new draw); `make reliability` draws new ones each time (HYPOTHESIS_PROFILE=random).
+hypothesis.settings.register_profile("suite", derandomize=True)
+hypothesis.settings.register_profile("random", derandomize=False)
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 TOKEN = "test-admin-token-3b1f"
 PG_ADMIN_DSN = os.environ.get("HAZWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
