@@ -3,8 +3,9 @@ parts underneath could do with nothing on top:
 
 - DuckDB: appending 10,000-row numpy batches to a bare table, one transaction each;
 - PostgreSQL: binary COPY of 10,000-row batches into a bare table, one transaction each;
-- MQTT: a bare paho subscriber draining one-reading QoS 1 messages from Mosquitto (acknowledge,
-  nothing else);
+- MQTT: the C client (`mosquitto_sub -V 5`, receive maximum 65,535) draining one-reading QoS 1
+  messages from Mosquitto (acknowledge, nothing else), beside Hazwatch's own MQTT 5 session doing
+  the same;
 - JSON: orjson decoding one-reading messages and 10,000-reading columnar bodies, beside Hazwatch's
   own decoder (msgspec into typed columns, then numpy arrays) on the same bodies.
 
@@ -134,21 +135,24 @@ def decoding(seconds: float) -> dict[str, float]:
     return out
 
 
-def bare_mqtt(messages: int) -> float:
-    """Messages/s of a bare paho subscriber draining one-reading messages (bench/mqtt_ingest.py's
-    broker and subscriber; its messages carry 10 readings, these one)."""
+def bare_mqtt(messages: int) -> dict[str, float]:
+    """Messages/s of the consumers that only receive and acknowledge, draining one-reading messages
+    (bench/mqtt_ingest.py's broker and references; its messages carry 10 readings, these one)."""
     import mqtt_ingest
 
     with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
         proc, port = mqtt_ingest.start_broker(Path(tmp))
+        saved = mqtt_ingest.PER_DEVICE
+        mqtt_ingest.PER_DEVICE = 1
         try:
-            saved = mqtt_ingest.PER_DEVICE
-            mqtt_ingest.PER_DEVICE = 1
-            try:
-                return mqtt_ingest.bare_rate(port, messages)
-            finally:
-                mqtt_ingest.PER_DEVICE = saved
+            out = {"Hazwatch's MQTT 5 session draining QoS 1 messages of one reading (acknowledge groups only)":
+                   mqtt_ingest.session_rate(port, messages, "limits-session")}
+            c = mqtt_ingest.mosquitto_sub_rate(port, messages, "limits-csub")
+            if c is not None:
+                out["`mosquitto_sub -V 5` draining QoS 1 messages of one reading (acknowledge, nothing else)"] = c
+            return out
         finally:
+            mqtt_ingest.PER_DEVICE = saved
             proc.terminate()
             proc.wait(10)
 
@@ -165,7 +169,8 @@ def main() -> None:
     if pg is not None:
         print(f"PostgreSQL binary COPY, 10k rows  {pg:>12,.0f} readings/s", flush=True)
     mq = bare_mqtt(args.messages)
-    print(f"bare paho subscriber, QoS 1       {mq:>12,.0f} messages/s (one reading each)", flush=True)
+    for k, v in mq.items():
+        print(f"{k[:48]:<48} {v:>12,.0f} messages/s", flush=True)
     dec = decoding(args.seconds)
     for k, v in dec.items():
         print(f"{k:<48} {v:>12,.0f} readings/s")
@@ -173,7 +178,7 @@ def main() -> None:
         rows = [("DuckDB append of 10,000-row numpy batches, bare table, one transaction each", duck, "readings/s"),
                 *([("PostgreSQL binary COPY of 10,000-row batches, bare table, one transaction each", pg,
                     "readings/s")] if pg is not None else []),
-                ("bare paho subscriber draining QoS 1 messages of one reading from Mosquitto", mq, "messages/s"),
+                *[(k, v, "messages/s") for k, v in mq.items()],
                 *[(k, v, "readings/s") for k, v in dec.items()]]
         write_section("limits", (
             "## Raw limits of this machine\n\nCommand: `python bench/limits.py " + " ".join(sys.argv[1:]) + "`  \n"

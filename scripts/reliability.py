@@ -47,8 +47,9 @@ def run() -> list[dict]:
         env = dict(os.environ, HAZWATCH_REQUIRE_SERVICES=os.environ.get("HAZWATCH_REQUIRE_SERVICES", "1"),
                    HYPOTHESIS_PROFILE="random", HZ_FUZZ_SEED="random",
                    HZ_FUZZ_EXAMPLES=os.environ.get("HZ_FUZZ_EXAMPLES", "30"))
+        workers = os.environ.get("TEST_WORKERS", "3")  # as `make test`: shared-broker modules on one worker
         subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={xml}",
-                        "-o", "junit_family=xunit1", *TESTS], cwd=ROOT, env=env)
+                        "-o", "junit_family=xunit1", "-n", workers, "--dist", "loadgroup", *TESTS], cwd=ROOT, env=env)
         cases = ET.parse(xml).getroot().iter("testcase")
         out = []
         for c in cases:
