@@ -85,8 +85,10 @@ def start_broker(workdir: Path) -> tuple[subprocess.Popen, int]:
     runs, and the place where a slow subscriber loses messages. Its counters every second."""
     port = free_port()
     conf = workdir / "mosquitto.conf"
+    # no broker-side cap on messages in flight: each consumer's MQTT 5 receive maximum (65,535 for
+    # both) is its window, whatever a broker version applies to v5 clients by default
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n"
-                    "sys_interval 1\n")
+                    "sys_interval 1\nmax_inflight_messages 0\n")
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port, "mosquitto")
@@ -194,20 +196,29 @@ def publisher(port: int, rate: float, seconds: float, batch: int, start_at: floa
     out.put({"sent": total, "acked_messages": acked[0], "seconds": sent_s})
 
 
-def broker_dropped(port: int) -> int:
-    """Messages the broker has dropped so far (queue full), from its retained $SYS counter."""
-    got, seen = [0], threading.Event()
+class DropCounter:
+    """The broker's count of messages it dropped (queue full), from `$SYS/broker/publish/messages/
+    dropped`, which it publishes every `sys_interval` (1 s here) once it has dropped anything:
+    subscribed for the whole run, so a reading is never a guess."""
 
-    def on_message(_c, _u, m) -> None:
-        got[0] = int(m.payload)
-        seen.set()
+    def __init__(self, port: int) -> None:
+        self.value, self.lock = 0, threading.Lock()
+        self.c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-sys-{os.getpid()}")
+        self.c.on_connect = lambda cl, *_: cl.subscribe("$SYS/broker/publish/messages/dropped", 0)
+        self.c.on_message = self._on_message
+        self.c.connect("127.0.0.1", port)
+        self.c.loop_start()
 
-    c = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-sys-{os.getpid()}")
-    c.on_connect = lambda cl, *_: cl.subscribe("$SYS/broker/publish/messages/dropped", 0)
-    c.on_message = on_message
-    c.connect("127.0.0.1", port)
-    c.loop_start()
-    seen.wait(3)
-    c.disconnect()
-    c.loop_stop()
-    return got[0]
+    def _on_message(self, _c, _u, m) -> None:
+        with self.lock:
+            self.value = max(self.value, int(m.payload))
+
+    def now(self) -> int:
+        """The count as of now: after one more publishing interval."""
+        time.sleep(1.5)
+        with self.lock:
+            return self.value
+
+    def close(self) -> None:
+        self.c.disconnect()
+        self.c.loop_stop()

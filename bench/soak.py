@@ -1,11 +1,17 @@
 """Soak: the demo (`hazwatch demo`, its simulated park running as usual) under a steady extra load
-of 100,000 readings/s over HTTP for 30 minutes or a stated duration. Every window it samples the
-server's resident memory, the latency of the load's requests and of a probe alarm (a sensor
-driven over its H limit and back every few seconds, watched on the WebSocket), and counts errors.
-At the end: memory growth over the second half (where caches have filled, growth that goes on is a
-leak), latency drift from the first windows to the last, and every error.
+of 100,000 readings/s over HTTP for 30 minutes or a stated duration, its alarms churning: probe
+sensors cross their H limit and back in turn (a raise and a clear every second) and each raise is
+acknowledged over the API. DuckDB's cache is capped low (128 MB unless `--duckdb-memory` says
+otherwise) so that it fills in the first minutes instead of hiding growth for twenty. Every window
+it samples the server's resident memory, the memory DuckDB says it holds and, apart, the rest (the
+Python heap, numpy, libraries: RSS less DuckDB's) with the Python allocator's block count, the
+latency of the load's requests and of the probe alarms (watched on the WebSocket), and counts
+errors. At the end: the slope of the rest over the last hour (or the second half of a shorter
+run; where caches have filled, growth that goes on is a leak), latency drift from the first
+windows to the last, and every error. `--write-docs` also keeps the per-window log as CSV beside
+docs/benchmarks.md.
 
-    python bench/soak.py [--minutes 30] [--rate 100000] [--write-docs]
+    python bench/soak.py [--minutes 30] [--rate 100000] [--window 30] [--write-docs]
 """
 
 from __future__ import annotations
@@ -129,6 +135,10 @@ class Probe:
     def __init__(self, port: int) -> None:
         self.port = port
         self.lat: list[tuple[float, float]] = []
+        self.acked = 0
+        self.to_ack: list[int] = []
+        self.ack_lock = threading.Lock()
+        threading.Thread(target=self._ack, daemon=True).start()
         self.stop = threading.Event()
         threading.Thread(target=lambda: asyncio.run(self._watch()), daemon=True).start()
         threading.Thread(target=self._drive, daemon=True).start()
@@ -149,6 +159,21 @@ class Probe:
             except (OSError, http.client.HTTPException):
                 c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
 
+    def _ack(self) -> None:
+        """Acknowledge each probe alarm's raise, as an operator would (the journal grows with it)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        hdr = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+        while not self.stop.wait(0.2):
+            with self.ack_lock:
+                ids, self.to_ack = self.to_ack, []
+            for alarm_id in ids:
+                try:
+                    c.request("POST", f"/api/v1/alarms/{alarm_id}/ack", b'{"comment": "soak"}', hdr)
+                    if c.getresponse().read() is not None:
+                        self.acked += 1
+                except (OSError, http.client.HTTPException):
+                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+
     async def _watch(self) -> None:
         import websockets
 
@@ -164,8 +189,21 @@ class Probe:
             if m.get("event") == "raised" and str(a.get("sensor")).startswith("SOAK-PROBE-"):
                 at = datetime.fromisoformat(a["raised_at"].replace("Z", "+00:00")).timestamp()
                 self.lat.append((time.time(), time.time() - at))
+                with self.ack_lock:
+                    self.to_ack.append(a["id"])
             if self.stop.is_set():
                 return
+
+
+def memory(port: int) -> tuple[float, float]:
+    """(DuckDB's memory in MB, the Python allocator's blocks in thousands), from /metrics."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    got = {m[1]: float(m[2]) for m in re.finditer(r"^(hazwatch_store_memory_bytes|hazwatch_python_allocated_blocks)"
+                                                   r" ([0-9.e+]+)$", text, re.M)}
+    return got.get("hazwatch_store_memory_bytes", float("nan")) / 2**20, \
+        got.get("hazwatch_python_allocated_blocks", float("nan")) / 1000
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -176,6 +214,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--minutes", type=float, default=30)
     ap.add_argument("--rate", type=float, default=100_000)
+    ap.add_argument("--window", type=float, default=WINDOW_S, help="seconds per sample")
+    ap.add_argument("--duckdb-memory", default="128MB", help="DuckDB's cache cap for the run")
     ap.add_argument("--write-docs", action="store_true")
     ap.add_argument("--from-log", type=Path, help="report a run from what it printed, without running one")
     args = ap.parse_args()
@@ -187,7 +227,8 @@ def main() -> None:
     seconds = args.minutes * 60
     with tempfile.TemporaryDirectory(dir=scratch()) as tmp:
         data = Path(tmp) / "demo"
-        env = dict(os.environ, HAZWATCH_ADMIN_TOKEN=TOKEN, HAZWATCH_LOG_LEVEL="WARNING")
+        env = dict(os.environ, HAZWATCH_ADMIN_TOKEN=TOKEN, HAZWATCH_LOG_LEVEL="WARNING",
+                   HAZWATCH_DUCKDB_MEMORY_LIMIT=args.duckdb_memory)
         hz = [sys.executable, "-m", "hazwatch.cli.main"]
         catalog(Path(tmp) / "soak.yaml")
         subprocess.run([*hz, "catalog", "import", str(Path(tmp) / "soak.yaml"), "--data-dir", str(data)], env=env,
@@ -212,17 +253,21 @@ def main() -> None:
             start = time.time()
             windows = []
             while time.time() - start < seconds:
-                time.sleep(WINDOW_S)
+                time.sleep(args.window)
                 now = time.time()
-                lat = [x for t, x in load.lat if t > now - WINDOW_S]
-                plat = [x for t, x in probe.lat if t > now - WINDOW_S]
-                w = {"t": now - start, "rss": rss_mb(proc.pid), "p50": pct(lat, 50), "p99": pct(lat, 99),
-                     "alarm_p50": pct(plat, 50), "alarm_max": max(plat, default=float("nan")) * 1000,
-                     "rate": load.sent / (now - start), "errors": len(load.errors)}
+                lat = [x for t, x in load.lat if t > now - args.window]
+                plat = [x for t, x in probe.lat if t > now - args.window]
+                rss = rss_mb(proc.pid)
+                duck, blocks = memory(port)
+                w = {"t": now - start, "rss": rss, "duckdb": duck, "rest": rss - duck, "blocks_k": blocks,
+                     "p50": pct(lat, 50), "p99": pct(lat, 99), "alarm_p50": pct(plat, 50),
+                     "alarm_max": max(plat, default=float("nan")) * 1000, "alarms": len(probe.lat),
+                     "acked": probe.acked, "rate": load.sent / (now - start), "errors": len(load.errors)}
                 windows.append(w)
                 print(f"{w['t'] / 60:5.1f} min  RSS {w['rss']:7.0f} MB  request p50 {w['p50']:6.1f} "
                       f"p99 {w['p99']:6.1f} ms  alarm p50 {w['alarm_p50']:6.1f} ms  {w['rate']:,.0f} readings/s  "
-                      f"errors {w['errors']}",
+                      f"errors {w['errors']}  duckdb {duck:6.0f} MB  rest {w['rest']:6.0f} MB  "
+                      f"py blocks {blocks:8.0f}k  alarms {w['alarms']} acked {w['acked']}",
                       flush=True)
                 if proc.poll() is not None:
                     load.errors.append(f"the server exited ({proc.returncode})")
@@ -259,6 +304,12 @@ def report(windows: list[dict], errors: list[str], args, alarms: list[float] | N
         return float(np.polyfit([w["t"] / 60 for w in part], [w["rss"] for w in part], 1)[0]) if len(part) >= 2 else 0.0
 
     slope, third = growth(windows[len(windows) // 2:]), growth(windows[len(windows) * 2 // 3:])
+    # the application's own memory (RSS less DuckDB's): over the last hour, or the second half of a shorter run
+    tail = [w for w in windows if w["t"] >= windows[-1]["t"] - 3600] if windows[-1]["t"] >= 5400 \
+        else windows[len(windows) // 2:]
+    have_rest = all("rest" in w for w in tail) and len(tail) >= 2
+    rest_slope = float(np.polyfit([w["t"] / 3600 for w in tail], [w["rest"] for w in tail], 1)[0]) if have_rest \
+        else float("nan")
     peak = max(windows, key=lambda w: w["rss"])
     k = max(1, len(windows) // 5)
     first, last = windows[:k], windows[-k:]
@@ -271,6 +322,13 @@ def report(windows: list[dict], errors: list[str], args, alarms: list[float] | N
              f"{peak['rss']:,.0f} MB at the most (minute {peak['t'] / 60:.1f}); growth over the second half "
              f"{slope:+.1f} MB/min, over the last third {third:+.1f} MB/min. The embedded store's cache fills "
              f"up to HAZWATCH_DUCKDB_MEMORY_LIMIT (1GB by default) and then stays there",
+             *([f"the application's own memory (RSS less what DuckDB holds, capped at {args.duckdb_memory}): "
+                f"{tail[0]['rest']:,.0f} MB to {tail[-1]['rest']:,.0f} MB over the "
+                f"{'last hour' if windows[-1]['t'] >= 5400 else 'second half'}, a slope of {rest_slope:+.1f} MB/h "
+                f"(target below 2 MB/h: {'met' if rest_slope < 2 else '**missed**'}); "
+                f"the Python allocator's blocks {tail[0]['blocks_k']:,.0f}k to {tail[-1]['blocks_k']:,.0f}k",
+                f"alarm churn: {windows[-1]['alarms']:,} probe raises (and as many clears), "
+                f"{windows[-1]['acked']:,} acknowledged over the API"] if have_rest else []),
              f"request p99: {p99_first:.1f} ms in the first fifth, {p99_last:.1f} ms in the last",
              f"probe alarm p50: {a_first:.1f} ms in the first fifth, {a_last:.1f} ms in the last",
              *([f"probe alarm latency over the run ({len(alarms)} alarms): p50 {pct(alarms, 50):.1f} ms, "
@@ -286,14 +344,23 @@ def report(windows: list[dict], errors: list[str], args, alarms: list[float] | N
                        "with `--from-log`)")
         rows = "\n".join(f"| {w['t'] / 60:.1f} | {w['rss']:,.0f} | {w['p50']:.1f} | {w['p99']:.1f} | "
                          f"{w['alarm_p50']:.1f} | {w['errors']} |" for w in windows[:: max(1, len(windows) // 12)])
+        if all("rest" in w for w in windows):  # the whole per-window log, kept beside the docs
+            keys = ["t", "rss", "duckdb", "rest", "blocks_k", "p50", "p99", "alarm_p50", "alarm_max", "alarms",
+                    "acked", "rate", "errors"]
+            csv = ROOT / "docs" / f"soak-{args.minutes:g}min.csv"
+            csv.write_text(",".join(["minute", "rss_mb", "duckdb_mb", "rest_mb", "py_blocks_k", "request_p50_ms",
+                                     "request_p99_ms", "alarm_p50_ms", "alarm_max_ms", "alarms", "acked",
+                                     "readings_per_s", "errors"]) + "\n"
+                           + "".join(",".join(f"{w[k] / 60:.2f}" if k == "t" else f"{w[k]:.1f}" for k in keys) + "\n"
+                                     for w in windows))
         # the short run of `make bench` and the long run each keep their own section
         write_section("soak" if args.minutes < 30 else "soak-long", (
             f"## Soak, {args.minutes:g} minutes\n\nCommand: {command}  \n{machine()} `hazwatch demo` "
             f"(its simulated park running) plus {args.rate:,.0f} readings/s over HTTP in 10,000-reading batches "
             f"for {args.minutes:g} minutes; {PROBES} probe sensors cross their H limit in turn (one alarm a "
             f"second), each alarm timed from its reading's time to its arrival on the WebSocket. `make bench` "
-            f"runs it for a few minutes; the 30-minute run is "
-            f"`python bench/soak.py --minutes 30 --write-docs`.\n\n"
+            f"runs it for a few minutes; the long run is `python bench/soak.py --minutes 120 --window 60 "
+            f"--write-docs`, its per-window log in `docs/soak-{args.minutes:g}min.csv`.\n\n"
             + "\n".join(f"- {line}" for line in lines)
             + "\n\n| minute | RSS MB | request p50 ms | request p99 ms | alarm p50 ms | errors so far |\n"
               "|---:|---:|---:|---:|---:|---:|\n" + rows))

@@ -10,6 +10,7 @@ set -euo pipefail
 need_apt=()
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
 command -v mosquitto >/dev/null || need_apt+=(mosquitto)
+command -v mosquitto_sub >/dev/null || need_apt+=(mosquitto-clients)  # the C reference in bench/mqtt_ingest.py
 [ -x /usr/sbin/nats-server ] || need_apt+=(nats-server)
 # reports: PDFs are rendered to PNG in the tests, and Chinese needs a CJK font to embed
 command -v pdftoppm >/dev/null || need_apt+=(poppler-utils)

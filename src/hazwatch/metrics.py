@@ -18,6 +18,11 @@ ALARMS = Counter("hazwatch_alarm_transitions", "Alarm transitions published, by 
 QUEUE = Gauge("hazwatch_writer_queue", "Jobs waiting for the writer thread (ingest lag)")
 LEDGER = Gauge("hazwatch_ledger_entries", "Entries integrated into the ledger's tree")
 LEDGER_PUBLISHED = Gauge("hazwatch_ledger_published_entries", "Entries under the newest cosigned checkpoint")
+# memory, apart: the Python heap (blocks the allocator holds: cheap to read at a scrape, unlike a
+# walk of every object) and the telemetry store's engine (DuckDB's buffer manager), so a leak is not
+# hidden in a cache that fills
+PY_BLOCKS = Gauge("hazwatch_python_allocated_blocks", "Memory blocks the Python allocator holds")
+STORE_MEMORY = Gauge("hazwatch_store_memory_bytes", "Memory the telemetry store's engine holds in this process")
 
 # scale-out: ingest nodes and workers
 PUBLISHED = Counter("hazwatch_published_readings", "Readings an ingest node published to the telemetry stream")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -109,8 +110,10 @@ class Services:
         return ok, why
 
     def refresh_gauges(self) -> None:
-        """The gauges /metrics reads at scrape time: the writer's queue and the ledger's size."""
+        """The gauges /metrics reads at scrape time: the writer's queue, the ledger's size, memory."""
         metrics.QUEUE.set(self.pipeline.queued())
+        metrics.PY_BLOCKS.set(sys.getallocatedblocks())
+        metrics.STORE_MEMORY.set(self.store.memory_bytes())
         if self.ledger is not None:
             metrics.LEDGER.set(self.ledger.size)
             pub = self.ledger.published()

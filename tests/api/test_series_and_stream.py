@@ -150,3 +150,37 @@ def test_an_alarm_flood_reaches_a_batch_socket_in_a_few_frames_and_loses_nothing
     frames, took = asyncio.run(watch())
     assert [m["alarm"]["id"] for f in frames for m in f["messages"]] == list(range(n))
     assert len(frames) <= took / HAND_GAP_S + 2, f"{len(frames)} frames for {n} changes over {took:.2f} s"
+
+
+
+def test_a_plain_socket_gets_each_alarm_change_without_waiting_for_the_batch_gap():
+    """Only batch sockets wait out HAND_GAP_S after a frame: a plain socket (one message per change,
+    an API client's) gets a change that follows another within the gap before the batch socket does."""
+    import asyncio
+
+    from hazwatch.api.streamhub import StreamHub
+    from hazwatch.auth.scope import Scope
+    from hazwatch.bus.memory import InProcessBus
+    from hazwatch.domain.events import ALARM_CHANGED, AlarmChanged
+
+    bus = InProcessBus()
+    hub = StreamHub(bus, index=lambda: None, interval_s=3600)
+
+    async def watch() -> list[str]:
+        plain = hub.join("client", 5, Scope(frozenset({7})), with_values=False)
+        batch = hub.join("console", 5, Scope(frozenset({7})), with_values=False, batch=True)
+        bus.publish(ALARM_CHANGED, AlarmChanged({"id": 1}, "raised", org_id=7))
+        await asyncio.wait_for(plain.queue.get(), 5)
+        await asyncio.wait_for(batch.queue.get(), 5)  # a frame just went: the batch socket's gap begins
+        bus.publish(ALARM_CHANGED, AlarmChanged({"id": 2}, "raised", org_id=7))
+        order: list[str] = []
+
+        async def first(name: str, sub) -> None:
+            msg = orjson.loads(await asyncio.wait_for(sub.queue.get(), 5))
+            assert (msg["messages"][0] if name == "batch" else msg)["alarm"]["id"] == 2
+            order.append(name)
+
+        await asyncio.gather(first("plain", plain), first("batch", batch))
+        return order
+
+    assert asyncio.run(watch()) == ["plain", "batch"]

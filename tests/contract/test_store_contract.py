@@ -134,3 +134,19 @@ def test_postgres_keeps_each_reading_once_when_a_batch_comes_again(pg_database):
         assert s.count() == 4
     finally:
         s.close()
+
+
+def test_the_store_says_how_much_memory_its_engine_holds_here(store, request):
+    """A soak reads the engine's memory apart from the Python heap: DuckDB's buffer manager holds
+    what it read and wrote in this process; a server database holds none of it here."""
+    import numpy as np
+
+    n = 200_000
+    store.append(batch(np.arange(n) % 100, T0 + np.arange(n) * US, np.random.default_rng(1).random(n)))
+    assert store.count() == n
+    held = store.memory_bytes()
+    assert isinstance(held, int)
+    if request.node.callspec.params["store"] == "duckdb":
+        assert held > 0
+    else:
+        assert held == 0

@@ -26,9 +26,11 @@ from hazwatch.domain.events import ALARM_CHANGED, READINGS_STORED, AlarmChanged,
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 1000  # per socket, messages
-# An alarm change goes to the sockets as soon as the hub has it, unless alarm changes went less than
-# this ago: then it waits for the rest of it with whatever else comes, so that in an alarm flood a
-# batch socket gets ten frames a second, not one per change, while a lone alarm is not held back.
+# An alarm change goes to the sockets as soon as the hub has it. A batch socket (`?batch=true`, the
+# console's) gets it at once too, unless its last frame went less than this ago: then it waits for
+# the rest of it with whatever else comes, so that in an alarm flood it gets ten frames a second,
+# not one per change, while a lone alarm is not held back. A plain socket asked for one message per
+# change and gets each at once (an API client's alert latency, bench/nodered.py).
 HAND_GAP_S = 0.1
 HUB_QUEUE = 16  # value events waiting for the hub (each holds its batch: the bound is memory too)
 
@@ -145,14 +147,18 @@ class StreamHub:
                 with contextlib.suppress(Exception):
                     self._flush(out)
             now = time.monotonic()
-            # values go at once; alarm changes at once unless others went within the gap (then the
-            # values wait with them)
+            # values go at once; alarm changes at once unless others went to the batch sockets
+            # within the gap (then those wait, values with them; plain sockets get theirs now)
             if out and ((alarms and now >= last_alarms + HAND_GAP_S) or (flushed and not alarms)):
                 if alarms:
                     last_alarms, alarms = now, False
                 for sub, msgs in out.items():
                     sub.loop.call_soon_threadsafe(sub.offer, msgs)
                 out = {}
+            elif alarms:
+                for sub in [sub for sub in out if not sub.batch]:
+                    sub.loop.call_soon_threadsafe(sub.offer, out.pop(sub))
+                alarms = any(sub.batch for sub in out)
 
     def _alarm(self, event: AlarmChanged, out: dict[Subscriber, list[bytes]]) -> bool:
         """An alarm change for every socket whose scope holds its org; whether any socket gets it."""

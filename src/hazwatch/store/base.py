@@ -49,5 +49,10 @@ class TelemetryStore(Protocol):
 
     def count(self) -> int: ...
 
+    def memory_bytes(self) -> int:
+        """Memory the store's engine holds in this process (DuckDB's buffer manager; 0 for a
+        server database), so a soak can tell the engine's cache from the application's heap."""
+        ...
+
     def close(self) -> None: ...
 

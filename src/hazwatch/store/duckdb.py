@@ -125,6 +125,10 @@ class DuckDBStore:
     def count(self) -> int:
         return self._cur().execute("SELECT count(*) FROM readings").fetchone()[0]
 
+    def memory_bytes(self) -> int:
+        q = "SELECT coalesce(sum(memory_usage_bytes), 0) FROM duckdb_memory()"
+        return int(self._cur().execute(q).fetchone()[0])
+
     def close(self) -> None:
         with self._lock:
             self._con.close()

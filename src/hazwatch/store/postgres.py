@@ -203,6 +203,9 @@ class PostgresStore:
     def count(self) -> int:
         return self._reader().execute("SELECT count(*) FROM readings").fetchone()[0]
 
+    def memory_bytes(self) -> int:
+        return 0  # PostgreSQL's memory is its own processes', not this one's
+
     def close(self) -> None:
         self._writer.close()
         con = getattr(self._local, "con", None)
