@@ -1,9 +1,9 @@
 """MQTT ingest throughput beside two consumers that only receive and acknowledge, on the same
 broker in the same run, under the same session settings as Hazwatch's receiver.
 
-A Mosquitto started for the run (TCP_NODELAY on, no queue limit) holds N QoS 1 messages of 10
-readings each, queued for a persistent MQTT 5 session that asks for a receive maximum of 65,535
-(as many messages in flight as MQTT allows). Then, in turn:
+A Mosquitto started for the run (TCP_NODELAY on, no queue limit, no broker-side cap in flight)
+holds N QoS 1 messages of 10 readings each, queued for a persistent MQTT 5 session that asks for a
+receive maximum of 65,535 (as many messages in flight as MQTT allows). Then, in turn:
 
 - session: Hazwatch's own MQTT 5 session (`ingest/mqttwire.py`, the receiver's) reads every group
   the socket holds and acknowledges it in one write, and does nothing else: no spool, no fsync, no
@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import mqttstream
 import paho.mqtt.client as mqtt
 from benchdocs import machine, write_section
 from paho.mqtt.enums import CallbackAPIVersion
@@ -44,26 +44,9 @@ sys.path.insert(0, str(ROOT / "src"))
 DEVICES, PER_DEVICE = 100, 10  # 1,000 sensors, one message = one device's 10 sensors at one instant
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start_broker(workdir: Path) -> tuple[subprocess.Popen, int]:
-    port = free_port()
-    conf = workdir / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    "set_tcp_nodelay true\nmax_queued_messages 0\nmax_queued_bytes 0\n")
-    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return proc, port
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("mosquitto did not start")
+    """The stream's broker (bench/mqttstream.py) with no queue limit: the backlog is queued whole."""
+    return mqttstream.start_broker(workdir, "max_queued_messages 0\nmax_queued_bytes 0\n")
 
 
 def client(client_id: str, clean: bool = False) -> mqtt.Client:

@@ -80,15 +80,16 @@ def wait_port(port: int, what: str, seconds: float = 60) -> None:
     raise SystemExit(f"{what} did not start listening on port {port}")
 
 
-def start_broker(workdir: Path) -> tuple[subprocess.Popen, int]:
-    """Mosquitto with its default queue per subscriber (max_queued_messages 1000): the broker a plant
-    runs, and the place where a slow subscriber loses messages. Its counters every second."""
+def start_broker(workdir: Path, extra: str = "") -> tuple[subprocess.Popen, int]:
+    """A Mosquitto for the run on a free port, with its default queue per subscriber
+    (max_queued_messages 1000) unless `extra` says otherwise: the broker a plant runs, and the place
+    where a slow subscriber loses messages. Its counters every second; no broker-side cap on
+    messages in flight, so each consumer's MQTT 5 receive maximum (65,535 for Hazwatch and the
+    references alike) is its window, whatever a broker version applies to v5 clients by default."""
     port = free_port()
     conf = workdir / "mosquitto.conf"
-    # no broker-side cap on messages in flight: each consumer's MQTT 5 receive maximum (65,535 for
-    # both) is its window, whatever a broker version applies to v5 clients by default
     conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nset_tcp_nodelay true\n"
-                    "sys_interval 1\nmax_inflight_messages 0\n")
+                    "sys_interval 1\nmax_inflight_messages 0\n" + extra)
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     proc = subprocess.Popen([exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(port, "mosquitto")
