@@ -138,8 +138,8 @@ class Probe:
         self.acked = 0
         self.to_ack: list[int] = []
         self.ack_lock = threading.Lock()
-        threading.Thread(target=self._ack, daemon=True).start()
         self.stop = threading.Event()
+        threading.Thread(target=self._ack, daemon=True).start()
         threading.Thread(target=lambda: asyncio.run(self._watch()), daemon=True).start()
         threading.Thread(target=self._drive, daemon=True).start()
 
@@ -198,7 +198,7 @@ class Probe:
 def memory(port: int) -> tuple[float, float]:
     """(DuckDB's memory in MB, the Python allocator's blocks in thousands), from /metrics."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request("GET", "/metrics")
+    c.request("GET", "/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     text = c.getresponse().read().decode()
     got = {m[1]: float(m[2]) for m in re.finditer(r"^(hazwatch_store_memory_bytes|hazwatch_python_allocated_blocks)"
                                                    r" ([0-9.e+]+)$", text, re.M)}
@@ -233,7 +233,7 @@ def main() -> None:
         catalog(Path(tmp) / "soak.yaml")
         subprocess.run([*hz, "catalog", "import", str(Path(tmp) / "soak.yaml"), "--data-dir", str(data)], env=env,
                        check=True, capture_output=True)
-        from mqtt_ingest import free_port
+        from ingest import free_port
 
         port = free_port()
         log = (Path(tmp) / "demo.log").open("wb")
@@ -320,8 +320,8 @@ def report(windows: list[dict], errors: list[str], args, alarms: list[float] | N
     lines = [f"readings/s sustained: {rate:,.0f} (offered {args.rate:,.0f})",
              f"memory: {windows[0]['rss']:,.0f} MB after {WINDOW_S} s, {windows[-1]['rss']:,.0f} MB at the end, "
              f"{peak['rss']:,.0f} MB at the most (minute {peak['t'] / 60:.1f}); growth over the second half "
-             f"{slope:+.1f} MB/min, over the last third {third:+.1f} MB/min. The embedded store's cache fills "
-             f"up to HAZWATCH_DUCKDB_MEMORY_LIMIT (1GB by default) and then stays there",
+             f"{slope:+.1f} MB/min, over the last third {third:+.1f} MB/min (RSS includes DuckDB's cache, "
+             f"capped at {args.duckdb_memory} for the run)",
              *([f"the application's own memory (RSS less what DuckDB holds, capped at {args.duckdb_memory}): "
                 f"{tail[0]['rest']:,.0f} MB to {tail[-1]['rest']:,.0f} MB over the "
                 f"{'last hour' if windows[-1]['t'] >= 5400 else 'second half'}, a slope of {rest_slope:+.1f} MB/h "
