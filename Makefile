@@ -29,7 +29,7 @@ lint: $(STAMP)
 
 # Every benchmark, under 30 minutes on 2 cores; each rewrites its own section of docs/benchmarks.md.
 # Node-RED is installed from npm into .hazwatch/bench/node-red on first use. The 30-minute soak is
-# `$(BIN)/python bench/soak.py --minutes 30 --write-docs`; here it runs for 3.
+# `$(BIN)/python bench/soak.py --minutes 120 --window 60 --write-docs`; here it runs for 3.
 bench: $(STAMP)
 	bash scripts/services.sh
 	$(BIN)/python bench/limits.py --write-docs
