@@ -27,8 +27,7 @@ class EvaluationAccess(AccessBase):
         return self.registers.hidden_dangers(state)
 
     def major_hazards(self) -> list[dict]:
-        return [{k: v for k, v in s.items() if k != "org_id"} for s in grade_sources(self.services.engine,
-                                                                                    self.scope.org_ids)]
+        return [views.without_org(s) for s in grade_sources(self.services.engine, self.scope.org_ids)]
 
     def risk_overview(self) -> list[dict]:
         s, tree = self.services, self.services.orgs.current()
@@ -63,5 +62,5 @@ class EvaluationAccess(AccessBase):
     def summary(self, org: str | None) -> dict:
         if org is not None:
             return self.services.feed.for_org(self._org_by_code(org))
-        root = self.services.orgs.current().nodes.get(self.principal.org_id) if self.principal.org_id else None
-        return summary(self, root.code if root else "installation", self.services.pipeline.clock.now_us())
+        root = self.services.orgs.code_of(self.principal.org_id) or "installation"
+        return summary(self, root, self.services.pipeline.clock.now_us())

@@ -25,6 +25,7 @@ from hazwatch.domain.errors import Invalid, NotFound
 from hazwatch.risk import report as render
 from hazwatch.risk.feed import ScopedView
 from hazwatch.risk.models import Report
+from hazwatch.risk.views import without_org
 
 if TYPE_CHECKING:
     from hazwatch.auth.scope import OrgTrees
@@ -167,8 +168,7 @@ class Reports:
         return path
 
     def _public(self, r) -> dict:
-        node = self.orgs.current().nodes.get(r["org_id"])
-        return {"id": r["id"], "org_id": r["org_id"], "scope": node.code if node else None, "kind": r["kind"],
+        return {"id": r["id"], "org_id": r["org_id"], "scope": self.orgs.code_of(r["org_id"]), "kind": r["kind"],
                 "period": r["period"], "lang": r["lang"], "start": iso(r["start"]), "end": iso(r["end"]),
                 "created_at": iso(r["created_at"]), "created_by": r["created_by"], "name": r["name"]}
 
@@ -225,17 +225,13 @@ class CallerReports:
     actor: str
 
     def list(self) -> list[dict]:
-        return [_shown(r) for r in self.reports.list(self.allowed)]
+        return [without_org(r) for r in self.reports.list(self.allowed)]
 
     def request(self, org_id: int, period: str, lang: str) -> dict:
-        return _shown(self.reports.generate(org_id, period, lang, self.actor))
+        return without_org(self.reports.generate(org_id, period, lang, self.actor))
 
     def file(self, report_id: int, kind: str) -> Path:
         r = self.reports.get(report_id)
         if self.allowed is not None and r["org_id"] not in self.allowed:
             raise NotFound(f"report {report_id} not found")
         return self.reports.file(r, kind)
-
-
-def _shown(r: dict) -> dict:
-    return {k: v for k, v in r.items() if k != "org_id"}

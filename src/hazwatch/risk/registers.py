@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from hazwatch.risk.hidden import HiddenDangerRegister
 from hazwatch.risk.points import RiskPoints
+from hazwatch.risk.views import without_org
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class CallerRegisters:
     audit: Callable[[int, str], Callable]  # (org id, object type) -> the audit hook
 
     def _named(self, item: dict) -> dict:
-        return {k: v for k, v in item.items() if k != "org_id"} | {"enterprise": self.org_code(item["org_id"])}
+        return without_org(item) | {"enterprise": self.org_code(item["org_id"])}
 
     def points(self) -> list[dict]:
         return [self._named(p) for p in self.risk_points.list(self.allowed)]

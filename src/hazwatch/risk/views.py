@@ -17,6 +17,11 @@ from hazwatch.risk.kpis import KpiPolicy, alarm_kpis, incident_kpis
 from hazwatch.risk.overview import ColourRule, colours
 
 
+def without_org(item: dict) -> dict:
+    """A row as a caller sees it: the internal org id left out (codes name the org)."""
+    return {k: v for k, v in item.items() if k != "org_id"}
+
+
 def overview(enterprises: dict[int, tuple[str, str]], active_alarms: Iterable[tuple[int, Any]],
              open_incidents: Iterable[tuple[int, dict]], grades: list[dict], points: list[dict],
              overdue: dict, rule: ColourRule) -> list[dict]:
